@@ -1,0 +1,64 @@
+// villa.js: the app's only script. The CSP allows no inline script and no eval, so everything
+// htmx needs from us is here. Include it BEFORE htmx.min.js (both `defer`): a deferred htmx
+// initialises on a timer that can run before a later deferred script, and requests fired on
+// `load` would then go out without our CSRF header.
+(function () {
+  "use strict";
+
+  // htmx 4 swaps every 4xx and 5xx response. Our 422/409 fragments are meant to land in place,
+  // but a 5xx error page must not replace a form or a row. noSwap entries are compared as strings
+  // with the exact status, then "50x", then "5xx", so "5xx" covers all server errors while an
+  // element's own, more specific hx-status:503 still wins.
+  function configureHtmx() {
+    var noSwap = window.htmx.config.noSwap || [204, 304];
+    if (noSwap.indexOf("5xx") === -1) window.htmx.config.noSwap = noSwap.concat(["5xx"]);
+  }
+
+  if (window.htmx) configureHtmx();
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : null;
+  }
+
+  // Flask-WTF accepts the token as a header, so htmx requests need no hidden field.
+  // Every request passes here before its response is handled, whatever the script order.
+  document.addEventListener("htmx:config:request", function (evt) {
+    configureHtmx();
+    var token = csrfToken();
+    if (token) evt.detail.ctx.request.headers["X-CSRFToken"] = token;
+  });
+
+  var hideTimer = null;
+
+  function hideError() {
+    var banner = document.getElementById("flash-error");
+    if (banner) banner.classList.remove("show");
+  }
+
+  // Non-blocking: the page stays usable; the banner goes away on a tap or after a while.
+  function showError() {
+    var banner = document.getElementById("flash-error");
+    if (!banner) return;
+    banner.textContent = banner.getAttribute("data-message") || "Error";
+    banner.hidden = false;
+    banner.classList.add("show");
+    clearTimeout(hideTimer);
+    hideTimer = setTimeout(hideError, 10000);
+  }
+
+  document.addEventListener("htmx:response:error", function (evt) {
+    var response = evt.detail.ctx && evt.detail.ctx.response;
+    if (response && response.status >= 500) showError();
+  });
+
+  // Network failures and timeouts never reach a status code; they are server trouble as well.
+  document.addEventListener("htmx:error", function (evt) {
+    var ctx = evt.detail.ctx;
+    if (!ctx || !ctx.response) showError();
+  });
+
+  document.addEventListener("click", function (evt) {
+    if (evt.target.closest && evt.target.closest("#flash-error")) hideError();
+  });
+})();

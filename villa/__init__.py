@@ -1,0 +1,74 @@
+"""villa: the customer-registration system of a villa sales office."""
+
+import logging
+
+from flask import Flask, has_request_context, request, session
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFProtect
+
+from villa import crypto, db
+from villa.auth import enforce_session_rules, login_manager
+from villa.config import PROJECT_ROOT, Config
+
+babel = Babel()
+csrf = CSRFProtect()
+
+
+def select_locale():
+    chosen = session.get("lang") if has_request_context() else None
+    if chosen in ("zh_Hans", "en"):
+        return chosen
+    return "zh_Hans"
+
+
+def create_app(config=None, check_keys=True):
+    """Build the app; `config` is a mapping of overrides (tests give a temp instance)."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_object(Config(**(config or {})))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    crypto.load_keys(app.config["KEYS_FILE"])
+    if check_keys:
+        from villa.instance import check_startup
+
+        check_startup(app.config["KEYS_FILE"])
+
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "account.login"
+    app.before_request(enforce_session_rules)
+
+    from villa import labels, security
+
+    security.init_app(app)
+    labels.init_app(app)
+    _register_blueprints(app)
+
+    @app.context_processor
+    def _layout_context():
+        from villa.nav import nav_for
+
+        return {"nav_items": nav_for, "current_lang": select_locale(), "request_path": request.path}
+
+    from villa.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _register_blueprints(app):
+    from villa.account import bp as account_bp
+    from villa.admin import bp as admin_bp
+    from villa.clients import bp as clients_bp
+    from villa.errors import bp as errors_bp
+    from villa.health import bp as health_bp
+    from villa.home import bp as home_bp
+
+    for blueprint in (errors_bp, health_bp, account_bp, home_bp, clients_bp, admin_bp):
+        app.register_blueprint(blueprint)

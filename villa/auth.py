@@ -1,0 +1,194 @@
+"""Who may log in, and who may open which page."""
+
+from contextlib import suppress
+from datetime import timedelta
+from functools import wraps
+from urllib.parse import urlparse
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import abort, current_app, make_response, redirect, request, session, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager, current_user, logout_user
+
+from villa.models import ROLES, LoginFailure, User, now
+
+login_manager = LoginManager()
+login_manager.session_protection = "basic"
+hasher = PasswordHasher()
+# Verified against when the username is unknown, so the answer takes the same time.
+_UNKNOWN_USER_HASH = hasher.hash("villa-no-such-user")
+
+
+class LoginRefused(Exception):
+    def __init__(self, message, status=200):
+        super().__init__(str(message))
+        self.message = message
+        self.status = status
+
+
+def hash_password(password: str) -> str:
+    return hasher.hash(password)
+
+
+def password_problem(user: User | None, username: str, password: str):
+    """The policy's objection to a new password, or None."""
+    if len(password) < 12:
+        return _l("Use at least 12 characters.")
+    if password.strip().lower() == username.strip().lower():
+        return _l("The password must not be the username.")
+    if user is not None and check_password(user, password):
+        return _l("Choose a password different from the current one.")
+    return None
+
+
+def check_password(user: User, password: str) -> bool:
+    try:
+        return hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def set_password(user: User, password: str, must_change: bool):
+    """Store a new password; every session of the user ends with it."""
+    user.password_hash = hash_password(password)
+    user.must_change_password = must_change
+    user.password_changed_at = now()
+    user.session_version += 1
+    user.failed_logins = 0
+    user.locked_until = None
+    user.save()
+
+
+def authenticate(username: str, password: str, ip: str) -> User:
+    """Return the user for these credentials, or raise LoginRefused with what to show."""
+    config = current_app.config
+    window_start = now() - timedelta(minutes=config["LOCKOUT_MINUTES"])
+    recent = LoginFailure.select().where(LoginFailure.ip == ip, LoginFailure.at > window_start)
+    if recent.count() >= config["IP_FAILURES_PER_WINDOW"]:
+        raise LoginRefused(_l("Too many failed logins from this device. Wait 15 minutes."), 429)
+    user = User.by_username(username) if username else None
+    if user is not None and user.locked_until and user.locked_until > now():
+        minutes = int((user.locked_until - now()).total_seconds() // 60) + 1
+        raise LoginRefused(_l("This account is locked for %(minutes)d more minutes.", minutes=minutes), 429)
+    if user is None:
+        _verify_dummy(password)
+    elif user.active and check_password(user, password):
+        if hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        user.failed_logins, user.locked_until, user.last_login_at = 0, None, now()
+        user.save()
+        return user
+    _record_failure(user, ip)
+    if user is not None and user.locked_until:
+        raise LoginRefused(_l("Too many wrong passwords: this account is locked for 15 minutes."), 429)
+    raise LoginRefused(_l("Wrong username or password."), 200)
+
+
+def _verify_dummy(password: str):
+    with suppress(VerificationError):
+        hasher.verify(_UNKNOWN_USER_HASH, password)
+
+
+def _record_failure(user: User | None, ip: str):
+    config = current_app.config
+    LoginFailure.create(ip=ip)
+    LoginFailure.delete().where(LoginFailure.at < now() - timedelta(days=1)).execute()
+    if user is None:
+        return
+    user.failed_logins += 1
+    if user.failed_logins >= config["LOCKOUT_FAILURES"]:
+        user.locked_until = now() + timedelta(minutes=config["LOCKOUT_MINUTES"])
+        user.failed_logins = 0
+    user.save()
+
+
+def end_session(user: User):
+    """Log out: this cookie, and every copy of it, stops working."""
+    User.update(session_version=User.session_version + 1).where(User.id == user.id).execute()
+    logout_user()
+    session.clear()
+
+
+@login_manager.user_loader
+def _load_user(token: str):
+    user_id, _, version = token.partition(".")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = User.get_or_none(User.id == int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    target = url_for("account.login", next=request.full_path if request.method == "GET" else None)
+    if is_htmx():
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only our own absolute paths: no scheme, no host, no protocol-relative //."""
+    if not target:
+        return None
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return None
+    return target
+
+
+def role_required(*roles):
+    """Let in logged-in users with one of these roles; others get 403, anonymous the login page."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def login_required(view):
+    return role_required(*ROLES)(view)
+
+
+def enforce_session_rules():
+    """Before each request: idle timeout and overdue password changes."""
+    if not current_user.is_authenticated:
+        return None
+    idle = timedelta(minutes=current_app.config["IDLE_TIMEOUT_MINUTES"])
+    seen = session.get("seen")
+    stamp = now().timestamp()
+    if seen is not None and stamp - seen > idle.total_seconds():
+        logout_user()
+        session.clear()
+        session["idle_logout"] = True
+        return login_manager.unauthorized()
+    if seen is None or stamp - seen > 30:
+        session["seen"] = stamp
+    if request.endpoint in ("account.change_password", "account.logout", "static", "health.healthz"):
+        return None
+    max_age = timedelta(days=current_app.config["PASSWORD_MAX_AGE_DAYS"])
+    if current_user.must_change_password or current_user.password_changed_at < now() - max_age:
+        if is_htmx():
+            response = make_response("", 401)
+            response.headers["HX-Redirect"] = url_for("account.change_password")
+            return response
+        return redirect(url_for("account.change_password"))
+    return None

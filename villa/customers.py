@@ -1,0 +1,126 @@
+"""Customers: who may see what, finding them, and keeping their blind indexes right."""
+
+from datetime import timedelta
+
+from peewee import fn
+
+from villa.crypto import blind_index
+from villa.identity import try_normalise_id_number, try_normalise_phone
+from villa.models import AccessLog, Customer, User, now
+
+PAGE_SIZE = 25
+
+
+def manages(manager: User, rep: User | None) -> bool:
+    """A manager leads their own reps, and every rep who has no manager."""
+    return rep is not None and (rep.manager_id is None or rep.manager_id == manager.id)
+
+
+def can_see_full(user: User, customer: Customer) -> bool:
+    """May this user reveal the full phone and ID number (each reveal is logged)?"""
+    if customer.anonymised_at:
+        return False
+    if user.role == "rep":
+        return customer.owner_id == user.id
+    if user.role == "manager":
+        return customer.owner_id is None or manages(user, customer.owner)
+    return user.role == "auditor"
+
+
+def can_write(user: User, customer: Customer) -> bool:
+    """May this user change the customer or log follow-ups on it?"""
+    if customer.archived_at or customer.anonymised_at:
+        return False
+    if user.role == "rep":
+        return customer.owner_id == user.id
+    if user.role == "manager":
+        return customer.owner_id is None or manages(user, customer.owner)
+    return False
+
+
+def set_phone(customer: Customer, raw: str):
+    """Store the phone in its one normal form, with the blind index that makes it unique."""
+    customer.phone = try_normalise_phone(raw) or raw
+    customer.phone_index = blind_index("phone", customer.phone)
+
+
+def set_alt_phone(customer: Customer, raw: str | None):
+    value = try_normalise_phone(raw) if raw else None
+    customer.alt_phone = value
+    customer.alt_phone_index = blind_index("phone", value)
+
+
+def set_id_number(customer: Customer, id_type: str, raw: str | None):
+    value = try_normalise_id_number(raw, id_type) if raw else None
+    customer.id_type = id_type
+    customer.id_number = value
+    customer.id_index = blind_index("id", value)
+
+
+def log_reveal(user: User, customer: Customer, fields: list[str], ip: str):
+    AccessLog.create(actor=user, action="reveal", customer=customer, fields=",".join(fields), ip=ip)
+
+
+def search_customers(user: User, q: str = "", before_id: int | None = None):
+    """One page of customers, newest first: exact phone or ID through the blind index, else name."""
+    query = Customer.select(Customer, User).join(User, on=(Customer.owner == User.id), join_type="LEFT OUTER")
+    q = (q or "").strip()
+    if q:
+        phone, id_number = try_normalise_phone(q), try_normalise_id_number(q)
+        if phone or id_number:
+            query = query.where(
+                (Customer.phone_index == blind_index("phone", phone))
+                | (Customer.alt_phone_index == blind_index("phone", phone))
+                | (Customer.id_index == blind_index("id", id_number))
+            )
+        else:
+            # Name search: a literal substring, so % and _ typed by a user match themselves.
+            query = query.where(
+                fn.INSTR(Customer.name, q) > 0 if _sqlite() else fn.STRPOS(Customer.name, q) > 0
+            )
+    if before_id:
+        query = query.where(Customer.id < before_id)
+    rows = list(query.order_by(Customer.id.desc()).limit(PAGE_SIZE + 1))
+    more = len(rows) > PAGE_SIZE
+    return rows[:PAGE_SIZE], (rows[PAGE_SIZE - 1].id if more else None)
+
+
+def _sqlite() -> bool:
+    from villa.db import is_sqlite
+
+    return is_sqlite()
+
+
+def home_summary(user: User) -> dict:
+    """The few numbers and rows each role looks at first."""
+    today_start = now().replace(hour=0, minute=0, second=0, microsecond=0)
+    summary = {
+        "registered_today": Customer.select().where(Customer.registered_at >= today_start).count(),
+    }
+    if user.role == "rep":
+        mine = Customer.select().where(Customer.owner == user)
+        summary["my_customers"] = mine.count()
+        summary["protection_ending"] = mine.where(
+            Customer.protected_until.between(now(), now() + timedelta(days=3))
+        ).count()
+        summary["recent"] = list(mine.order_by(Customer.id.desc()).limit(10))
+    elif user.role == "manager":
+        summary["pending_first"] = Customer.select().where(Customer.review_status == "pending_first").count()
+        summary["public_pool"] = Customer.select().where(Customer.in_public_pool == True).count()  # noqa: E712
+        summary["recent"] = list(Customer.select().order_by(Customer.id.desc()).limit(10))
+    elif user.role == "auditor":
+        summary["pending_second"] = (
+            Customer.select().where(Customer.review_status == "pending_second").count()
+        )
+        summary["reveals_today"] = AccessLog.select().where(AccessLog.at >= today_start).count()
+    elif user.role == "admin":
+        summary["users"] = User.select().where(User.active == True).count()  # noqa: E712
+        summary["customers"] = Customer.select().count()
+    elif user.role == "reception":
+        summary["recent"] = list(
+            Customer.select()
+            .where(Customer.registered_at >= today_start)
+            .order_by(Customer.id.desc())
+            .limit(20)
+        )
+    return summary

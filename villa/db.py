@@ -1,0 +1,81 @@
+"""The database: one proxy every model binds to, opened from VILLA_DATABASE_URL."""
+
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from playhouse.migrations import Runner
+
+from villa.config import PROJECT_ROOT
+
+db = DatabaseProxy()
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    # FULL fsyncs the WAL at every commit: an acknowledged write survives a kill -9 or power loss.
+    "synchronous": "full",
+    "foreign_keys": 1,
+    "busy_timeout": 10_000,
+    "cache_size": -32_000,
+}
+
+
+class DatabaseURLError(ValueError):
+    """VILLA_DATABASE_URL names a database villa cannot open."""
+
+
+def open_database(url: str):
+    """Return an unconnected peewee database for a sqlite:/// or postgresql:// URL."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        # sqlite:///relative/file.db or sqlite:////absolute/file.db, as SQLAlchemy writes them
+        path = unquote(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else ""
+        if not path or path == ":memory:":
+            raise DatabaseURLError("sqlite URL needs a file path, e.g. sqlite:///instance/villa.db")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10)
+    if parsed.scheme in ("postgres", "postgresql"):
+        options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        return PostgresqlDatabase(
+            unquote(parsed.path.lstrip("/")) or "villa",
+            user=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or 5432,
+            prefer_psycopg3=True,
+            autorollback=True,
+            **options,
+        )
+    raise DatabaseURLError(f"unsupported database URL scheme {parsed.scheme!r}: use sqlite or postgresql")
+
+
+def bind(url: str):
+    """Point the proxy at the database for this URL; returns the real database."""
+    database = open_database(url)
+    db.initialize(database)
+    return database
+
+
+def is_sqlite() -> bool:
+    return isinstance(db.obj, SqliteDatabase)
+
+
+def migrate() -> list[str]:
+    """Apply pending migrations from migrations/; returns the names applied."""
+    with db.connection_context():
+        return Runner(db.obj, str(MIGRATIONS_DIR)).up()
+
+
+def init_app(app):
+    """Open one connection per request and close it when the request ends."""
+    bind(app.config["DATABASE_URL"])
+
+    @app.before_request
+    def _connect():
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not db.is_closed():
+            db.close()

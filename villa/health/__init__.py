@@ -1,0 +1,22 @@
+"""Liveness for load balancers and the benchmark: answers only when the database does."""
+
+import logging
+
+from flask import Blueprint
+from peewee import DatabaseError
+
+from villa.db import db
+
+bp = Blueprint("health", __name__)
+log = logging.getLogger("villa.health")
+PLAIN = {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@bp.get("/healthz")
+def healthz():
+    try:
+        db.execute_sql("SELECT 1")
+    except DatabaseError as exc:
+        log.error("health check: database unavailable (%s)", exc.__class__.__name__)
+        return "database unavailable", 503, PLAIN
+    return "ok", 200, PLAIN

@@ -1,0 +1,15 @@
+"""Each role's home page: what that person needs first when they pick up the tablet."""
+
+from flask import Blueprint, render_template
+from flask_login import current_user
+
+from villa.auth import login_required
+from villa.customers import home_summary
+
+bp = Blueprint("home", __name__)
+
+
+@bp.get("/")
+@login_required
+def index():
+    return render_template("home.html", summary=home_summary(current_user))

@@ -1,0 +1,102 @@
+"""Setting up an instance: key file, schema, default channels, and the key check."""
+
+from pathlib import Path
+
+from villa import crypto
+from villa.db import db, migrate
+from villa.models import Channel, Setting
+
+KEY_CHECK = "villa key check"
+
+# Channels are office data that admins rename later, so their names are stored in Chinese.
+# (code, name, kind)
+DEFAULT_CHANNELS = (
+    ("walk_in", "自然到访", "direct"),
+    ("online_ad", "网络广告", "online"),
+    ("offline_event", "线下活动", "event"),
+    ("referral", "朋友推荐", "referral"),
+    ("broker", "中介渠道", "broker"),
+    ("old_owner", "老业主推荐", "referral"),
+)
+
+DEFAULT_SETTINGS = {
+    "protection_days_visit": 15,
+    "protection_days_call": 7,
+    "pool_quota": 20,
+    "privacy_notice_version": "2026-11",
+}
+
+
+def initialise(keys_file: str) -> list[str]:
+    """Create what is missing: key file, schema, key check, channels, settings. Idempotent."""
+    if not Path(keys_file).exists():
+        if _has_schema() and Setting.read("key_check"):
+            raise crypto.KeyFileError(
+                f"key file {keys_file} is missing but the database holds encrypted data: "
+                "restore the key file; a new one could not read that data"
+            )
+        crypto.keys.ring = crypto.KeyRing.create(keys_file)
+    else:
+        crypto.load_keys(keys_file)
+        crypto.keyring()
+    applied = migrate()
+    with db.connection_context(), db.atomic():
+        if Setting.read("key_check") is None:
+            write_key_check()
+        verify_keys()
+        seed_defaults()
+    return applied
+
+
+def write_key_check():
+    ring = crypto.keyring()
+    Setting.write(
+        "key_check",
+        {
+            "sealed": ring.encrypt(KEY_CHECK, b"key_check").hex(),
+            "index": ring.blind_index("check", KEY_CHECK),
+        },
+    )
+
+
+def verify_keys():
+    """Raise KeyFileError unless the loaded key file is the one this database was written with."""
+    check = Setting.read("key_check")
+    if check is None:
+        return
+    ring = crypto.keyring()
+    if ring.blind_index("check", KEY_CHECK) != check["index"]:
+        raise crypto.KeyFileError(
+            f"key file {ring.path} does not belong to this database (blind-index key differs)"
+        )
+    if ring.decrypt(bytes.fromhex(check["sealed"]), b"key_check") != KEY_CHECK:
+        raise crypto.KeyFileError(f"key file {ring.path} does not belong to this database")
+
+
+def seed_defaults():
+    for order, (code, name, kind) in enumerate(DEFAULT_CHANNELS):
+        if not Channel.select().where(Channel.code == code).exists():
+            Channel.create(code=code, name=name, kind=kind, sort_order=order)
+    for key, value in DEFAULT_SETTINGS.items():
+        if Setting.read(key) is None:
+            Setting.write(key, value)
+
+
+def check_startup(keys_file: str):
+    """On start: a database that holds encrypted data needs its own key file."""
+    with db.connection_context():
+        if not _has_schema():
+            return
+        if Setting.read("key_check") is None:
+            return
+        if crypto.keys.ring is None:
+            raise crypto.KeyFileError(
+                f"{crypto.keys.error}. The database holds encrypted data: restore its key file "
+                "(a new key file could not read that data)"
+            )
+        verify_keys()
+
+
+def _has_schema() -> bool:
+    with db.connection_context():
+        return Setting.table_exists()

@@ -1,0 +1,87 @@
+"""Words the office uses for codes, and the template filters that show values safely."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+
+from villa import identity
+from villa.models import now
+
+OFFICE_TZ = ZoneInfo("Asia/Shanghai")
+
+ROLE_LABELS = {
+    "reception": _l("Front desk"),
+    "rep": _l("Sales rep"),
+    "manager": _l("Sales manager"),
+    "auditor": _l("Audit team"),
+    "admin": _l("Administrator"),
+}
+STAGE_LABELS = {
+    "registered": _l("Registered"),
+    "visited": _l("Visited"),
+    "pledged": _l("Pledged"),
+    "subscribed": _l("Subscribed"),
+    "signed": _l("Signed"),
+    "lost": _l("Lost"),
+}
+REVIEW_LABELS = {
+    "pending_first": _l("Waiting for manager review"),
+    "pending_second": _l("Waiting for audit review"),
+    "approved": _l("Approved"),
+    "rejected": _l("Rejected, to fix"),
+}
+VISIT_TYPE_LABELS = {"visit": _l("Walk-in visit"), "call": _l("Phone call")}
+PURPOSE_LABELS = {
+    "own_use": _l("To live in"),
+    "investment": _l("Investment"),
+    "vacation": _l("Holiday home"),
+    "upgrade": _l("Upgrade"),
+}
+ID_TYPE_LABELS = {
+    "resident": _l("Resident ID card"),
+    "passport": _l("Passport"),
+    "hk_macau": _l("HK/Macau permit"),
+    "taiwan": _l("Taiwan permit"),
+}
+GENDER_LABELS = {"M": _l("Male"), "F": _l("Female"), "U": _l("Not given")}
+
+
+def _label(table):
+    return lambda code: table.get(code, code)
+
+
+def office_time(value: datetime) -> datetime:
+    """A stored UTC timestamp as the office's clock shows it."""
+    return value.replace(tzinfo=UTC).astimezone(OFFICE_TZ)
+
+
+def localdate(value) -> str:
+    if value is None:
+        return ""
+    return office_time(value).strftime("%Y-%m-%d") if isinstance(value, datetime) else value.isoformat()
+
+
+def localdatetime(value) -> str:
+    return office_time(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def init_app(app):
+    app.jinja_env.globals.update(
+        role_label=_label(ROLE_LABELS),
+        stage_label=_label(STAGE_LABELS),
+        review_label=_label(REVIEW_LABELS),
+        visit_type_label=_label(VISIT_TYPE_LABELS),
+        purpose_label=_label(PURPOSE_LABELS),
+        id_type_label=_label(ID_TYPE_LABELS),
+        gender_label=_label(GENDER_LABELS),
+        now=now,
+    )
+    app.jinja_env.filters.update(
+        mask_name=identity.mask_name,
+        mask_phone=lambda v: identity.mask_phone(v) if v else "",
+        mask_id=lambda v: identity.mask_id_number(v) if v else "",
+        format_phone=lambda v: identity.format_phone(v) if v else "",
+        localdate=localdate,
+        localdatetime=localdatetime,
+    )

@@ -1,0 +1,218 @@
+"""The tables villa keeps. Schema changes go through migrations/, never create_tables()."""
+
+import json
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from peewee import (
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from villa.crypto import EncryptedField
+from villa.db import db
+
+ROLES = ("reception", "rep", "manager", "auditor", "admin")
+GENDERS = ("M", "F", "U")
+VISIT_TYPES = ("visit", "call")
+GRADES = ("A", "B+", "B", "B-", "C+", "C", "C-", "D")
+STAGES = ("registered", "visited", "pledged", "subscribed", "signed", "lost")
+REVIEW_STATES = ("pending_first", "pending_second", "approved", "rejected")
+PURPOSES = ("own_use", "investment", "vacation", "upgrade")
+
+
+def now() -> datetime:
+    """The current time in UTC, naive, as every timestamp column stores it."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class User(UserMixin, BaseModel):
+    username = CharField(max_length=40, unique=True)
+    display_name = CharField(max_length=40)
+    role = CharField(max_length=12, index=True)
+    manager = ForeignKeyField("self", null=True, backref="team", on_delete="SET NULL")
+    password_hash = CharField(max_length=200)
+    session_version = IntegerField(default=1)
+    must_change_password = BooleanField(default=False)
+    password_changed_at = DateTimeField(default=now)
+    failed_logins = IntegerField(default=0)
+    locked_until = DateTimeField(null=True)
+    last_login_at = DateTimeField(null=True)
+    active = BooleanField(default=True)
+    is_demo = BooleanField(default=False)
+    created_at = DateTimeField(default=now)
+
+    def get_id(self) -> str:
+        # The version makes every earlier cookie of this user invalid after logout or a new password.
+        return f"{self.id}.{self.session_version}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @classmethod
+    def by_username(cls, username: str):
+        return cls.get_or_none(cls.username == username.strip().lower())
+
+    @classmethod
+    def reps(cls):
+        return cls.select().where(cls.role == "rep", cls.active == True).order_by(cls.username)  # noqa: E712
+
+    def __str__(self):
+        return self.display_name
+
+
+class Channel(BaseModel):
+    """Where a customer came from; admins edit the list, code is fixed once used."""
+
+    code = CharField(max_length=30, unique=True)
+    name = CharField(max_length=40)
+    kind = CharField(max_length=12, default="direct")  # direct, online, event, referral, broker
+    protection_days = IntegerField(null=True)  # None: the default for visit or call
+    active = BooleanField(default=True)
+    sort_order = IntegerField(default=0)
+
+    @classmethod
+    def active_list(cls):
+        return cls.select().where(cls.active == True).order_by(cls.sort_order, cls.id)  # noqa: E712
+
+    @property
+    def asks_referrer(self) -> bool:
+        return self.kind == "referral"
+
+    @property
+    def asks_broker(self) -> bool:
+        return self.kind == "broker"
+
+    def __str__(self):
+        return self.name
+
+
+class Customer(BaseModel):
+    # Basic information. The name stays searchable by part; contact details are encrypted.
+    name = CharField(max_length=40, index=True)
+    gender = CharField(max_length=1, default="U")
+    age_band = CharField(max_length=8, default="")
+    phone = EncryptedField()
+    phone_index = CharField(max_length=64, unique=True)
+    alt_phone = EncryptedField(null=True)
+    alt_phone_index = CharField(max_length=64, null=True, index=True)
+    id_type = CharField(max_length=10, default="resident")
+    id_number = EncryptedField(null=True)
+    id_index = CharField(max_length=64, null=True, unique=True)
+    address = EncryptedField(null=True)
+    wechat = EncryptedField(null=True)
+    # Source channel.
+    channel = ForeignKeyField(Channel, backref="customers", on_delete="RESTRICT")
+    visit_type = CharField(max_length=5, default="visit")
+    referrer_name = CharField(max_length=40, default="")
+    broker_agency = CharField(max_length=60, default="")
+    broker_name = CharField(max_length=40, default="")
+    # Needs.
+    unit_type = CharField(max_length=30, default="")
+    area_band = CharField(max_length=20, default="")
+    budget = CharField(max_length=20, default="")
+    purpose = CharField(max_length=12, default="")
+    # Purchasing power: sensitive, encrypted.
+    payment_method = EncryptedField(null=True)
+    asset_band = EncryptedField(null=True)
+    credit_notes = EncryptedField(null=True)
+    # Intent and deal.
+    grade = CharField(max_length=2, default="C", index=True)
+    competing_projects = CharField(max_length=200, default="")
+    stage = CharField(max_length=10, default="registered", index=True)
+    lost_reason = CharField(max_length=200, default="")
+    notes = TextField(default="")
+    # Purchase eligibility (购房资格) as declared at the desk.
+    hukou_local = BooleanField(null=True)
+    social_insurance_months = IntegerField(null=True)
+    homes_owned = IntegerField(null=True)
+    # Ownership.
+    owner = ForeignKeyField(User, null=True, backref="customers", on_delete="RESTRICT")
+    protected_until = DateTimeField(null=True, index=True)
+    in_public_pool = BooleanField(default=False, index=True)
+    registered_by = ForeignKeyField(User, backref="registrations", on_delete="RESTRICT")
+    registered_at = DateTimeField(default=now, index=True)
+    # Review.
+    review_status = CharField(max_length=16, default="pending_first", index=True)
+    # PIPL consent: general consent with the notice version, and separate consent for ID/financial data.
+    consent_at = DateTimeField()
+    notice_version = CharField(max_length=20)
+    sensitive_consent_at = DateTimeField(null=True)
+    # Activity and lifecycle.
+    next_followup_on = DateField(null=True, index=True)
+    last_activity_at = DateTimeField(default=now, index=True)
+    archived_at = DateTimeField(null=True)
+    anonymised_at = DateTimeField(null=True)
+    is_demo = BooleanField(default=False)
+    updated_at = DateTimeField(default=now)
+
+    class Meta:
+        indexes = ((("owner", "registered_at"), False),)
+
+    def __str__(self):
+        return self.name
+
+
+class AuditLog(BaseModel):
+    """Who changed what, when. Personal-data fields appear as "changed", never with values."""
+
+    at = DateTimeField(default=now, index=True)
+    actor = ForeignKeyField(User, null=True, backref="audit_entries", on_delete="RESTRICT")
+    action = CharField(max_length=40, index=True)
+    customer = ForeignKeyField(Customer, null=True, backref="audit_entries", on_delete="SET NULL")
+    target = CharField(max_length=60, default="")
+    changes = TextField(default="{}")
+
+    @property
+    def change_map(self) -> dict:
+        return json.loads(self.changes or "{}")
+
+
+class AccessLog(BaseModel):
+    """Every reveal of a full phone or ID number, and every export."""
+
+    at = DateTimeField(default=now, index=True)
+    actor = ForeignKeyField(User, backref="access_entries", on_delete="RESTRICT")
+    action = CharField(max_length=20)  # reveal, export
+    customer = ForeignKeyField(Customer, null=True, backref="access_entries", on_delete="SET NULL")
+    fields = CharField(max_length=200)
+    ip = CharField(max_length=45, default="")
+
+
+class LoginFailure(BaseModel):
+    """Failed logins by address, so throttling holds across workers and hosts."""
+
+    ip = CharField(max_length=45, index=True)
+    at = DateTimeField(default=now, index=True)
+
+
+class Setting(BaseModel):
+    key = CharField(max_length=60, primary_key=True)
+    value = TextField()
+
+    @classmethod
+    def read(cls, key: str, default=None):
+        row = cls.get_or_none(cls.key == key)
+        return json.loads(row.value) if row else default
+
+    @classmethod
+    def write(cls, key: str, value):
+        cls.insert(key=key, value=json.dumps(value, ensure_ascii=False)).on_conflict(
+            conflict_target=[cls.key], update={cls.value: json.dumps(value, ensure_ascii=False)}
+        ).execute()
+
+
+ALL_MODELS = (User, Channel, Customer, AuditLog, AccessLog, LoginFailure, Setting)

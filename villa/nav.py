@@ -1,0 +1,18 @@
+"""The navigation each role sees: only pages that role may open."""
+
+from flask import url_for
+from flask_babel import lazy_gettext as _l
+
+# (endpoint, label, roles allowed)
+NAV = (
+    ("home.index", _l("Home"), ("reception", "rep", "manager", "auditor", "admin")),
+    ("clients.index", _l("Customers"), ("rep", "manager", "auditor", "admin")),
+    ("admin.users", _l("Users"), ("admin",)),
+)
+
+
+def nav_for(user):
+    """Menu entries (url, label, endpoint) for this user's role."""
+    if not user.is_authenticated:
+        return []
+    return [(url_for(endpoint), label, endpoint) for endpoint, label, roles in NAV if user.role in roles]
