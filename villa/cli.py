@@ -87,14 +87,19 @@ def register_commands(app):
 
     @app.cli.command("demo")
     @click.option("--customers", default=300, show_default=True, type=click.IntRange(0, 100_000))
-    def demo_command(customers):
-        """Load demo users for every role and realistic customers (only into an empty or demo database)."""
-        from villa.demo import DemoRefused, load_demo
+    @click.option("--if-empty", is_flag=True, help="Do nothing (exit 0) unless the database is empty.")
+    def demo_command(customers, if_empty):
+        """Load demo users for every role and realistic customers (only into an empty database)."""
+        from villa.demo import DemoRefused, database_state, load_demo
 
         try:
-            logins = load_demo(customers)
+            logins = load_demo(customers, if_empty=if_empty)
         except DemoRefused as exc:
             raise CommandError(str(exc)) from exc
+        if not logins:
+            loaded = database_state() == "demo"
+            click.echo("demo data already loaded" if loaded else "database holds real data; no demo data loaded")
+            return
         click.echo("demo logins (username / password / role):")
         for username, password, role in logins:
             click.echo(f"  {username:<12} {password:<20} {role}")

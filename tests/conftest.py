@@ -1,0 +1,212 @@
+"""Fixtures: an app on a temporary instance, clients that log in by role, customer factories.
+
+The suite runs on SQLite by default, and on PostgreSQL when VILLA_TEST_DATABASE_URL is set:
+then each run works in a fresh schema of that database, dropped at the end.
+"""
+
+import os
+import re
+import secrets
+from urllib.parse import quote
+
+import pytest
+from argon2 import PasswordHasher
+
+import villa.auth
+from villa import create_app, crypto
+from villa.customers import set_id_number, set_phone
+from villa.db import db
+from villa.instance import initialise, seed_defaults, write_key_check
+from villa.models import ALL_MODELS, Channel, Customer, Setting, User, now
+
+PASSWORD = "correct-horse-battery"
+# Tests create many users: a cheap hash keeps them fast; production parameters are untouched.
+villa.auth.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    base = os.environ.get("VILLA_TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'villa.db'}"
+        return
+    import psycopg
+
+    schema = f"villa_test_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options={quote(f'-c search_path={schema}')}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="session")
+def base_config(database_url, instance_dir):
+    return {
+        "INSTANCE_PATH": str(instance_dir),
+        "DATABASE_URL": database_url,
+        "KEYS_FILE": str(instance_dir / "keys.json"),
+        "SECRET_KEY": "test-secret-key",
+        "TESTING": True,
+    }
+
+
+@pytest.fixture(scope="session")
+def _schema(base_config):
+    app = create_app(base_config, check_keys=False)
+    with app.app_context():
+        initialise(base_config["KEYS_FILE"])
+
+
+def empty_database():
+    """Every table emptied, then the defaults `villa init` would create."""
+    with db.connection_context():
+        tables = [m._meta.table_name for m in reversed(ALL_MODELS)]
+        if db.obj.__class__.__name__.startswith("Postgres"):
+            db.execute_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+        else:
+            for table in tables:
+                db.execute_sql(f'DELETE FROM "{table}"')
+        seed_defaults()
+        write_key_check()
+
+
+@pytest.fixture
+def app(base_config, _schema):
+    # No app context is held open here: requests must each get their own, as in production
+    # (flask.g would otherwise carry the CSRF token from one request to the next).
+    application = create_app(dict(base_config))
+    empty_database()
+    yield application
+    if not db.is_closed():
+        db.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+    assert match, "page has no csrf-token meta tag"
+    return match.group(1)
+
+
+class Session:
+    """A test client that knows its CSRF token, as a browser page would."""
+
+    def __init__(self, client, user=None):
+        self.client, self.user, self.token = client, user, None
+
+    def refresh_token(self, path="/login"):
+        self.token = csrf_from(self.client.get(path, follow_redirects=True).get_data(as_text=True))
+        return self.token
+
+    def get(self, path, **kwargs):
+        return self.client.get(path, **kwargs)
+
+    def post(self, path, data=None, htmx=False, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.token or self.refresh_token())
+        headers = kwargs.pop("headers", {})
+        if htmx:
+            headers["HX-Request"] = "true"
+        return self.client.post(path, data=data, headers=headers, **kwargs)
+
+    def htmx_get(self, path, **kwargs):
+        return self.client.get(path, headers={"HX-Request": "true"}, **kwargs)
+
+
+def create_user(role, username=None, manager=None, password=PASSWORD, **fields):
+    return User.create(
+        username=username or f"{role}{secrets.token_hex(2)}",
+        display_name=fields.pop("display_name", f"{role} 测试"),
+        role=role,
+        manager=manager,
+        password_hash=villa.auth.hash_password(password),
+        **fields,
+    )
+
+
+@pytest.fixture
+def make_user(app):
+    return create_user
+
+
+@pytest.fixture
+def login(app):
+    """login(user) -> a Session logged in as that user, on its own cookie jar."""
+
+    def _login(user, password=PASSWORD):
+        session = Session(app.test_client(), user)
+        session.refresh_token()
+        response = session.post("/login", {"username": user.username, "password": password})
+        assert response.status_code == 303, response.get_data(as_text=True)[:500]
+        session.refresh_token("/")
+        return session
+
+    return _login
+
+
+@pytest.fixture
+def login_as(make_user, login):
+    """login_as("rep") -> a logged-in Session for a new user of that role."""
+
+    def _login_as(role, **fields):
+        return login(make_user(role, **fields))
+
+    return _login_as
+
+
+_phone_counter = iter(range(10_000_000))
+
+
+def next_phone() -> str:
+    return f"+86139{next(_phone_counter):08d}"
+
+
+def create_customer(owner=None, registered_by=None, phone=None, id_number=None, channel="walk_in", **fields):
+    customer = Customer(
+        name=fields.pop("name", "王小明"),
+        channel=Channel.get(Channel.code == channel),
+        owner=owner,
+        registered_by=registered_by or owner or create_user("reception"),
+        consent_at=now(),
+        notice_version=Setting.read("privacy_notice_version", "test"),
+        **fields,
+    )
+    set_phone(customer, phone or next_phone())
+    if id_number:
+        set_id_number(customer, fields.get("id_type", "resident"), id_number)
+        customer.sensitive_consent_at = now()
+    customer.save()
+    return customer
+
+
+@pytest.fixture
+def make_customer(app):
+    return create_customer
+
+
+def raw_column(field, row_id):
+    """The stored bytes of one column, as the database holds them (no decryption)."""
+    query = field.model.select(field).where(field.model.id == row_id)
+    value = db.execute_sql(*query.sql()).fetchone()[0]
+    return bytes(value) if value is not None else None
+
+
+@pytest.fixture
+def keyring(app):
+    return crypto.keyring()
