@@ -98,7 +98,7 @@ def register_commands(app):
             raise CommandError(str(exc)) from exc
         if not logins:
             loaded = database_state() == "demo"
-            click.echo("demo data already loaded" if loaded else "database holds real data; no demo data loaded")
+            click.echo("demo data already loaded" if loaded else "database holds real data; demo not loaded")
             return
         click.echo("demo logins (username / password / role):")
         for username, password, role in logins:

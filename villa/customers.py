@@ -1,8 +1,10 @@
 """Customers: who may see what, finding them, and keeping their blind indexes right."""
 
+import operator
 from datetime import timedelta
+from functools import reduce
 
-from peewee import fn
+from peewee import JOIN, fn
 
 from villa.crypto import blind_index
 from villa.identity import try_normalise_id_number, try_normalise_phone
@@ -63,16 +65,18 @@ def log_reveal(user: User, customer: Customer, fields: list[str], ip: str):
 
 def search_customers(user: User, q: str = "", before_id: int | None = None):
     """One page of customers, newest first: exact phone or ID through the blind index, else name."""
-    query = Customer.select(Customer, User).join(User, on=(Customer.owner == User.id), join_type="LEFT OUTER")
+    query = Customer.select(Customer, User).join(User, on=(Customer.owner == User.id), join_type=JOIN.LEFT_OUTER)
     q = (q or "").strip()
     if q:
         phone, id_number = try_normalise_phone(q), try_normalise_id_number(q)
         if phone or id_number:
-            query = query.where(
-                (Customer.phone_index == blind_index("phone", phone))
-                | (Customer.alt_phone_index == blind_index("phone", phone))
-                | (Customer.id_index == blind_index("id", id_number))
-            )
+            matches = []
+            if phone:
+                index = blind_index("phone", phone)
+                matches += [Customer.phone_index == index, Customer.alt_phone_index == index]
+            if id_number:
+                matches.append(Customer.id_index == blind_index("id", id_number))
+            query = query.where(reduce(operator.or_, matches))
         else:
             # Name search: a literal substring, so % and _ typed by a user match themselves.
             query = query.where(

@@ -33,21 +33,22 @@ DEMO_USERS = (
 SEED = 2026
 BATCH = 200
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁沈"
+# Common surnames, most common first; the weights in _name follow this order.
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
 MALE_CHARS = "伟强磊军勇杰涛斌超明刚平辉鹏华飞鑫波宇浩凯健俊帆旭宁龙阳国建志文海峰东晨"
 FEMALE_CHARS = "芳娜敏静丽艳娟霞燕玲婷雪慧莹洁琳颖倩萍红梅琴兰月欣悦佳怡秀英晶妍璐蕾薇雯"
+# Repeats weight the older, commoner 13x and 15x/18x blocks as real customer lists show them.
 MOBILE_PREFIXES = (
     [f"13{d}" for d in range(10)] * 3
     + ["150", "151", "152", "153", "155", "156", "157", "158", "159"] * 2
-    + ["173", "175", "176", "177", "178"]
     + [f"18{d}" for d in range(10)] * 2
-    + ["198", "199"]
+    + ["173", "175", "176", "177", "178", "198", "199"]
 )
 RESERVED_PHONES = {"13800138000"}  # the tests' own number: demo data must never collide with it
-REGIONS = ("110105", "110108", "310104", "310115", "440305", "440106", "330106", "320102", "510107")
+REGIONS = ["110105", "110108", "310104", "310115", "440305", "440106", "330106", "320102", "510107"]
 # Channel code -> weight; walk-ins are the bulk of a sales office's registrations.
 CHANNEL_WEIGHTS = {"walk_in": 35, "online_ad": 15, "offline_event": 10, "referral": 12, "broker": 18}
-BROKERS = ("链家", "我爱我家", "贝壳找房", "中原地产")
+BROKERS = ["链家", "我爱我家", "贝壳找房", "中原地产"]
 # (unit type, area band, the budget bands its buyers name)
 UNITS = (
     ("独栋 380㎡", "350㎡以上", ("1500-2000万", "2000万以上")),
@@ -55,8 +56,8 @@ UNITS = (
     ("联排 220㎡", "200-250㎡", ("800-1000万", "1000-1500万")),
     ("叠拼 180㎡", "150-200㎡", ("600-800万", "800-1000万")),
 )
-COMPETITORS = ("融创·桃花源", "绿城·桃李春风", "万科·翡翠山")
-STREETS = (
+COMPETITORS = ["融创·桃花源", "绿城·桃李春风", "万科·翡翠山"]
+STREETS = [
     "上海市浦东新区锦绣路1000弄",
     "上海市徐汇区衡山路8号",
     "北京市朝阳区建国路88号",
@@ -64,8 +65,8 @@ STREETS = (
     "深圳市南山区科苑路15号",
     "南京市鼓楼区中山北路30号",
     "成都市锦江区红星路三段1号",
-)
-NOTES = (
+]
+NOTES = [
     "周末带家人再来看样板间。",
     "关注学区和交通，孩子明年上小学。",
     "对独栋的花园面积很满意，担心物业费。",
@@ -73,8 +74,8 @@ NOTES = (
     "已看过竞品项目，比较在意交付时间。",
     "老人同住，希望有电梯和一楼卧室。",
     "考虑出售现有住房后置换。",
-)
-LOST_REASONS = ("预算不足", "选择了竞品项目", "家人意见不统一", "购房资格不满足", "多次联系不上")
+]
+LOST_REASONS = ["预算不足", "选择了竞品项目", "家人意见不统一", "购房资格不满足", "多次联系不上"]
 GRADE_WEIGHTS = {"B+": 6, "B": 12, "B-": 8, "C+": 12, "C": 20, "C-": 8, "D": 4}
 STAGE_WEIGHTS = {"registered": 45, "visited": 25, "pledged": 10, "subscribed": 7, "signed": 4, "lost": 9}
 OWNER_WEIGHTS = {"rep": 35, "rep2": 30, "rep3": 15, "rep4": 10, None: 10}  # None: the public pool
@@ -82,7 +83,7 @@ OFFICE_UTC_OFFSET = timedelta(hours=8)  # registrations happen in office hours, 
 
 
 def database_state() -> str:
-    """"real" if any non-demo user or customer exists, "demo" if demo data does, else "empty"."""
+    """Say "real" if any non-demo user or customer exists, "demo" if demo data does, else "empty"."""
     if (
         User.select().where(User.is_demo == False).exists()  # noqa: E712
         or Customer.select().where(Customer.is_demo == False).exists()  # noqa: E712
@@ -106,8 +107,7 @@ def load_demo(customers: int = 300, if_empty: bool = False) -> list[tuple[str, s
         users = _create_users()
         rng = random.Random(SEED)
         rows = _customers(rng, customers, users)
-        for start in range(0, len(rows), BATCH):
-            Customer.bulk_create(rows[start : start + BATCH], batch_size=BATCH)
+        Customer.bulk_create(rows, batch_size=BATCH)
         AuditLog.create(
             action="demo_loaded",
             target="demo",
@@ -142,7 +142,10 @@ def _customers(rng: random.Random, count: int, users: dict[str, User]) -> list[C
         "users": users,
         "now": now(),
         "notice": Setting.read("privacy_notice_version", "2026-11"),
-        "days": {kind: Setting.read(f"protection_days_{kind}", d) for kind, d in (("visit", 15), ("call", 7))},
+        "days": {
+            "visit": Setting.read("protection_days_visit", 15),
+            "call": Setting.read("protection_days_call", 7),
+        },
         "phones": _unique(lambda: _mobile(rng), 2 * count),
         "ids": set(),
     }
@@ -186,8 +189,8 @@ def _resident_id(rng: random.Random, gender: str, taken: set) -> str:
 def _registered_at(rng: random.Random, current: datetime) -> datetime:
     """A moment in office hours within the last 120 days, never in the future."""
     local_day = (current + OFFICE_UTC_OFFSET).date() - timedelta(days=rng.randrange(120))
-    local = datetime.combine(local_day, datetime.min.time()) + timedelta(minutes=rng.randrange(9 * 60, 20 * 60))
-    moment = local - OFFICE_UTC_OFFSET
+    minutes = rng.randrange(9 * 60, 20 * 60)
+    moment = datetime.combine(local_day, datetime.min.time()) + timedelta(minutes=minutes) - OFFICE_UTC_OFFSET
     return moment if moment < current else current - timedelta(minutes=rng.randrange(1, 240))
 
 

@@ -1,0 +1,43 @@
+"""First browser test: log in on a tablet and land on the role's home, in Chinese."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import PASSWORD
+
+from .conftest import ARTIFACTS, login_in_browser
+
+
+@pytest.mark.parametrize("role", ["reception", "rep", "manager", "auditor", "admin"])
+def test_login_shows_the_roles_home_in_chinese(page, live_server, make_user, role):
+    user = make_user(role, username=f"{role}1", display_name="测试用户")
+    login_in_browser(page, live_server, user.username, PASSWORD)
+    assert page.locator(f"[data-testid=home-{role}]").is_visible()
+    assert "退出登录" in page.content()
+    # The navigation fits the tablet: nothing runs off the right edge.
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 1024
+    if role == "rep":
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "home-rep.png"), full_page=True)
+
+
+def test_wrong_password_stays_on_login_with_message(page, live_server, make_user):
+    make_user("rep", username="lina")
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=username]", "lina")
+    page.fill("input[name=password]", "not-the-password")
+    page.click("button[type=submit]")
+    assert page.locator("[data-testid=error-password]").is_visible()
+    assert page.input_value("input[name=username]") == "lina"
+
+
+def test_htmx_search_sends_csrf_and_updates_rows(page, live_server, make_user, make_customer):
+    rep = make_user("rep", username="lina")
+    make_customer(owner=rep, name="李四", phone="13912345678")
+    make_customer(owner=rep, name="王五", phone="13700001111")
+    login_in_browser(page, live_server, "lina", PASSWORD)
+    page.goto(f"{live_server}/customers/")
+    page.fill("input[name=q]", "139 1234 5678")
+    expect(page.locator("#customer-rows tr")).to_have_count(1)
+    expect(page.locator("#customer-rows")).to_contain_text("李*")

@@ -1,0 +1,130 @@
+import pytest
+
+import villa
+from villa import instance
+from villa.auth import check_password
+from villa.crypto import blind_index
+from villa.db import db
+from villa.demo import DEMO_PASSWORD, DEMO_USERS, DemoRefused, load_demo
+from villa.identity import normalise_id_number, try_normalise_phone
+from villa.models import Customer, User
+from villa.users import create_user
+
+
+@pytest.fixture
+def demo_app(tmp_path):
+    """A fresh instance (database, key file, default channels) of its own."""
+    keys_file = str(tmp_path / "keys.json")
+    app = villa.create_app(
+        {
+            "INSTANCE_PATH": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path}/villa.db",
+            "KEYS_FILE": keys_file,
+            "SECRET_KEY": "test",
+            "TESTING": True,
+        },
+        check_keys=False,
+    )
+    with app.app_context():
+        instance.initialise(keys_file)
+        yield app
+        if not db.is_closed():
+            db.close()
+
+
+@pytest.fixture
+def loaded(demo_app):
+    """The demo logins, with 40 customers loaded."""
+    return load_demo(40)
+
+
+def test_logins_are_every_demo_user_in_order(loaded):
+    assert loaded == [(username, DEMO_PASSWORD, role) for username, _, role, _ in DEMO_USERS]
+
+
+def test_users_have_roles_managers_and_a_final_password(loaded):
+    users = {u.username: u for u in User.select()}
+    assert len(users) == 9
+    for username, name, role, _ in DEMO_USERS:
+        user = users[username]
+        assert (user.display_name, user.role, user.is_demo) == (name, role, True)
+        assert not user.must_change_password
+    managers = {u.username: u.manager.username if u.manager else None for u in users.values()}
+    assert managers == {
+        **dict.fromkeys(("reception", "manager", "manager2", "auditor", "admin", "rep4")),
+        "rep": "manager",
+        "rep2": "manager",
+        "rep3": "manager2",
+    }
+    assert check_password(users["rep"], DEMO_PASSWORD)
+
+
+def test_customers_have_valid_unique_phones_with_matching_index(loaded):
+    customers = list(Customer.select())
+    assert len(customers) == 40
+    assert all(c.is_demo for c in customers)
+    phones = [c.phone for c in customers]
+    assert len(set(phones)) == len(phones)
+    assert "+8613800138000" not in phones
+    for c in customers:
+        assert c.phone.startswith("+861") and len(c.phone) == 14
+        assert try_normalise_phone(c.phone) == c.phone
+        assert c.phone_index == blind_index("phone", c.phone)
+        if c.alt_phone:
+            assert c.alt_phone_index == blind_index("phone", c.alt_phone)
+
+
+def test_id_numbers_are_valid_where_present(loaded):
+    with_id = [c for c in Customer.select() if c.id_number]
+    assert with_id, "about 30% should carry an ID number"
+    for c in with_id:
+        assert normalise_id_number(c.id_number) == c.id_number
+        assert c.id_index == blind_index("id", c.id_number)
+        assert c.sensitive_consent_at is not None
+
+
+def test_customers_are_owned_or_pooled_and_consented(loaded):
+    for c in Customer.select():
+        assert (c.owner_id is None) == c.in_public_pool
+        assert c.owner is None or c.owner.role == "rep"
+        assert c.consent_at == c.registered_at and c.notice_version == "2026-11"
+        assert c.protected_until > c.registered_at
+        assert c.last_activity_at >= c.registered_at
+
+
+def test_the_same_seed_gives_the_same_customers(demo_app):
+    load_demo(15)
+    first = [(c.name, c.phone) for c in Customer.select().order_by(Customer.id)]
+    Customer.delete().execute()
+    User.update(manager=None).execute()
+    User.delete().execute()
+    load_demo(15)
+    assert [(c.name, c.phone) for c in Customer.select().order_by(Customer.id)] == first
+
+
+def test_a_second_load_is_refused(loaded):
+    with pytest.raises(DemoRefused, match="already loaded"):
+        load_demo(5)
+    assert Customer.select().count() == 40
+
+
+def test_if_empty_after_a_load_does_nothing(loaded):
+    assert load_demo(5, if_empty=True) == []
+    assert Customer.select().count() == 40
+
+
+def test_a_database_with_a_real_user_is_refused(demo_app):
+    create_user("boss", "admin", password="a-long-password-123", must_change=False)
+    with pytest.raises(DemoRefused, match="real"):
+        load_demo(5)
+    assert load_demo(5, if_empty=True) == []
+    assert User.select().count() == 1 and Customer.select().count() == 0
+
+
+def test_cli_if_empty_exits_zero_when_loaded(demo_app):
+    runner = demo_app.test_cli_runner()
+    result = runner.invoke(args=["demo", "--customers", "3"])
+    assert result.exit_code == 0 and "rep4" in result.output
+    result = runner.invoke(args=["demo", "--if-empty"])
+    assert result.exit_code == 0 and "demo data already loaded" in result.output
+    assert Customer.select().count() == 3
