@@ -18,7 +18,9 @@ def villa(tmp_path, *args, stdin="", env=None):
     }
     environment.pop("VILLA_DATABASE_URL", None)
     environment.update(env or {})
-    return subprocess.run(VILLA + list(args), input=stdin, capture_output=True, text=True, env=environment, timeout=120)
+    return subprocess.run(
+        VILLA + list(args), input=stdin, capture_output=True, text=True, env=environment, timeout=120
+    )
 
 
 def assert_one_line_error(result):
@@ -65,7 +67,9 @@ def test_foreign_key_file_is_refused(instance, tmp_path_factory):
 
 
 def test_user_create_with_password_on_stdin(instance):
-    result = villa(instance, "user", "create", "lina", "--role", "rep", "--name", "李娜", stdin="a-long-password-1\n")
+    result = villa(
+        instance, "user", "create", "lina", "--role", "rep", "--name", "李娜", stdin="a-long-password-1\n"
+    )
     assert result.returncode == 0, result.stderr
     assert "a-long-password-1" not in result.stdout
     manager = villa(instance, "user", "create", "wang", "--role", "manager", stdin="a-long-password-2\n")

@@ -14,8 +14,19 @@ from villa.models import Customer
 
 from .conftest import raw_column
 
-PHONE_FORMS = ("13800138000", "+86 138-0013-8000", "0086 138 0013 8000", "１３８００１３８０００", "138 0013 8000")
-ID_FORMS = ("11010519491231002X", "11010519491231002x", "110105 19491231 002x", "１１０１０５１９４９１２３１００２Ｘ")
+PHONE_FORMS = (
+    "13800138000",
+    "+86 138-0013-8000",
+    "0086 138 0013 8000",
+    "１３８００１３８０００",
+    "138 0013 8000",
+)
+ID_FORMS = (
+    "11010519491231002X",
+    "11010519491231002x",
+    "110105 19491231 002x",
+    "１１０１０５１９４９１２３１００２Ｘ",
+)
 
 
 def test_round_trip_and_ciphertext_carries_version(tmp_path):
@@ -98,5 +109,5 @@ def test_interrupted_rotation_resumes_without_a_new_key(app, make_customer, make
     version, rewritten = rotate_data_key(batch=2)
     assert version == before + 1
     assert rewritten == 3
-    keys = json.loads(open(crypto.keyring().path).read())
+    keys = json.loads(crypto.keyring().path.read_text())
     assert len(keys["data_keys"]) == before + 1

@@ -7,8 +7,13 @@ from functools import reduce
 from peewee import JOIN, fn
 
 from villa.crypto import blind_index
-from villa.identity import try_normalise_id_number, try_normalise_phone
-from villa.models import AccessLog, Customer, User, now
+from villa.identity import (
+    normalise_id_number,
+    normalise_phone,
+    try_normalise_id_number,
+    try_normalise_phone,
+)
+from villa.models import AccessLog, Customer, User, now, office_day_start
 
 PAGE_SIZE = 25
 
@@ -41,19 +46,22 @@ def can_write(user: User, customer: Customer) -> bool:
 
 
 def set_phone(customer: Customer, raw: str):
-    """Store the phone in its one normal form, with the blind index that makes it unique."""
-    customer.phone = try_normalise_phone(raw) or raw
+    """Store the phone in its one normal form, with the blind index that makes it unique.
+
+    Raises IdentityError for a value that is not a phone number: nothing invalid is stored.
+    """
+    customer.phone = normalise_phone(raw)
     customer.phone_index = blind_index("phone", customer.phone)
 
 
 def set_alt_phone(customer: Customer, raw: str | None):
-    value = try_normalise_phone(raw) if raw else None
+    value = normalise_phone(raw) if raw else None
     customer.alt_phone = value
     customer.alt_phone_index = blind_index("phone", value)
 
 
 def set_id_number(customer: Customer, id_type: str, raw: str | None):
-    value = try_normalise_id_number(raw, id_type) if raw else None
+    value = normalise_id_number(raw, id_type) if raw else None
     customer.id_type = id_type
     customer.id_number = value
     customer.id_index = blind_index("id", value)
@@ -65,7 +73,9 @@ def log_reveal(user: User, customer: Customer, fields: list[str], ip: str):
 
 def search_customers(user: User, q: str = "", before_id: int | None = None):
     """One page of customers, newest first: exact phone or ID through the blind index, else name."""
-    query = Customer.select(Customer, User).join(User, on=(Customer.owner == User.id), join_type=JOIN.LEFT_OUTER)
+    query = Customer.select(Customer, User).join(
+        User, on=(Customer.owner == User.id), join_type=JOIN.LEFT_OUTER
+    )
     q = (q or "").strip()
     if q:
         phone, id_number = try_normalise_phone(q), try_normalise_id_number(q)
@@ -97,7 +107,7 @@ def _sqlite() -> bool:
 
 def home_summary(user: User) -> dict:
     """The few numbers and rows each role looks at first."""
-    today_start = now().replace(hour=0, minute=0, second=0, microsecond=0)
+    today_start = office_day_start()
     summary = {
         "registered_today": Customer.select().where(Customer.registered_at >= today_start).count(),
     }

@@ -44,7 +44,6 @@ def open_database(url: str):
             host=parsed.hostname or "127.0.0.1",
             port=parsed.port or 5432,
             prefer_psycopg3=True,
-            autorollback=True,
             **options,
         )
     raise DatabaseURLError(f"unsupported database URL scheme {parsed.scheme!r}: use sqlite or postgresql")

@@ -1,14 +1,11 @@
 """Words the office uses for codes, and the template filters that show values safely."""
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 
 from villa import identity
-from villa.models import now
-
-OFFICE_TZ = ZoneInfo("Asia/Shanghai")
+from villa.models import OFFICE_TZ, now
 
 ROLE_LABELS = {
     "reception": _l("Front desk"),
