@@ -78,3 +78,9 @@ def init_app(app):
     def _close(exc):
         if not db.is_closed():
             db.close()
+
+
+def write_transaction():
+    """A transaction that will write: on SQLite it takes the write lock up front (BEGIN IMMEDIATE),
+    so concurrent writers queue on the busy timeout instead of failing on a lock upgrade."""
+    return db.obj.atomic("IMMEDIATE") if is_sqlite() else db.atomic()

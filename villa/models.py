@@ -231,3 +231,71 @@ class Setting(BaseModel):
 
 
 ALL_MODELS = (User, Channel, Customer, AuditLog, AccessLog, LoginFailure, Setting)
+
+
+class Visit(BaseModel):
+    """A walk-in visit or phone call at the desk: the first registration, or a return."""
+
+    customer = ForeignKeyField(Customer, backref="visits", on_delete="CASCADE")
+    kind = CharField(max_length=5, default="visit")  # visit, call
+    at = DateTimeField(default=now, index=True)
+    received_by = ForeignKeyField(User, backref="received_visits", on_delete="RESTRICT")
+    rep = ForeignKeyField(User, null=True, backref="handled_visits", on_delete="RESTRICT")
+    is_first = BooleanField(default=False)
+    via_rotation = BooleanField(default=False)
+    note = CharField(max_length=200, default="")
+    acknowledged_at = DateTimeField(null=True)  # the rep saw the return visit in their day
+
+    class Meta:
+        indexes = ((("rep", "acknowledged_at"), False),)
+
+
+class Dispute(BaseModel):
+    """撞单: a rep claims a customer another rep owns; a manager decides."""
+
+    customer = ForeignKeyField(Customer, backref="disputes", on_delete="CASCADE")
+    claimant = ForeignKeyField(User, backref="disputes_opened", on_delete="RESTRICT")
+    owner = ForeignKeyField(User, null=True, backref="disputes_against", on_delete="RESTRICT")
+    reason = CharField(max_length=500)
+    opened_at = DateTimeField(default=now, index=True)
+    status = CharField(max_length=10, default="open", index=True)  # open, decided
+    decision = CharField(max_length=20, default="")  # keep_owner, to_claimant
+    decision_note = CharField(max_length=500, default="")
+    decided_by = ForeignKeyField(User, null=True, backref="disputes_decided", on_delete="RESTRICT")
+    decided_at = DateTimeField(null=True)
+
+
+class RotationEntry(BaseModel):
+    """轮序: one rep on duty on one office day, with their place in the walk-in queue."""
+
+    day = DateField(index=True)
+    rep = ForeignKeyField(User, backref="rotation_entries", on_delete="RESTRICT")
+    position = IntegerField()
+    status = CharField(max_length=10, default="available")  # available, busy, away, off
+    checked_in_at = DateTimeField(default=now)
+    assigned_count = IntegerField(default=0)
+    last_assigned_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("day", "rep"), True),)
+
+
+class Material(BaseModel):
+    """Sales material the desk hands over: floor plans, price list (an uploaded PDF or image)."""
+
+    name = CharField(max_length=60)
+    filename = CharField(max_length=120, default="")
+    content_type = CharField(max_length=60, default="")
+    active = BooleanField(default=True)
+    sort_order = IntegerField(default=0)
+    created_at = DateTimeField(default=now)
+
+
+class MaterialGiven(BaseModel):
+    customer = ForeignKeyField(Customer, backref="materials_given", on_delete="CASCADE")
+    material = ForeignKeyField(Material, backref="handed_out", on_delete="RESTRICT")
+    given_at = DateTimeField(default=now)
+    given_by = ForeignKeyField(User, backref="materials_handed", on_delete="RESTRICT")
+
+
+ALL_MODELS = ALL_MODELS + (Visit, Dispute, RotationEntry, Material, MaterialGiven)
