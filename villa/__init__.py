@@ -66,9 +66,20 @@ def _register_blueprints(app):
     from villa.account import bp as account_bp
     from villa.admin import bp as admin_bp
     from villa.clients import bp as clients_bp
+    from villa.disputes import bp as disputes_bp
     from villa.errors import bp as errors_bp
     from villa.health import bp as health_bp
     from villa.home import bp as home_bp
+    from villa.reception import bp as reception_bp
 
-    for blueprint in (errors_bp, health_bp, account_bp, home_bp, clients_bp, admin_bp):
+    for blueprint in (
+        errors_bp,
+        health_bp,
+        account_bp,
+        home_bp,
+        clients_bp,
+        admin_bp,
+        reception_bp,
+        disputes_bp,
+    ):
         app.register_blueprint(blueprint)

@@ -13,7 +13,7 @@ from villa.identity import (
     try_normalise_id_number,
     try_normalise_phone,
 )
-from villa.models import AccessLog, Customer, User, now, office_day_start
+from villa.models import AccessLog, Customer, Dispute, User, Visit, now, office_day_start
 
 PAGE_SIZE = 25
 
@@ -67,6 +67,25 @@ def set_id_number(customer: Customer, id_type: str, raw: str | None):
     customer.id_index = blind_index("id", value)
 
 
+def acknowledge_return_visits(customer: Customer, rep: User):
+    """The owner opened the client page: the return visits waiting for them are seen."""
+    Visit.update(acknowledged_at=now()).where(
+        Visit.customer == customer,
+        Visit.rep == rep,
+        Visit.acknowledged_at.is_null(),
+        Visit.is_first == False,  # noqa: E712
+    ).execute()
+
+
+def return_visits_waiting(rep: User):
+    return (
+        Visit.select(Visit, Customer)
+        .join(Customer)
+        .where(Visit.rep == rep, Visit.acknowledged_at.is_null(), Visit.is_first == False)  # noqa: E712
+        .order_by(Visit.at.desc())
+    )
+
+
 def log_reveal(user: User, customer: Customer, fields: list[str], ip: str):
     AccessLog.create(actor=user, action="reveal", customer=customer, fields=",".join(fields), ip=ip)
 
@@ -118,9 +137,17 @@ def home_summary(user: User) -> dict:
             Customer.protected_until.between(now(), now() + timedelta(days=3))
         ).count()
         summary["recent"] = list(mine.order_by(Customer.id.desc()).limit(10))
+        summary["return_visits"] = list(return_visits_waiting(user).limit(20))
+        summary["disputes"] = list(
+            Dispute.select()
+            .where((Dispute.claimant == user) | (Dispute.owner == user))
+            .order_by(Dispute.opened_at.desc())
+            .limit(10)
+        )
     elif user.role == "manager":
         summary["pending_first"] = Customer.select().where(Customer.review_status == "pending_first").count()
         summary["public_pool"] = Customer.select().where(Customer.in_public_pool == True).count()  # noqa: E712
+        summary["open_disputes"] = Dispute.select().where(Dispute.status == "open").count()
         summary["recent"] = list(Customer.select().order_by(Customer.id.desc()).limit(10))
     elif user.role == "auditor":
         summary["pending_second"] = (

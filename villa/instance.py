@@ -24,6 +24,13 @@ DEFAULT_SETTINGS = {
     "protection_days_call": 7,
     "pool_quota": 20,
     "privacy_notice_version": "2026-11",
+    # 购房资格: a local household may own this many homes before buying; a non-local one needs
+    # these months of local social insurance or income tax (in the last 5 years) and may own fewer.
+    "eligibility_rules": {
+        "local_max_homes_owned": 1,
+        "nonlocal_min_months": 60,
+        "nonlocal_max_homes_owned": 0,
+    },
 }
 
 

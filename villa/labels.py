@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from flask_babel import lazy_gettext as _l
 
 from villa import identity
-from villa.models import OFFICE_TZ, now
+from villa.models import OFFICE_TZ, Setting, now
 
 ROLE_LABELS = {
     "reception": _l("Front desk"),
@@ -59,6 +59,10 @@ def localdate(value) -> str:
     return office_time(value).strftime("%Y-%m-%d") if isinstance(value, datetime) else value.isoformat()
 
 
+def localtime(value) -> str:
+    return office_time(value).strftime("%H:%M") if value else ""
+
+
 def localdatetime(value) -> str:
     return office_time(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
@@ -73,6 +77,7 @@ def init_app(app):
         id_type_label=_label(ID_TYPE_LABELS),
         gender_label=_label(GENDER_LABELS),
         now=now,
+        notice_version=lambda: Setting.read("privacy_notice_version", "1"),
     )
     app.jinja_env.filters.update(
         mask_name=identity.mask_name,
@@ -81,4 +86,5 @@ def init_app(app):
         format_phone=lambda v: identity.format_phone(v) if v else "",
         localdate=localdate,
         localdatetime=localdatetime,
+        localtime=localtime,
     )

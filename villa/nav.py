@@ -6,8 +6,12 @@ from flask_babel import lazy_gettext as _l
 # (endpoint, label, roles allowed)
 NAV = (
     ("home.index", _l("Home"), ("reception", "rep", "manager", "auditor", "admin")),
+    ("reception.desk", _l("Front desk"), ("reception", "rep", "manager")),
+    ("reception.register_customer", _l("Register"), ("reception", "rep", "manager")),
     ("clients.index", _l("Customers"), ("rep", "manager", "auditor", "admin")),
+    ("disputes.index", _l("Disputes"), ("manager",)),
     ("admin.users", _l("Users"), ("admin",)),
+    ("admin.materials", _l("Materials"), ("admin",)),
 )
 
 

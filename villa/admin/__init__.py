@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from villa.admin import routes  # noqa: E402, F401
+from villa.admin import materials, routes  # noqa: E402, F401

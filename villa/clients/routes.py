@@ -3,8 +3,9 @@ from flask_login import current_user
 
 from villa.auth import is_htmx, role_required
 from villa.clients import bp
-from villa.customers import can_see_full, can_write, log_reveal, search_customers
-from villa.models import Customer
+from villa.customers import acknowledge_return_visits, can_see_full, can_write, log_reveal, search_customers
+from villa.eligibility import evaluate
+from villa.models import Customer, MaterialGiven, Visit
 
 READERS = ("rep", "manager", "auditor", "admin")
 
@@ -23,11 +24,16 @@ def index():
 @role_required(*READERS)
 def detail(customer_id):
     customer = Customer.get_or_none(Customer.id == customer_id) or abort(404)
+    if current_user.role == "rep" and customer.owner_id == current_user.id:
+        acknowledge_return_visits(customer, current_user)
     return render_template(
         "clients/detail.html",
         customer=customer,
         may_reveal=can_see_full(current_user, customer),
         may_write=can_write(current_user, customer),
+        eligibility=evaluate(customer.hukou_local, customer.social_insurance_months, customer.homes_owned),
+        visits=customer.visits.order_by(Visit.at.desc()),
+        materials=customer.materials_given.order_by(MaterialGiven.given_at.desc()),
     )
 
 

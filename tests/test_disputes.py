@@ -1,0 +1,66 @@
+"""Disputes reach the managers, get decided, and both reps see the outcome; return visits reach the owner."""
+
+from villa.models import AuditLog, Customer, Dispute
+from villa.ownership import open_dispute
+from villa.registration import log_return_visit
+
+
+def test_manager_decides_for_the_claimant_and_both_reps_see_it(make_user, login, make_customer):
+    manager = make_user("manager")
+    owner = make_user("rep", manager=manager, display_name="李娜")
+    claimant = make_user("rep", manager=manager, display_name="张伟")
+    customer = make_customer(owner=owner, name="赵六")
+    dispute = open_dispute(customer, claimant, "上周车展先接待")
+    boss = login(manager)
+    page = boss.get("/disputes/").get_data(as_text=True)
+    assert f'data-testid="dispute-{dispute.id}"' in page and "上周车展先接待" in page
+    missing = boss.post(f"/disputes/{dispute.id}/decide", {"note": "x"})
+    assert missing.status_code == 422
+    assert Dispute.get_by_id(dispute.id).status == "open"
+    response = boss.post(
+        f"/disputes/{dispute.id}/decide", {"decision": "to_claimant", "note": "车展登记在先"}
+    )
+    assert response.status_code == 303
+    assert Customer.get_by_id(customer.id).owner_id == claimant.id
+    decided = Dispute.get_by_id(dispute.id)
+    assert (decided.status, decided.decision, decided.decided_by_id) == ("decided", "to_claimant", manager.id)
+    assert AuditLog.select().where(AuditLog.action == "dispute_decided").count() == 1
+    for rep in (owner, claimant):
+        home = login(rep).get("/").get_data(as_text=True)
+        assert "车展登记在先" in home and "张伟" in home
+    again = boss.post(f"/disputes/{dispute.id}/decide", {"decision": "keep_owner"})
+    assert again.status_code == 303
+    assert Customer.get_by_id(customer.id).owner_id == claimant.id
+
+
+def test_a_manager_of_another_team_cannot_decide(make_user, login, make_customer):
+    team_manager, other_manager = make_user("manager"), make_user("manager")
+    owner = make_user("rep", manager=team_manager)
+    claimant = make_user("rep", manager=team_manager)
+    dispute = open_dispute(make_customer(owner=owner), claimant, "理由")
+    outsider = login(other_manager)
+    assert f"dispute-{dispute.id}" not in outsider.get("/disputes/").get_data(as_text=True)
+    assert outsider.post(f"/disputes/{dispute.id}/decide", {"decision": "to_claimant"}).status_code == 403
+
+
+def test_reps_cannot_open_the_dispute_list(login_as):
+    assert login_as("rep").get("/disputes/").status_code == 403
+
+
+def test_return_visit_waits_in_the_owners_day_until_opened(make_user, login, make_customer):
+    owner = make_user("rep")
+    customer = make_customer(owner=owner, name="钱七")
+    log_return_visit(customer, make_user("reception"), "visit", "带太太来看样板间")
+    session = login(owner)
+    home = session.get("/").get_data(as_text=True)
+    assert 'data-testid="return-visits"' in home and "带太太来看样板间" in home
+    session.get(f"/customers/{customer.id}")
+    assert 'data-testid="return-visits"' not in session.get("/").get_data(as_text=True)
+
+
+def test_client_page_shows_eligibility(make_user, login, make_customer):
+    owner = make_user("rep")
+    customer = make_customer(owner=owner, hukou_local=False, social_insurance_months=36, homes_owned=0)
+    html = login(owner).get(f"/customers/{customer.id}").get_data(as_text=True)
+    assert "eligibility-not_eligible" in html
+    assert "36" in html and "60" in html

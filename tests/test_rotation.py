@@ -1,0 +1,304 @@
+"""The walk-in rotation: queue order through every action, races between desks, who may press what."""
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+
+from villa import rotation
+from villa.db import db
+from villa.models import AuditLog, RotationEntry, office_today
+
+
+@pytest.fixture
+def desk(make_user):
+    return make_user("reception", username="desk")
+
+
+@pytest.fixture
+def reps(make_user):
+    return [make_user("rep", username=name, display_name=name.title()) for name in ("amy", "bob", "cat")]
+
+
+@pytest.fixture
+def on_duty(reps, desk):
+    """amy, bob and cat checked in, in that order."""
+    for rep in reps:
+        rotation.check_in(rep, desk)
+    return reps
+
+
+def order(day=None):
+    return [entry.rep.username for entry in rotation.queue(day)]
+
+
+def statuses():
+    return {entry.rep.username: entry.status for entry in rotation.queue()}
+
+
+def next_name():
+    rep = rotation.next_rep()
+    return rep.username if rep else None
+
+
+def test_check_in_joins_at_the_back_in_arrival_order(on_duty, desk):
+    amy = on_duty[0]
+    assert order() == ["amy", "bob", "cat"]
+    assert next_name() == "amy"
+    again = rotation.check_in(amy, desk)
+    assert (again.position, again.status) == (1, "available")
+    assert order() == ["amy", "bob", "cat"]
+    assert AuditLog.select().where(AuditLog.action == "rotation_check_in").count() == 3
+
+
+def test_assign_sends_the_rep_to_the_back(on_duty, desk):
+    amy = on_duty[0]
+    entry = rotation.assign(amy, desk)
+    assert order() == ["bob", "cat", "amy"]
+    assert next_name() == "bob"
+    assert entry.assigned_count == 1 and entry.last_assigned_at is not None
+    log = AuditLog.get(AuditLog.action == "rotation_assign")
+    assert (log.actor_id, log.target) == (desk.id, f"user:{amy.id}")
+
+
+def test_busy_rep_keeps_the_place_but_is_passed_over_until_available(on_duty, desk):
+    amy, bob, cat = on_duty
+    rotation.assign(amy, desk)
+    rotation.skip(bob, "busy", desk)
+    assert order() == ["bob", "cat", "amy"]
+    assert statuses()["bob"] == "busy"
+    assert next_name() == "cat"
+    rotation.assign(cat, desk)
+    assert order() == ["bob", "amy", "cat"]
+    assert next_name() == "amy"
+    rotation.mark_available(bob, desk)
+    assert order() == ["bob", "amy", "cat"]
+    assert next_name() == "bob"
+    log = AuditLog.get(AuditLog.action == "rotation_skip")
+    assert json.loads(log.changes) == {"reason": "busy"}
+
+
+def test_away_rep_goes_to_the_back_and_is_passed_over(on_duty, desk):
+    amy, bob, _cat = on_duty
+    rotation.skip(amy, "away", desk)
+    assert order() == ["bob", "cat", "amy"]
+    assert next_name() == "bob"
+    rotation.skip(bob, "away", desk)
+    assert order() == ["cat", "amy", "bob"]
+    rotation.mark_available(amy, desk)
+    assert next_name() == "cat"
+    rotation.skip(on_duty[2], "busy", desk)
+    assert next_name() == "amy"
+
+
+def test_nobody_is_next_when_everyone_is_busy_or_away(on_duty, desk):
+    for rep, reason in zip(on_duty, ("busy", "away", "busy"), strict=True):
+        rotation.skip(rep, reason, desk)
+    assert next_name() is None
+
+
+def test_check_out_leaves_the_queue_and_checking_in_again_rejoins_at_the_back(on_duty, desk):
+    amy = on_duty[0]
+    rotation.check_out(amy, desk)
+    assert order() == ["bob", "cat"]
+    assert next_name() == "bob"
+    with pytest.raises(rotation.RotationError):
+        rotation.assign(amy, desk)
+    rotation.check_in(amy, desk)
+    assert order() == ["bob", "cat", "amy"]
+    assert statuses()["amy"] == "available"
+
+
+def test_each_office_day_has_its_own_queue(on_duty, desk):
+    yesterday = office_today() - timedelta(days=1)
+    rotation.check_in(on_duty[2], desk, day=yesterday)
+    assert order(yesterday) == ["cat"]
+    assert order() == ["amy", "bob", "cat"]
+
+
+def test_actions_need_an_active_rep_on_duty(reps, desk, make_user):
+    amy = reps[0]
+    for action in (rotation.assign, rotation.check_out, rotation.mark_available):
+        with pytest.raises(rotation.RotationError):
+            action(amy, desk)
+    with pytest.raises(rotation.RotationError):
+        rotation.skip(amy, "busy", desk)
+    with pytest.raises(rotation.RotationError):
+        rotation.check_in(make_user("manager"), desk)
+    with pytest.raises(rotation.RotationError):
+        rotation.check_in(make_user("rep", active=False), desk)
+    assert order() == []
+    assert AuditLog.select().count() == 0
+
+
+def test_a_skip_needs_a_known_reason(on_duty, desk):
+    with pytest.raises(rotation.RotationError):
+        rotation.skip(on_duty[0], "lunch", desk)
+    assert order() == ["amy", "bob", "cat"]
+    assert set(statuses().values()) == {"available"}
+
+
+def test_concurrent_desks_never_share_a_position(make_user, desk):
+    reps = [make_user("rep", username=f"rep{i}") for i in range(6)]
+    for rep in reps:
+        rotation.check_in(rep, desk)
+
+    def press(i):
+        try:
+            rep = reps[i % len(reps)]
+            if i % 5 == 4:
+                rotation.skip(rep, "away", desk)
+            else:
+                rotation.assign(rep, desk)
+        finally:
+            db.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(press, range(60)))
+    entries = list(RotationEntry.select())
+    positions = [entry.position for entry in entries]
+    assert len(set(positions)) == len(positions) == 6
+    assert sum(entry.assigned_count for entry in entries) == 48
+    assert AuditLog.select().where(AuditLog.action.startswith("rotation_")).count() == 66
+
+
+# ---- Over HTTP ----
+
+
+def url(action, rep=None):
+    return f"/reception/rotation/{rep.id}/{action}" if rep else f"/reception/rotation/{action}"
+
+
+def test_rep_checks_self_in_and_out(make_user, login):
+    rep = make_user("rep", username="amy")
+    session = login(rep)
+    response = session.post(url("check-in"), htmx=True)
+    assert response.status_code == 200
+    assert "<html" not in response.get_data(as_text=True)
+    assert order() == ["amy"]
+    rotation.skip(rep, "busy", rep)
+    assert session.post(url("available", rep), htmx=True).status_code == 200
+    assert statuses() == {"amy": "available"}
+    assert session.post(url("check-out", rep), htmx=True).status_code == 200
+    assert order() == []
+
+
+def test_rep_may_not_move_anyone_else(make_user, login, on_duty):
+    amy, bob, _cat = on_duty
+    outsider = make_user("rep", username="dan")
+    session = login(amy)
+    assert session.post(url("check-in"), {"rep_id": outsider.id}, htmx=True).status_code == 403
+    assert session.post(url("check-out", bob), htmx=True).status_code == 403
+    assert session.post(url("available", bob), htmx=True).status_code == 403
+    assert session.post(url("assign", amy), htmx=True).status_code == 403
+    assert session.post(url("skip", amy), {"reason": "busy"}, htmx=True).status_code == 403
+    assert order() == ["amy", "bob", "cat"]
+    assert set(statuses().values()) == {"available"}
+
+
+def test_reception_runs_the_whole_queue(reps, login, desk):
+    amy, bob, cat = reps
+    session = login(desk)
+    for rep in reps:
+        assert session.post(url("check-in"), {"rep_id": rep.id}, htmx=True).status_code == 200
+    assert order() == ["amy", "bob", "cat"]
+    assert session.post(url("assign", amy), htmx=True).status_code == 200
+    assert session.post(url("skip", bob), {"reason": "busy"}, htmx=True).status_code == 200
+    response = session.post(url("skip", cat), {"reason": "away"}, htmx=True)
+    assert response.status_code == 200
+    assert order() == ["bob", "amy", "cat"]
+    assert next_name() == "amy"
+    html = response.get_data(as_text=True)
+    assert '<strong data-testid="next-rep">Amy</strong>' in html
+    assert session.post(url("available", bob), htmx=True).status_code == 200
+    assert session.post(url("check-out", amy), htmx=True).status_code == 200
+    assert order() == ["bob", "cat"] and next_name() == "bob"
+    actors = {log.actor_id for log in AuditLog.select().where(AuditLog.action.startswith("rotation_"))}
+    assert actors == {desk.id}
+
+
+def test_manager_may_assign(login_as, on_duty):
+    session = login_as("manager")
+    assert session.post(url("assign", on_duty[0]), htmx=True).status_code == 200
+    assert order() == ["bob", "cat", "amy"]
+
+
+@pytest.mark.parametrize("role", ["auditor", "admin"])
+def test_auditor_and_admin_stay_out(login_as, on_duty, role):
+    session = login_as(role)
+    amy = on_duty[0]
+    assert session.htmx_get("/reception/rotation").status_code == 403
+    assert session.post(url("check-in"), {"rep_id": amy.id}, htmx=True).status_code == 403
+    for action in ("check-out", "skip", "available", "assign"):
+        assert session.post(url(action, amy), {"reason": "busy"}, htmx=True).status_code == 403
+    assert order() == ["amy", "bob", "cat"]
+    assert set(statuses().values()) == {"available"}
+
+
+@pytest.mark.parametrize("role", ["reception", "rep", "manager"])
+def test_the_queue_is_a_fragment_for_htmx(login_as, on_duty, role):
+    response = login_as(role).htmx_get("/reception/rotation")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<html" not in html
+    assert 'id="rotation"' in html and 'hx-trigger="every 5s"' in html
+    assert '<strong data-testid="next-rep">Amy</strong>' in html
+    assert html.count('data-testid="rotation-entry"') == 3
+    assert html.index('data-rep="amy"') < html.index('data-rep="bob"') < html.index('data-rep="cat"')
+    shows_desk_buttons = 'data-testid="rotation-assign"' in html
+    assert shows_desk_buttons == (role != "rep")
+
+
+def test_the_desk_sees_buttons_to_check_reps_in(login, desk, reps):
+    rotation.check_in(reps[0], desk)
+    html = login(desk).htmx_get("/reception/rotation").get_data(as_text=True)
+    assert html.count('data-testid="rotation-check-in"') == 2
+    assert f'name="rep_id" value="{reps[1].id}"' in html
+    assert f'name="rep_id" value="{reps[0].id}"' not in html
+
+
+def test_a_rep_off_duty_sees_check_me_in(make_user, login):
+    html = login(make_user("rep")).htmx_get("/reception/rotation").get_data(as_text=True)
+    assert 'data-testid="rotation-check-in"' in html
+    assert 'data-testid="no-next-rep"' in html
+
+
+def test_skip_without_a_good_reason_is_422_and_changes_nothing(login, desk, on_duty):
+    session = login(desk)
+    for data in ({"reason": "lunch"}, {}):
+        response = session.post(url("skip", on_duty[0]), data, htmx=True)
+        assert response.status_code == 422
+        html = response.get_data(as_text=True)
+        assert 'data-testid="rotation-error"' in html and 'id="rotation"' in html
+    assert order() == ["amy", "bob", "cat"]
+    assert set(statuses().values()) == {"available"}
+
+
+def test_desk_check_in_without_a_rep_is_422(login, desk):
+    response = login(desk).post(url("check-in"), htmx=True)
+    assert response.status_code == 422
+    assert 'data-testid="rotation-error"' in response.get_data(as_text=True)
+
+
+def test_unknown_rep_is_404(login, desk):
+    session = login(desk)
+    assert session.post(url("check-in"), {"rep_id": 999999}, htmx=True).status_code == 404
+    assert session.post("/reception/rotation/999999/assign", htmx=True).status_code == 404
+
+
+def test_without_htmx_the_desk_page_is_the_answer(login, desk, on_duty):
+    session = login(desk)
+    response = session.post(url("assign", on_duty[0]))
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/reception/"
+    assert order() == ["bob", "cat", "amy"]
+    refused = session.post(url("skip", on_duty[1]), {"reason": "lunch"})
+    assert refused.status_code == 303
+    assert session.get("/reception/rotation").headers["Location"] == "/reception/"
+
+
+def test_anonymous_is_sent_to_login(client):
+    response = client.get("/reception/rotation")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")

@@ -1,0 +1,151 @@
+"""Registering a customer at the desk (首访登记), and recognising one who is already known (判客)."""
+
+import json
+from dataclasses import dataclass, field
+
+from peewee import IntegrityError
+
+from villa import rotation
+from villa.crypto import blind_index
+from villa.customers import set_alt_phone, set_id_number, set_phone
+from villa.db import write_transaction
+from villa.identity import try_normalise_id_number, try_normalise_phone
+from villa.materials import record_handover
+from villa.models import AuditLog, Channel, Customer, Setting, User, Visit, now
+from villa.ownership import is_protected, protection_end
+
+
+class DuplicateCustomer(Exception):
+    """The phone or ID number belongs to a customer already on record."""
+
+    def __init__(self, existing: Customer, matched: str):
+        super().__init__(f"duplicate {matched}")
+        self.existing = existing
+        self.matched = matched
+
+
+@dataclass
+class Registration:
+    """What the desk typed, already validated by the form."""
+
+    name: str
+    phone: str
+    gender: str
+    visit_type: str
+    channel: Channel
+    owner: User
+    alt_phone: str = ""
+    id_type: str = "resident"
+    id_number: str = ""
+    sensitive_consent: bool = False
+    via_rotation: bool = False
+    details: dict = field(default_factory=dict)  # further Customer columns: needs, eligibility, notes
+    material_ids: list = field(default_factory=list)
+
+
+@dataclass
+class Match:
+    """A known customer found by phone or ID number, as the desk may see it."""
+
+    customer: Customer
+    matched: str
+
+    @property
+    def protected(self) -> bool:
+        return is_protected(self.customer)
+
+
+def find_known(phone: str | None = None, id_number: str | None = None, id_type: str = "resident"):
+    """The customer this phone (main or alternate) or ID number belongs to, or None."""
+    normal_phone = try_normalise_phone(phone) if phone else None
+    if normal_phone:
+        index = blind_index("phone", normal_phone)
+        found = Customer.get_or_none(Customer.phone_index == index)
+        if found:
+            return Match(found, "phone")
+        found = Customer.select().where(Customer.alt_phone_index == index).order_by(Customer.id).first()
+        if found:
+            return Match(found, "phone")
+    normal_id = try_normalise_id_number(id_number, id_type) if id_number else None
+    if normal_id:
+        found = Customer.get_or_none(Customer.id_index == blind_index("id", normal_id))
+        if found:
+            return Match(found, "id_number")
+    return None
+
+
+def register(actor: User, entry: Registration) -> Customer:
+    """Create the customer, its first visit and the ownership; the unique index decides races."""
+    known = find_known(entry.phone, entry.id_number, entry.id_type) or find_known(entry.alt_phone)
+    if known:
+        raise DuplicateCustomer(known.customer, known.matched)
+    customer = _new_customer(actor, entry)
+    try:
+        with write_transaction():
+            customer.save()
+            Visit.create(
+                customer=customer,
+                kind=entry.visit_type,
+                received_by=actor,
+                rep=entry.owner,
+                is_first=True,
+                via_rotation=entry.via_rotation,
+            )
+            if entry.via_rotation:
+                rotation.assign(entry.owner, actor)
+            if entry.material_ids:
+                record_handover(customer, entry.material_ids, actor)
+            AuditLog.create(
+                actor=actor,
+                action="registered",
+                customer=customer,
+                target=f"customer:{customer.id}",
+                changes=json.dumps({"owner": entry.owner.username, "channel": entry.channel.code}),
+            )
+    except IntegrityError:
+        # Another desk registered the same phone or ID a moment ago: theirs is the record.
+        known = find_known(entry.phone, entry.id_number, entry.id_type)
+        if known is None:
+            raise
+        raise DuplicateCustomer(known.customer, known.matched) from None
+    return customer
+
+
+def _new_customer(actor: User, entry: Registration) -> Customer:
+    moment = now()
+    customer = Customer(
+        name=entry.name,
+        gender=entry.gender,
+        visit_type=entry.visit_type,
+        channel=entry.channel,
+        owner=entry.owner,
+        registered_by=actor,
+        registered_at=moment,
+        protected_until=protection_end(entry.channel, entry.visit_type, moment),
+        consent_at=moment,
+        notice_version=Setting.read("privacy_notice_version", "1"),
+        stage="visited" if entry.visit_type == "visit" else "registered",
+        last_activity_at=moment,
+        **entry.details,
+    )
+    set_phone(customer, entry.phone)
+    set_alt_phone(customer, entry.alt_phone or None)
+    if entry.id_number:
+        set_id_number(customer, entry.id_type, entry.id_number)
+    if entry.sensitive_consent:
+        customer.sensitive_consent_at = moment
+    return customer
+
+
+def log_return_visit(customer: Customer, actor: User, kind: str = "visit", note: str = "") -> Visit:
+    """A known customer came back: the visit goes to the owning rep's day; no rotation turn is used."""
+    with write_transaction():
+        visit = Visit.create(customer=customer, kind=kind, received_by=actor, rep=customer.owner, note=note)
+        if kind == "visit" and customer.stage == "registered":
+            customer.stage = "visited"
+        customer.last_activity_at = now()
+        customer.save()
+        AuditLog.create(
+            actor=actor, action="return_visit", customer=customer, target=f"customer:{customer.id}"
+        )
+    return visit
