@@ -9,7 +9,7 @@ from villa.materials import NAME_MAX
 
 class MaterialForm(FlaskForm):
     name = StringField(
-        _l("Name"),
+        _l("Material name"),
         validators=[
             DataRequired(_l("Give the material a name.")),
             Length(max=NAME_MAX, message=_l("At most %(max)d characters.", max=NAME_MAX)),
