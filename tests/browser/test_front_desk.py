@@ -65,3 +65,28 @@ def test_register_form_fits_portrait_and_landscape_tablets(page, live_server, ma
         box = page.locator("[data-testid=register-submit]").bounding_box()
         assert box["height"] >= 44, "touch targets are at least 44 px high"
     page.screenshot(path=str(ARTIFACTS / "register-portrait.png"), full_page=True)
+
+
+def test_rotation_updates_on_another_tablet_without_reload(browser, page, live_server, make_user):
+    make_user("rep", username="lina", display_name="李娜")
+    make_user("rep", username="wei", display_name="张伟")
+    make_user("reception", username="desk")
+    make_user("manager", username="boss")
+    login_in_browser(page, live_server, "desk", PASSWORD)
+    page.goto(f"{live_server}/reception/")
+    other = browser.new_context(viewport={"width": 768, "height": 1024}, locale="zh-CN").new_page()
+    login_in_browser(other, live_server, "boss", PASSWORD)
+    other.goto(f"{live_server}/reception/")
+    expect(other.locator("[data-testid=no-next-rep]")).to_be_visible()
+
+    page.locator("[data-testid=rotation-check-in]", has_text="李娜").click()
+    expect(page.locator("[data-testid=next-rep]")).to_have_text("李娜")
+    page.locator("[data-testid=rotation-check-in]", has_text="张伟").click()
+    expect(page.locator("[data-testid=rotation-entry]")).to_have_count(2)
+    # The other tablet polls: the queue appears there without a reload.
+    expect(other.locator("[data-testid=next-rep]")).to_have_text("李娜", timeout=8000)
+    page.locator("[data-rep=lina] [data-testid=rotation-skip-busy]").click()
+    expect(page.locator("[data-testid=next-rep]")).to_have_text("张伟")
+    expect(other.locator("[data-testid=next-rep]")).to_have_text("张伟", timeout=8000)
+    page.screenshot(path=str(ARTIFACTS / "desk-rotation.png"), full_page=True)
+    other.context.close()
