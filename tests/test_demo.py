@@ -7,7 +7,7 @@ from villa.crypto import blind_index
 from villa.db import db
 from villa.demo import DEMO_PASSWORD, DEMO_USERS, DemoRefused, load_demo
 from villa.identity import normalise_id_number, try_normalise_phone
-from villa.models import Customer, User
+from villa.models import AuditLog, Customer, Material, RotationEntry, User, Visit
 from villa.users import create_user
 
 
@@ -95,9 +95,9 @@ def test_customers_are_owned_or_pooled_and_consented(loaded):
 def test_the_same_seed_gives_the_same_customers(demo_app):
     load_demo(15)
     first = [(c.name, c.phone) for c in Customer.select().order_by(Customer.id)]
-    Customer.delete().execute()
     User.update(manager=None).execute()
-    User.delete().execute()
+    for model in (Visit, RotationEntry, Material, AuditLog, Customer, User):
+        model.delete().execute()
     load_demo(15)
     assert [(c.name, c.phone) for c in Customer.select().order_by(Customer.id)] == first
 

@@ -8,10 +8,12 @@ import urllib.request
 import pytest
 from werkzeug.serving import make_server
 
+from villa.db import is_sqlite
 from villa.models import AuditLog, Customer, Dispute, RotationEntry, Visit
 from villa.rotation import check_in, queue
 
 from .conftest import PASSWORD, csrf_from
+from .test_storage import sqlite_file_bytes
 
 GOOD = {
     "visit_type": "visit",
@@ -52,6 +54,18 @@ def test_rep_registers_and_owns_the_customer(login_as):
     visit = Visit.get()
     assert (visit.customer_id, visit.is_first, visit.rep_id) == (customer.id, True, session.user.id)
     assert AuditLog.select().where(AuditLog.action == "registered").count() == 1
+
+
+def test_registered_phone_and_id_are_not_in_the_database_file(login_as):
+    if not is_sqlite():
+        pytest.skip("file-level check applies to the SQLite database")
+    session = login_as("rep")
+    values = form(id_number="11010519491231002x", sensitive_consent="y", address="上海市浦东新区锦绣路1000弄")
+    assert session.post("/reception/register", values).status_code == 303
+    raw = sqlite_file_bytes()
+    for secret in ("13912345678", "11010519491231002", "锦绣路1000弄"):
+        assert secret.encode() not in raw
+    assert "王建国".encode() in raw
 
 
 def test_call_gets_seven_days_protection(login_as):

@@ -6,11 +6,12 @@ from datetime import date, datetime, timedelta
 
 from stdnum.cn import ric
 
+from villa import rotation
 from villa.auth import hash_password
 from villa.customers import set_alt_phone, set_id_number, set_phone
 from villa.db import db
 from villa.identity import try_normalise_phone
-from villa.models import PURPOSES, AuditLog, Channel, Customer, Setting, User, now
+from villa.models import PURPOSES, AuditLog, Channel, Customer, Material, Setting, User, Visit, now
 
 
 class DemoRefused(Exception):
@@ -108,12 +109,43 @@ def load_demo(customers: int = 300, if_empty: bool = False) -> list[tuple[str, s
         rng = random.Random(SEED)
         rows = _customers(rng, customers, users)
         Customer.bulk_create(rows, batch_size=BATCH)
+        _first_visits()
+        _desk_today(users)
         AuditLog.create(
             action="demo_loaded",
             target="demo",
             changes=json.dumps({"users": len(users), "customers": len(rows)}),
         )
     return [(username, DEMO_PASSWORD, role) for username, _, role, _ in DEMO_USERS]
+
+
+def _first_visits():
+    """Each demo customer's first registration, as the desk would have logged it."""
+    rows = Customer.select(
+        Customer.id, Customer.visit_type, Customer.registered_at, Customer.registered_by, Customer.owner
+    ).where(Customer.is_demo == True)  # noqa: E712
+    visits = [
+        {
+            "customer": c.id,
+            "kind": c.visit_type,
+            "at": c.registered_at,
+            "received_by": c.registered_by_id,
+            "rep": c.owner_id,
+            "is_first": True,
+            "acknowledged_at": c.registered_at,
+        }
+        for c in rows
+    ]
+    for start in range(0, len(visits), BATCH):
+        Visit.insert_many(visits[start : start + BATCH]).execute()
+
+
+def _desk_today(users: dict[str, User]):
+    """Two reps on duty and the sales material the desk hands out, so the desk page is alive."""
+    for rep in ("rep", "rep2", "rep3"):
+        rotation.check_in(users[rep], users["reception"])
+    for order, name in enumerate(("户型图·独栋A户型", "户型图·双拼B户型", "价目表（2026年11月）")):
+        Material.create(name=name, sort_order=order)
 
 
 def _create_users() -> dict[str, User]:
