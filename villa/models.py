@@ -158,6 +158,8 @@ class Customer(BaseModel):
     owner = ForeignKeyField(User, null=True, backref="customers", on_delete="RESTRICT")
     protected_until = DateTimeField(null=True, index=True)
     in_public_pool = BooleanField(default=False, index=True)
+    pool_since = DateTimeField(null=True)
+    claimed_at = DateTimeField(null=True)  # taken from the public pool: counts against the rep's quota
     registered_by = ForeignKeyField(User, backref="registrations", on_delete="RESTRICT")
     registered_at = DateTimeField(default=now, index=True)
     # Review.
@@ -298,4 +300,25 @@ class MaterialGiven(BaseModel):
     given_by = ForeignKeyField(User, backref="materials_handed", on_delete="RESTRICT")
 
 
-ALL_MODELS = ALL_MODELS + (Visit, Dispute, RotationEntry, Material, MaterialGiven)
+FOLLOWUP_KINDS = ("call", "visit", "wechat", "viewing", "sms")
+
+
+class FollowUp(BaseModel):
+    """One contact with the customer. Append-only: a correction is a new entry pointing at the old."""
+
+    customer = ForeignKeyField(Customer, backref="followups", on_delete="CASCADE")
+    author = ForeignKeyField(User, backref="followups", on_delete="RESTRICT")
+    kind = CharField(max_length=10)
+    reached = BooleanField(default=False)
+    content = TextField()
+    result = CharField(max_length=200, default="")
+    next_at = DateField(null=True)
+    grade = CharField(max_length=2, null=True)  # the grade after this contact, when it changed
+    corrects = ForeignKeyField("self", null=True, backref="corrections", on_delete="RESTRICT")
+    created_at = DateTimeField(default=now, index=True)
+
+    class Meta:
+        indexes = ((("customer", "created_at"), False),)
+
+
+ALL_MODELS = ALL_MODELS + (Visit, Dispute, RotationEntry, Material, MaterialGiven, FollowUp)
