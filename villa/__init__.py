@@ -68,8 +68,10 @@ def _register_blueprints(app):
     from villa.clients import bp as clients_bp
     from villa.disputes import bp as disputes_bp
     from villa.errors import bp as errors_bp
+    from villa.followups_web import bp as followups_bp
     from villa.health import bp as health_bp
     from villa.home import bp as home_bp
+    from villa.pool import bp as pool_bp
     from villa.reception import bp as reception_bp
 
     for blueprint in (
@@ -81,5 +83,7 @@ def _register_blueprints(app):
         admin_bp,
         reception_bp,
         disputes_bp,
+        followups_bp,
+        pool_bp,
     ):
         app.register_blueprint(blueprint)

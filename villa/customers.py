@@ -90,27 +90,22 @@ def log_reveal(user: User, customer: Customer, fields: list[str], ip: str):
     AccessLog.create(actor=user, action="reveal", customer=customer, fields=",".join(fields), ip=ip)
 
 
-def search_customers(user: User, q: str = "", before_id: int | None = None):
-    """One page of customers, newest first: exact phone or ID through the blind index, else name."""
+FILTERS = ("grade", "stage", "channel", "owner", "due", "pool")
+
+
+def search_customers(user: User, q: str = "", before_id: int | None = None, filters: dict | None = None):
+    """One page of customers, newest first: exact phone or ID through the blind index, else name.
+
+    Keyset pagination on the id (`before_id`) stays fast however many customers there are.
+    """
     query = Customer.select(Customer, User).join(
         User, on=(Customer.owner == User.id), join_type=JOIN.LEFT_OUTER
     )
     q = (q or "").strip()
     if q:
-        phone, id_number = try_normalise_phone(q), try_normalise_id_number(q)
-        if phone or id_number:
-            matches = []
-            if phone:
-                index = blind_index("phone", phone)
-                matches += [Customer.phone_index == index, Customer.alt_phone_index == index]
-            if id_number:
-                matches.append(Customer.id_index == blind_index("id", id_number))
-            query = query.where(reduce(operator.or_, matches))
-        else:
-            # Name search: a literal substring, so % and _ typed by a user match themselves.
-            query = query.where(
-                fn.INSTR(Customer.name, q) > 0 if _sqlite() else fn.STRPOS(Customer.name, q) > 0
-            )
+        query = query.where(_text_match(q))
+    for condition in _filter_conditions(user, filters or {}):
+        query = query.where(condition)
     if before_id:
         query = query.where(Customer.id < before_id)
     rows = list(query.order_by(Customer.id.desc()).limit(PAGE_SIZE + 1))
@@ -118,10 +113,84 @@ def search_customers(user: User, q: str = "", before_id: int | None = None):
     return rows[:PAGE_SIZE], (rows[PAGE_SIZE - 1].id if more else None)
 
 
+def _text_match(q: str):
+    phone, id_number = try_normalise_phone(q), try_normalise_id_number(q)
+    if not (phone or id_number):
+        # Name search: a literal substring, so % and _ typed by a user match themselves.
+        return fn.INSTR(Customer.name, q) > 0 if _sqlite() else fn.STRPOS(Customer.name, q) > 0
+    matches = []
+    if phone:
+        index = blind_index("phone", phone)
+        matches += [Customer.phone_index == index, Customer.alt_phone_index == index]
+    if id_number:
+        matches.append(Customer.id_index == blind_index("id", id_number))
+    return reduce(operator.or_, matches)
+
+
+def _filter_conditions(user: User, filters: dict):
+    """Conditions for the list's filters; unknown or empty values are ignored."""
+    from villa.models import GRADES, STAGES, Channel, office_today
+
+    if filters.get("grade") in GRADES:
+        yield Customer.grade == filters["grade"]
+    if filters.get("stage") in STAGES:
+        yield Customer.stage == filters["stage"]
+    if filters.get("channel"):
+        yield Customer.channel == Channel.select(Channel.id).where(Channel.code == filters["channel"])
+    owner = filters.get("owner")
+    if owner == "me":
+        yield Customer.owner == user.id
+    elif owner and str(owner).isdigit():
+        yield Customer.owner == int(owner)
+    if filters.get("due") == "today":
+        yield Customer.next_followup_on == office_today()
+    elif filters.get("due") == "overdue":
+        yield Customer.next_followup_on < office_today()
+    if filters.get("pool") == "1":
+        yield Customer.in_public_pool == True  # noqa: E712
+
+
 def _sqlite() -> bool:
     from villa.db import is_sqlite
 
     return is_sqlite()
+
+
+def rep_day(rep: User, limit: int = 50) -> dict:
+    """The rep's day: who to call today, who is overdue, whose protection is ending, what to fix."""
+    from villa.models import office_today
+
+    mine = Customer.select().where(Customer.owner == rep)
+    today = office_today()
+    return {
+        "my_customers": mine.count(),
+        "due_today": list(mine.where(Customer.next_followup_on == today).order_by(Customer.id).limit(limit)),
+        "overdue": list(
+            mine.where(Customer.next_followup_on < today).order_by(Customer.next_followup_on).limit(limit)
+        ),
+        "protection_ending": list(
+            mine.where(Customer.protected_until.between(now(), now() + timedelta(days=3)))
+            .order_by(Customer.protected_until)
+            .limit(limit)
+        ),
+        "to_fix": list(
+            Customer.select()
+            .where(
+                Customer.review_status == "rejected",
+                (Customer.owner == rep) | (Customer.registered_by == rep),
+            )
+            .order_by(Customer.id)
+            .limit(limit)
+        ),
+        "return_visits": list(return_visits_waiting(rep).limit(20)),
+        "disputes": list(
+            Dispute.select()
+            .where((Dispute.claimant == rep) | (Dispute.owner == rep))
+            .order_by(Dispute.opened_at.desc())
+            .limit(10)
+        ),
+        "recent": list(mine.order_by(Customer.id.desc()).limit(10)),
+    }
 
 
 def home_summary(user: User) -> dict:
@@ -131,19 +200,7 @@ def home_summary(user: User) -> dict:
         "registered_today": Customer.select().where(Customer.registered_at >= today_start).count(),
     }
     if user.role == "rep":
-        mine = Customer.select().where(Customer.owner == user)
-        summary["my_customers"] = mine.count()
-        summary["protection_ending"] = mine.where(
-            Customer.protected_until.between(now(), now() + timedelta(days=3))
-        ).count()
-        summary["recent"] = list(mine.order_by(Customer.id.desc()).limit(10))
-        summary["return_visits"] = list(return_visits_waiting(user).limit(20))
-        summary["disputes"] = list(
-            Dispute.select()
-            .where((Dispute.claimant == user) | (Dispute.owner == user))
-            .order_by(Dispute.opened_at.desc())
-            .limit(10)
-        )
+        summary.update(rep_day(user))
     elif user.role == "manager":
         summary["pending_first"] = Customer.select().where(Customer.review_status == "pending_first").count()
         summary["public_pool"] = Customer.select().where(Customer.in_public_pool == True).count()  # noqa: E712

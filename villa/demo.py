@@ -322,6 +322,7 @@ def _fill_ownership(c: Customer, ctx: dict, age_days: int, days: int):
         c.in_public_pool, c.review_status = True, "approved"
         c.last_activity_at = registered_at + timedelta(hours=rng.randrange(days * 12))
         c.protected_until = registered_at + timedelta(days=days)
+        c.pool_since = c.protected_until + timedelta(hours=8)  # released by that night's `villa daily`
     else:
         # Follow-ups that reached the customer extend protection from the latest one;
         # a few lapse so the daily job and the 3-day reminder have something to show.

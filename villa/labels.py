@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from flask_babel import lazy_gettext as _l
 
 from villa import identity
-from villa.models import OFFICE_TZ, Setting, now
+from villa.models import GRADES, OFFICE_TZ, Setting, now
 
 ROLE_LABELS = {
     "reception": _l("Front desk"),
@@ -77,6 +77,8 @@ def init_app(app):
         id_type_label=_label(ID_TYPE_LABELS),
         gender_label=_label(GENDER_LABELS),
         now=now,
+        grades=GRADES,
+        stage_labels=STAGE_LABELS,
         notice_version=lambda: Setting.read("privacy_notice_version", "1"),
     )
     app.jinja_env.filters.update(

@@ -9,6 +9,7 @@ NAV = (
     ("reception.desk", _l("Front desk"), ("reception", "rep", "manager")),
     ("reception.register_customer", _l("Register"), ("reception", "rep", "manager")),
     ("clients.index", _l("Customers"), ("rep", "manager", "auditor", "admin")),
+    ("pool.index", _l("Public pool"), ("rep", "manager")),
     ("disputes.index", _l("Disputes"), ("manager",)),
     ("admin.users", _l("Users"), ("admin",)),
     ("admin.materials", _l("Materials"), ("admin",)),

@@ -3,6 +3,7 @@
 import json
 from datetime import timedelta
 
+from villa.db import db, is_sqlite, write_transaction
 from villa.models import AuditLog, Channel, Customer, Dispute, Setting, User, now
 
 
@@ -27,29 +28,161 @@ def is_protected(customer: Customer) -> bool:
     return bool(customer.owner_id and customer.protected_until and customer.protected_until > now())
 
 
-def record_ownership(customer: Customer, actor: User, action: str, **details):
+def _ownership_row(customer_id: int, actor: User | None, action: str, details: dict) -> dict:
+    return {
+        "at": now(),
+        "actor": actor,
+        "action": action,
+        "customer": customer_id,
+        "target": f"customer:{customer_id}",
+        "changes": json.dumps(details, ensure_ascii=False),
+    }
+
+
+def record_ownership(customer: Customer, actor: User | None, action: str, **details):
     """Every ownership change goes to the audit log (and so onto the customer's timeline)."""
-    AuditLog.create(
-        actor=actor,
-        action=action,
-        customer=customer,
-        target=f"customer:{customer.id}",
-        changes=json.dumps(details, ensure_ascii=False),
-    )
+    AuditLog.insert(_ownership_row(customer.id, actor, action, details)).execute()
+
+
+# Only customers still in the protection game lapse: registered or visited. Once a deal is in
+# progress (pledged, subscribed) or done (signed) the customer stays with the rep who made it,
+# whatever the clock says; lost customers are kept too, as the rep's record of why.
+RELEASABLE_STAGES = ("registered", "visited")
+_CHUNK = 500  # ids per statement: well under any database's bound-parameter limit
+
+
+def release_lapsed(moment=None, actor: User | None = None) -> list[int]:
+    """Move every customer whose protection lapsed before `moment` to the public pool.
+
+    Returns the ids released; running it again releases nothing more.
+    """
+    moment = moment or now()
+    with write_transaction():
+        lapsed = (
+            Customer.select(Customer.id, User.username)
+            .join(User, on=(Customer.owner == User.id))
+            .where(
+                Customer.protected_until < moment,
+                Customer.stage.in_(RELEASABLE_STAGES),
+                Customer.in_public_pool == False,  # noqa: E712
+                Customer.archived_at.is_null(),
+                Customer.anonymised_at.is_null(),
+            )
+            .order_by(Customer.id)
+        )
+        if not is_sqlite():
+            lapsed = lapsed.for_update(of=Customer)  # a follow-up extending protection waits for us
+        released = list(lapsed.tuples())
+        for start in range(0, len(released), _CHUNK):
+            chunk = released[start : start + _CHUNK]
+            Customer.update(
+                owner=None, in_public_pool=True, pool_since=moment, claimed_at=None, updated_at=moment
+            ).where(Customer.id.in_([customer_id for customer_id, _ in chunk])).execute()
+            AuditLog.insert_many(
+                [
+                    _ownership_row(customer_id, actor, "released_to_pool", {"from": username})
+                    for customer_id, username in chunk
+                ]
+            ).execute()
+    return [customer_id for customer_id, _ in released]
+
+
+def pool_quota() -> int:
+    return int(Setting.read("pool_quota", 20))
+
+
+def active_claims(rep: User) -> int:
+    """Customers the rep took from the public pool and still holds: they count against the quota."""
+    return Customer.select().where(Customer.owner == rep, Customer.claimed_at.is_null(False)).count()
+
+
+def claim(customer: Customer, rep: User, visit_type: str | None = None, walked_in: bool = False) -> Customer:
+    """A rep takes a customer from the public pool, within the quota; of two reps racing, one wins."""
+    from flask_babel import lazy_gettext as _l
+
+    moment = now()
+    visit_type = visit_type or customer.visit_type
+    changes = {
+        "owner": rep.id,
+        "in_public_pool": False,
+        "pool_since": None,
+        "claimed_at": moment,
+        "protected_until": protection_end(customer.channel, visit_type, moment),
+        "updated_at": moment,
+    }
+    if walked_in:
+        changes["last_activity_at"] = moment
+    with write_transaction():
+        if not is_sqlite():
+            # One rep's claims take turns, so two tabs cannot both pass the quota check.
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", (_PG_QUOTA_LOCK, rep.id))
+        quota = pool_quota()
+        if active_claims(rep) >= quota:
+            raise OwnershipError(
+                _l(
+                    "You already hold %(quota)d customers from the public pool, the most allowed.",
+                    quota=quota,
+                )
+            )
+        taken = (
+            Customer.update(changes)
+            .where(
+                Customer.id == customer.id,
+                Customer.in_public_pool == True,  # noqa: E712
+                Customer.anonymised_at.is_null(),
+            )
+            .execute()
+        )
+        if not taken:
+            raise OwnershipError(_l("This customer is no longer in the public pool."))
+        record_ownership(customer, rep, "pool_taken" if walked_in else "pool_claimed", owner=rep.username)
+    for name, value in changes.items():
+        setattr(customer, name, value)
+    customer.owner = rep
+    return customer
+
+
+_PG_QUOTA_LOCK = 0x706F6F6C  # "pool": the advisory-lock namespace of per-rep claims
 
 
 def take_from_pool(customer: Customer, rep: User, visit_type: str) -> Customer:
-    """A rep who registers a customer from the public pool becomes the owner."""
+    """A rep who registers a pool customer at the desk becomes the owner: a claim, quota and all."""
+    return claim(customer, rep, visit_type, walked_in=True)
+
+
+def reassignable_reps(manager: User):
+    """Active reps a manager may hand customers to: their team and reps with no manager."""
+    return User.reps().where((User.manager.is_null()) | (User.manager == manager.id))
+
+
+def reassign(customer: Customer, manager: User, new_owner: User | None, reason: str) -> Customer:
+    """A manager gives the customer to another rep of theirs, with fresh protection."""
     from flask_babel import lazy_gettext as _l
 
-    if not customer.in_public_pool:
-        raise OwnershipError(_l("This customer is not in the public pool."))
-    customer.owner = rep
-    customer.in_public_pool = False
-    customer.protected_until = protection_end(customer.channel, visit_type)
-    customer.last_activity_at = now()
-    customer.save()
-    record_ownership(customer, rep, "pool_taken", owner=rep.username)
+    from villa.customers import can_write, manages
+
+    reason = (reason or "").strip()
+    if manager.role != "manager" or not can_write(manager, customer):
+        raise OwnershipError(_l("You do not manage this customer's owner."))
+    if new_owner is None or new_owner.role != "rep" or not new_owner.active:
+        raise OwnershipError(_l("Choose an active sales rep."))
+    if not manages(manager, new_owner):
+        raise OwnershipError(_l("You do not manage that sales rep."))
+    if new_owner.id == customer.owner_id:
+        raise OwnershipError(_l("This rep already owns the customer."))
+    if not reason:
+        raise OwnershipError(_l("Give the reason for the reassignment."))
+    previous = customer.owner.username if customer.owner_id else None
+    moment = now()
+    with write_transaction():
+        customer.owner = new_owner
+        customer.in_public_pool, customer.pool_since, customer.claimed_at = False, None, None
+        customer.protected_until = protection_end(customer.channel, customer.visit_type, moment)
+        customer.updated_at = moment
+        customer.save()
+        record_ownership(
+            customer, manager, "reassigned", **{"from": previous, "to": new_owner.username, "reason": reason}
+        )
     return customer
 
 
@@ -108,3 +241,33 @@ def decide_dispute(dispute: Dispute, manager: User, decision: str, note: str) ->
         owner=customer.owner.username,
     )
     return dispute
+
+
+POOL_PAGE_SIZE = 25
+
+
+def pool_page(before: tuple | None = None):
+    """One page of the public pool, newest in it first; `before` is the (pool_since, id) cursor.
+
+    Customers pooled before pool_since was kept (None) come last, by id.
+    """
+    query = (
+        Customer.select(Customer, Channel)
+        .join(Channel)
+        .where(Customer.in_public_pool == True, Customer.anonymised_at.is_null())  # noqa: E712
+        .order_by(Customer.pool_since.desc(nulls="LAST"), Customer.id.desc())
+    )
+    if before:
+        since, before_id = before
+        if since is None:
+            query = query.where(Customer.pool_since.is_null(), Customer.id < before_id)
+        else:
+            query = query.where(
+                (Customer.pool_since < since)
+                | ((Customer.pool_since == since) & (Customer.id < before_id))
+                | Customer.pool_since.is_null()
+            )
+    rows = list(query.limit(POOL_PAGE_SIZE + 1))
+    more = len(rows) > POOL_PAGE_SIZE
+    last = rows[POOL_PAGE_SIZE - 1] if more else None
+    return rows[:POOL_PAGE_SIZE], ((last.pool_since, last.id) if last else None)

@@ -3,9 +3,19 @@ from flask_login import current_user
 
 from villa.auth import is_htmx, role_required
 from villa.clients import bp
-from villa.customers import acknowledge_return_visits, can_see_full, can_write, log_reveal, search_customers
+from villa.customers import (
+    FILTERS,
+    acknowledge_return_visits,
+    can_see_full,
+    can_write,
+    log_reveal,
+    search_customers,
+)
 from villa.eligibility import evaluate
-from villa.models import Customer, MaterialGiven, Visit
+from villa.followups_web.forms import FollowUpForm
+from villa.models import Channel, Customer, MaterialGiven, User
+from villa.pool import reassign_context
+from villa.timeline import EVENT_LABELS, change_value, field_label, timeline
 
 READERS = ("rep", "manager", "auditor", "admin")
 
@@ -14,10 +24,19 @@ READERS = ("rep", "manager", "auditor", "admin")
 @role_required(*READERS)
 def index():
     q = request.args.get("q", "")[:60]
+    filters = {name: request.args.get(name, "")[:20] for name in FILTERS if request.args.get(name)}
     before = request.args.get("before", type=int)
-    customers, next_before = search_customers(current_user, q, before)
+    customers, next_before = search_customers(current_user, q, before, filters)
     template = "clients/_rows.html" if is_htmx() else "clients/index.html"
-    return render_template(template, customers=customers, q=q, next_before=next_before)
+    return render_template(
+        template,
+        customers=customers,
+        q=q,
+        filters=filters,
+        next_before=next_before,
+        channels=Channel.active_list(),
+        reps=User.reps(),
+    )
 
 
 @bp.get("/<int:customer_id>")
@@ -26,15 +45,44 @@ def detail(customer_id):
     customer = Customer.get_or_none(Customer.id == customer_id) or abort(404)
     if current_user.role == "rep" and customer.owner_id == current_user.id:
         acknowledge_return_visits(customer, current_user)
+    return render_template("clients/detail.html", **client_page(customer))
+
+
+@bp.get("/<int:customer_id>/header")
+@role_required(*READERS)
+def header(customer_id):
+    """The title block alone, refreshed after an inline edit changes grade, stage or review."""
+    customer = Customer.get_or_none(Customer.id == customer_id) or abort(404)
     return render_template(
-        "clients/detail.html",
-        customer=customer,
-        may_reveal=can_see_full(current_user, customer),
-        may_write=can_write(current_user, customer),
-        eligibility=evaluate(customer.hukou_local, customer.social_insurance_months, customer.homes_owned),
-        visits=customer.visits.order_by(Visit.at.desc()),
-        materials=customer.materials_given.order_by(MaterialGiven.given_at.desc()),
+        "clients/_header.html", customer=customer, may_reveal=can_see_full(current_user, customer)
     )
+
+
+@bp.get("/<int:customer_id>/timeline")
+@role_required(*READERS)
+def timeline_fragment(customer_id):
+    customer = Customer.get_or_none(Customer.id == customer_id) or abort(404)
+    return render_template("clients/_timeline.html", **client_page(customer))
+
+
+def client_page(customer: Customer, **extra) -> dict:
+    """Everything the client page shows; forms that fail re-render the page with their errors."""
+    may_write = can_write(current_user, customer)
+    return {
+        "customer": customer,
+        "may_reveal": can_see_full(current_user, customer),
+        "may_write": may_write,
+        "may_reassign": current_user.role == "manager" and may_write,
+        "eligibility": evaluate(customer.hukou_local, customer.social_insurance_months, customer.homes_owned),
+        "materials": customer.materials_given.order_by(MaterialGiven.given_at.desc()),
+        "entries": timeline(customer),
+        "event_labels": EVENT_LABELS,
+        "field_label": field_label,
+        "change_value": change_value,
+        "followup_form": extra.pop("followup_form", None) or FollowUpForm(),
+        **reassign_context(customer),
+        **extra,
+    }
 
 
 @bp.post("/<int:customer_id>/reveal")

@@ -1,0 +1,74 @@
+"""Forms of the client page: one field at a time (click-to-edit), and the deal stage."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.validators import Length
+
+from villa.labels import STAGE_LABELS
+from villa.models import Customer
+from villa.profile import EDITABLE, current_value, form_class, next_stages
+from villa.reception.forms import options
+
+# Never prefilled: the rep types the new number, so opening the form reveals nothing (and needs
+# no access-log row); the page shows the masked current value as the hint.
+TYPED_FRESH = ("phone", "alt_phone", "id_number")
+# Optional numbers: left empty they stay as they are; removing one takes the tick below.
+REMOVABLE = ("alt_phone", "id_number")
+
+
+class FieldForm(FlaskForm):
+    """Base of the one-field forms; their inputs come from villa.profile.EDITABLE."""
+
+
+class RemovableFieldForm(FieldForm):
+    remove = BooleanField(_l("Remove the current number"))
+
+
+def field_form(field_name: str, customer: Customer, may_reveal: bool, hint=None) -> FlaskForm:
+    """The edit form of one field, bound to the request on POST, else filled from the customer.
+
+    Personal values are filled in only for who may see them in full; phone and ID never are.
+    """
+    base = RemovableFieldForm if field_name in REMOVABLE else FieldForm
+    spec = EDITABLE[field_name]
+    form = form_class(field_name, base)(data=_prefill(customer, field_name, spec, may_reveal))
+    if field_name in TYPED_FRESH:
+        typed = form[field_name]
+        typed.render_kw = {"placeholder": _l("type the new value"), "autocomplete": "off"}
+        typed.description = hint or ""
+    return form
+
+
+def _prefill(customer: Customer, field_name: str, spec, may_reveal: bool) -> dict:
+    if field_name == "id_number":
+        return {"id_type": customer.id_type, "id_number": ""}
+    if field_name in TYPED_FRESH or (spec.personal and not may_reveal):
+        return {field_name: ""}
+    value = current_value(customer, field_name)
+    if field_name == "hukou_local":
+        value = {True: "yes", False: "no"}.get(value, "")
+    return {field_name: value}
+
+
+def submitted_values(field_name: str, form: FlaskForm) -> dict | None:
+    """What the rep asked to store; None when an optional number was left empty (no change)."""
+    # The raw text, not .data: an unreadable number must reach the checks, not turn into "empty".
+    values = {name: (form[name].raw_data or [""])[0] for name in EDITABLE[field_name].fields}
+    if "remove" in form and form.remove.data:
+        values[field_name] = ""
+    elif field_name in REMOVABLE and not str(values[field_name]).strip():
+        return None
+    return values
+
+
+class StageForm(FlaskForm):
+    # Own ids: "stage" is the id of the whole stage block on the page.
+    stage = SelectField(_l("Move to"), id="stage-next", validate_choice=False)
+    lost_reason = StringField(
+        _l("Why was the customer lost?"), id="stage-lost-reason", validators=[Length(max=200)]
+    )
+
+    def __init__(self, customer: Customer, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stage.choices = options((s, STAGE_LABELS[s]) for s in next_stages(customer))

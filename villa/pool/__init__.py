@@ -1,0 +1,150 @@
+"""The public pool (公客池): reps claim lapsed customers within a quota; managers release and reassign.
+
+Routes carry their full paths: the reassignment lives under /customers/ beside the client page.
+"""
+
+from datetime import datetime
+
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import SelectField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length
+
+from villa.auth import is_htmx, role_required
+from villa.customers import can_write
+from villa.models import Customer, User
+from villa.ownership import (
+    OwnershipError,
+    active_claims,
+    claim,
+    pool_page,
+    pool_quota,
+    reassign,
+    reassignable_reps,
+    release_lapsed,
+)
+from villa.reception.forms import options
+
+bp = Blueprint("pool", __name__)
+
+_CURSOR_TIME = "%Y%m%d%H%M%S%f"
+
+
+class ReassignForm(FlaskForm):
+    owner_id = SelectField(
+        _l("New owner"), validate_choice=False, validators=[InputRequired(_l("Choose the new owner."))]
+    )
+    reason = TextAreaField(
+        _l("Reason for the reassignment"),
+        validators=[DataRequired(_l("Give the reason for the reassignment.")), Length(max=500)],
+    )
+
+    def __init__(self, customer: Customer, manager: User, **kwargs):
+        super().__init__(**kwargs)
+        reps = reassignable_reps(manager).where(User.id != (customer.owner_id or 0))
+        self.owner_id.choices = options(
+            [("", _l("Choose a sales rep"))] + [(str(r.id), f"{r.display_name} ({r.username})") for r in reps]
+        )
+
+
+def reassign_context(customer: Customer) -> dict:
+    """What the client page needs to include clients/_reassign.html: an empty form, or None
+    when the current user may not reassign this customer (then the fragment renders nothing)."""
+    allowed = current_user.role == "manager" and can_write(current_user, customer)
+    return {"reassign_form": ReassignForm(customer, current_user, formdata=None) if allowed else None}
+
+
+def format_cursor(cursor) -> str | None:
+    if cursor is None:
+        return None
+    since, customer_id = cursor
+    return f"{since.strftime(_CURSOR_TIME) if since else 'none'}.{customer_id}"
+
+
+def parse_cursor(value: str | None):
+    """The (pool_since, id) a "more" link carries; anything malformed means the first page."""
+    since, _, customer_id = (value or "").partition(".")
+    if not customer_id.isdigit():
+        return None
+    if since == "none":
+        return None, int(customer_id)
+    try:
+        return datetime.strptime(since, _CURSOR_TIME), int(customer_id)
+    except ValueError:
+        return None
+
+
+@bp.get("/pool/")
+@role_required("rep", "manager")
+def index():
+    customers, next_cursor = pool_page(parse_cursor(request.args.get("before")))
+    return render_template(
+        "pool/index.html",
+        customers=customers,
+        next_before=format_cursor(next_cursor),
+        quota=pool_quota(),
+        claims=active_claims(current_user) if current_user.role == "rep" else None,
+    )
+
+
+@bp.post("/pool/<int:customer_id>/claim")
+@role_required("rep")
+def claim_customer(customer_id):
+    customer = Customer.get_or_none(Customer.id == customer_id) or abort(404)
+    try:
+        claim(customer, current_user._get_current_object())
+    except OwnershipError as refused:
+        flash(refused.message, "error")
+        return redirect(url_for("pool.index"), 303)
+    flash(_("%(name)s is now your customer.", name=customer.name), "success")
+    return redirect(url_for("clients.detail", customer_id=customer.id), 303)
+
+
+@bp.post("/pool/release")
+@role_required("manager")
+def release():
+    """Release lapsed protection now, without waiting for the nightly `villa daily`."""
+    released = release_lapsed(actor=current_user._get_current_object())
+    flash(_("%(count)d customers released to the public pool.", count=len(released)), "success")
+    return redirect(url_for("pool.index"), 303)
+
+
+@bp.post("/customers/<int:customer_id>/reassign")
+@role_required("manager")
+def reassign_customer(customer_id):
+    customer = Customer.get_or_none(Customer.id == customer_id) or abort(404)
+    if not can_write(current_user, customer):
+        abort(403)
+    form = ReassignForm(customer, current_user)
+    if form.validate_on_submit():
+        new_owner = (
+            User.get_or_none(User.id == int(form.owner_id.data)) if form.owner_id.data.isdigit() else None
+        )
+        try:
+            reassign(customer, current_user._get_current_object(), new_owner, form.reason.data)
+        except OwnershipError as refused:
+            form.owner_id.errors = [refused.message]
+        else:
+            flash(
+                _("%(name)s now belongs to %(owner)s.", name=customer.name, owner=new_owner.display_name),
+                "success",
+            )
+            return _to_client_page(customer)
+    if is_htmx():
+        return render_template("clients/_reassign.html", customer=customer, reassign_form=form), 422
+    for message in form.owner_id.errors + form.reason.errors:
+        flash(message, "error")
+    return _to_client_page(customer)
+
+
+def _to_client_page(customer: Customer):
+    target = url_for("clients.detail", customer_id=customer.id)
+    if is_htmx():
+        # A redirect would be followed and the whole page swapped into the form's place.
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303)

@@ -1,0 +1,78 @@
+"""One customer's story, newest first: visits, follow-ups, changes, reviews and ownership."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from peewee import JOIN
+
+from villa.followups import timeline_followups
+from villa.models import AuditLog, Customer, User, Visit
+
+# Audit actions shown on the client page, in the office's words. Follow-ups and visits have
+# their own rows, so their audit entries are not repeated here.
+EVENT_LABELS = {
+    "registered": _l("Registered"),
+    "field_changed": _l("Profile changed"),
+    "stage_changed": _l("Stage changed"),
+    "grade_changed": _l("Grade changed"),
+    "materials_given": _l("Materials handed over"),
+    "released_to_pool": _l("Protection ended: released to the public pool"),
+    "pool_claimed": _l("Claimed from the public pool"),
+    "pool_taken": _l("Taken from the public pool at the desk"),
+    "reassigned": _l("Reassigned by a manager"),
+    "dispute_opened": _l("Dispute opened"),
+    "dispute_decided": _l("Dispute decided"),
+    "sensitive_consent": _l("Separate consent for ID and financial data recorded"),
+    "review_approved": _l("Review approved"),
+    "review_rejected": _l("Review rejected"),
+    "resubmitted": _l("Resubmitted for review"),
+}
+
+
+@dataclass
+class Entry:
+    at: datetime
+    kind: str  # followup, visit, event
+    item: object
+
+
+def timeline(customer: Customer, limit: int = 300) -> list[Entry]:
+    """Everything that happened to this customer, newest first."""
+    visits = Visit.select().where(Visit.customer == customer)
+    events = (
+        AuditLog.select(AuditLog, User)
+        .join(User, join_type=JOIN.LEFT_OUTER)
+        .where(AuditLog.customer == customer, AuditLog.action.in_(list(EVENT_LABELS)))
+    )
+    entries = [Entry(f.created_at, "followup", f) for f in timeline_followups(customer, limit)]
+    entries += [Entry(v.at, "visit", v) for v in visits.order_by(Visit.id.desc()).limit(limit)]
+    entries += [Entry(e.at, "event", e) for e in events.order_by(AuditLog.id.desc()).limit(limit)]
+    entries.sort(key=lambda entry: entry.at, reverse=True)
+    return entries[:limit]
+
+
+def field_label(name: str):
+    """The label of a profile field as the client page shows it."""
+    from villa.profile import EDITABLE
+
+    extra = {"stage": _l("Stage"), "grade": _l("Intent grade"), "lost_reason": _l("Reason lost")}
+    spec = EDITABLE.get(name)
+    return spec.label if spec is not None else extra.get(name, name)
+
+
+def change_value(name: str, value):
+    """An old or new value from the history, in words (codes become labels)."""
+    from villa import labels
+
+    if value is None or value == "":
+        return "—"
+    tables = {
+        "stage": labels.STAGE_LABELS,
+        "purpose": labels.PURPOSE_LABELS,
+        "gender": labels.GENDER_LABELS,
+        "id_type": labels.ID_TYPE_LABELS,
+    }
+    if name == "hukou_local":
+        return _l("Yes") if value else _l("No")
+    return tables.get(name, {}).get(value, value)
