@@ -61,11 +61,13 @@ def add_followup(
         details = {"followup": followup.id, "reached": bool(reached)}
         if corrected:
             details["corrects"] = corrected.id
-        _audit(fresh, author, "followup_added", details)
+        # The changes the follow-up caused carry its moment, so the timeline keeps them together.
+        moment = followup.created_at
+        _audit(fresh, author, "followup_added", details, moment)
         if changed_grade:
-            _audit(fresh, author, "grade_changed", {"grade": [old_grade, changed_grade]})
+            _audit(fresh, author, "grade_changed", {"grade": [old_grade, changed_grade]}, moment)
         if fresh.stage != old_stage:
-            _audit(fresh, author, "stage_changed", {"stage": [old_stage, fresh.stage]})
+            _audit(fresh, author, "stage_changed", {"stage": [old_stage, fresh.stage]}, moment)
     for field in changed:
         setattr(customer, field.name, getattr(fresh, field.name))
     return followup
@@ -129,8 +131,9 @@ def _apply_to_customer(customer: Customer, kind, reached, next_at, grade) -> lis
     return changed
 
 
-def _audit(customer: Customer, actor: User, action: str, changes: dict):
+def _audit(customer: Customer, actor: User, action: str, changes: dict, moment):
     AuditLog.create(
+        at=moment,
         actor=actor,
         action=action,
         customer=customer,

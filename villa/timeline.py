@@ -30,6 +30,9 @@ EVENT_LABELS = {
 }
 
 
+KIND_ORDER = {"followup": 2, "event": 1, "visit": 0}
+
+
 @dataclass
 class Entry:
     at: datetime
@@ -48,7 +51,8 @@ def timeline(customer: Customer, limit: int = 300) -> list[Entry]:
     entries = [Entry(f.created_at, "followup", f) for f in timeline_followups(customer, limit)]
     entries += [Entry(v.at, "visit", v) for v in visits.order_by(Visit.id.desc()).limit(limit)]
     entries += [Entry(e.at, "event", e) for e in events.order_by(AuditLog.id.desc()).limit(limit)]
-    entries.sort(key=lambda entry: entry.at, reverse=True)
+    # A follow-up and the grade or stage change it caused share one moment: the follow-up leads.
+    entries.sort(key=lambda entry: (entry.at, KIND_ORDER[entry.kind]), reverse=True)
     return entries[:limit]
 
 
