@@ -31,6 +31,30 @@ DEFAULT_SETTINGS = {
         "nonlocal_min_months": 60,
         "nonlocal_max_homes_owned": 0,
     },
+    # Two-level review (审核): the reasons reviewers pick from, and the checklist they apply.
+    "rejection_reasons": [
+        "联系电话无法接通或不是本人",
+        "客户姓名与证件不符",
+        "来源渠道登记有误",
+        "购房需求信息不完整",
+        "疑似重复登记",
+        "未取得客户同意",
+    ],
+    "review_checklist": [
+        "姓名、电话与客户本人一致",
+        "来源渠道与到访情况相符（中介渠道须有报备）",
+        "证件号码仅在客户单独同意后登记",
+        "购房需求（户型、面积、预算）已填写",
+        "购房资格信息已询问",
+        "无重复登记",
+    ],
+    # Messages to the customer: SMS length, no personal data beyond the name.
+    "message_templates": {
+        "rejection": "{name}您好，您在本项目售楼处的登记信息需要补充：{reason}。置业顾问会尽快与您联系。",
+        "approval": "{name}您好，您在本项目售楼处的登记已完成审核，感谢您的关注。",
+    },
+    "notify_on_approval": False,
+    "correction_link_hours": 48,
 }
 
 

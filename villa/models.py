@@ -321,4 +321,72 @@ class FollowUp(BaseModel):
         indexes = ((("customer", "created_at"), False),)
 
 
-ALL_MODELS = ALL_MODELS + (Visit, Dispute, RotationEntry, Material, MaterialGiven, FollowUp)
+class Review(BaseModel):
+    """One reviewer's decision on a registration: level 1 is the sales manager, level 2 the audit team."""
+
+    customer = ForeignKeyField(Customer, backref="reviews", on_delete="CASCADE")
+    level = IntegerField()
+    decision = CharField(max_length=10)  # approved, rejected
+    reason = CharField(max_length=500, default="")
+    reviewer = ForeignKeyField(User, backref="reviews", on_delete="RESTRICT")
+    at = DateTimeField(default=now, index=True)
+
+
+class OutboxMessage(BaseModel):
+    """A message to the customer (SMS-length); the gateway sends it, or the desk does by hand."""
+
+    customer = ForeignKeyField(Customer, backref="messages", on_delete="CASCADE")
+    kind = CharField(max_length=20)  # rejection, approval
+    body = CharField(max_length=500)
+    status = CharField(max_length=10, default="to_send", index=True)  # to_send, sent, failed
+    gateway = CharField(max_length=40, default="manual")
+    created_at = DateTimeField(default=now, index=True)
+    sent_at = DateTimeField(null=True)
+    sent_by = ForeignKeyField(User, null=True, backref="messages_sent", on_delete="RESTRICT")
+    error = CharField(max_length=200, default="")
+
+
+class CorrectionLink(BaseModel):
+    """A signed, expiring, single-use link a customer opens to correct their own data."""
+
+    customer = ForeignKeyField(Customer, backref="correction_links", on_delete="CASCADE")
+    nonce = CharField(max_length=64, unique=True)
+    created_by = ForeignKeyField(User, backref="correction_links", on_delete="RESTRICT")
+    created_at = DateTimeField(default=now)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+
+
+class ChangeRequest(BaseModel):
+    """Corrections a customer sent through their link; they apply only after review."""
+
+    customer = ForeignKeyField(Customer, backref="change_requests", on_delete="CASCADE")
+    link = ForeignKeyField(CorrectionLink, null=True, backref="change_requests", on_delete="SET NULL")
+    changes = EncryptedField()  # JSON of field -> new value; it may hold a phone number
+    status = CharField(max_length=10, default="pending", index=True)  # pending, applied, rejected
+    created_at = DateTimeField(default=now, index=True)
+    decided_by = ForeignKeyField(User, null=True, backref="change_decisions", on_delete="RESTRICT")
+    decided_at = DateTimeField(null=True)
+    reason = CharField(max_length=500, default="")
+
+
+class RateEvent(BaseModel):
+    """Hits counted against a limit (per address and purpose), shared by every worker."""
+
+    key = CharField(max_length=100, index=True)
+    at = DateTimeField(default=now, index=True)
+
+
+ALL_MODELS = ALL_MODELS + (
+    Visit,
+    Dispute,
+    RotationEntry,
+    Material,
+    MaterialGiven,
+    FollowUp,
+    Review,
+    OutboxMessage,
+    CorrectionLink,
+    ChangeRequest,
+    RateEvent,
+)
