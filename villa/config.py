@@ -50,6 +50,7 @@ class Config:
         self.BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
         self.LANGUAGES = ("zh_Hans", "en")
         self.MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+        self.SMS_GATEWAY = os.environ.get("VILLA_SMS_GATEWAY", "")  # "module:Class"; empty: by hand
         self.TESTING = False
         for key, value in overrides.items():
             setattr(self, key, value)
