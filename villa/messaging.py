@@ -7,6 +7,7 @@ the review code never changes for it.
 
 import importlib
 import logging
+from abc import ABC, abstractmethod
 
 from flask import current_app
 
@@ -17,13 +18,13 @@ KINDS = ("rejection", "approval")
 MAX_LENGTH = 140  # two SMS segments of Chinese text
 
 
-class Gateway:
+class Gateway(ABC):
     """Sends one message; returns True when it went out, False when it stays for the desk."""
 
     name = "gateway"
 
-    def send(self, message: OutboxMessage, phone: str) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def send(self, message: OutboxMessage, phone: str) -> bool: ...
 
 
 class ManualGateway(Gateway):
