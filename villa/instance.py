@@ -54,6 +54,9 @@ DEFAULT_SETTINGS = {
         "approval": "{name}您好，您在本项目售楼处的登记已完成审核，感谢您的关注。",
     },
     "notify_on_approval": False,
+    # Retention (PIPL): inactive, unsigned customers are anonymised after this many years.
+    "retention_years": 3,
+    "backups_kept": 14,
     "correction_link_hours": 48,
 }
 

@@ -377,6 +377,43 @@ class RateEvent(BaseModel):
     at = DateTimeField(default=now, index=True)
 
 
+class PasswordHistory(BaseModel):
+    """Earlier password hashes, so a new password cannot repeat one of the last five."""
+
+    user = ForeignKeyField(User, backref="password_history", on_delete="CASCADE")
+    password_hash = CharField(max_length=200)
+    at = DateTimeField(default=now)
+
+
+class MergeLog(BaseModel):
+    """Two customer records merged into one; everything needed to undo it."""
+
+    survivor = ForeignKeyField(Customer, backref="merges", on_delete="RESTRICT")
+    merged_id = IntegerField(index=True)  # the absorbed record's id, kept (anonymised) for the undo
+    snapshot = EncryptedField()  # JSON: both records' fields before the merge
+    moved = TextField()  # JSON: which rows of which tables moved from merged to survivor
+    merged_by = ForeignKeyField(User, backref="merges", on_delete="RESTRICT")
+    at = DateTimeField(default=now)
+    undone_at = DateTimeField(null=True)
+    undone_by = ForeignKeyField(User, null=True, backref="merges_undone", on_delete="RESTRICT")
+
+
+class ImportRun(BaseModel):
+    """One Excel import (or its dry run), with the row-by-row report."""
+
+    filename = CharField(max_length=200)
+    file_sha256 = CharField(max_length=64, index=True)
+    dry_run = BooleanField(default=True)
+    started_by = ForeignKeyField(User, null=True, backref="imports", on_delete="RESTRICT")
+    started_at = DateTimeField(default=now)
+    finished_at = DateTimeField(null=True)
+    total_rows = IntegerField(default=0)
+    imported = IntegerField(default=0)
+    duplicates = IntegerField(default=0)
+    invalid = IntegerField(default=0)
+    report = EncryptedField(null=True)  # JSON rows of the report; a reason may quote a phone
+
+
 ALL_MODELS = ALL_MODELS + (
     Visit,
     Dispute,
@@ -389,4 +426,7 @@ ALL_MODELS = ALL_MODELS + (
     CorrectionLink,
     ChangeRequest,
     RateEvent,
+    PasswordHistory,
+    MergeLog,
+    ImportRun,
 )
