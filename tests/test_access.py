@@ -8,6 +8,7 @@ PAGES = {
     "/": set(ROLES),
     "/customers/": {"rep", "manager", "auditor", "admin"},
     "/customers/{customer}": {"rep", "manager", "auditor", "admin"},
+    "/admin/": {"admin"},
     "/admin/users": {"admin"},
     "/account/password": set(ROLES),
 }

@@ -230,6 +230,8 @@ def test_active_materials_in_order(app, make_user):
     assert [m.id for m in active_materials()] == [first.id, third.id]
 
 
-def test_admins_see_materials_in_the_menu(admin, login_as):
-    assert 'href="/admin/materials"' in admin.get("/").get_data(as_text=True)
-    assert 'href="/admin/materials"' not in login_as("rep").get("/").get_data(as_text=True)
+def test_admins_find_materials_on_the_admin_home(admin, login_as):
+    assert 'href="/admin/"' in admin.get("/").get_data(as_text=True)
+    assert 'href="/admin/materials"' in admin.get("/admin/").get_data(as_text=True)
+    assert 'href="/admin/"' not in login_as("rep").get("/").get_data(as_text=True)
+    assert login_as("rep").get("/admin/").status_code == 403

@@ -11,8 +11,8 @@ NAV = (
     ("clients.index", _l("Customers"), ("rep", "manager", "auditor", "admin")),
     ("pool.index", _l("Public pool"), ("rep", "manager")),
     ("disputes.index", _l("Disputes"), ("manager",)),
-    ("admin.users", _l("Users"), ("admin",)),
-    ("admin.materials", _l("Materials"), ("admin",)),
+    ("outbox.index", _l("Messages"), ("reception", "manager")),
+    ("admin.index", _l("Administration"), ("admin",)),
 )
 
 

@@ -2,9 +2,10 @@
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from villa.admin import bp
+from villa.admin import bp, section
 from villa.admin.forms import MaterialForm
 from villa.auth import role_required
 from villa.materials import UPLOAD_TYPES, MaterialRejected, add_material, deactivate, stored_path
@@ -57,3 +58,6 @@ def _material_or_404(material_id: int) -> Material:
     if material is None:
         abort(404)
     return material
+
+
+section("admin.materials", _l("Materials"), _l("Floor plans and price lists the desk hands to customers."))
