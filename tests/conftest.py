@@ -207,7 +207,9 @@ def raw_column(field, row_id):
     """The stored bytes of one column, as the database holds them (no decryption)."""
     query = field.model.select(field).where(field.model.id == row_id)
     value = db.execute_sql(*query.sql()).fetchone()[0]
-    return bytes(value) if value is not None else None
+    if isinstance(value, memoryview | bytearray):
+        return bytes(value)
+    return value
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from villa.models import ROLES, AccessLog
 PAGES = {
     "/": set(ROLES),
     "/customers/": {"rep", "manager", "auditor", "admin"},
-    "/customers/{customer}": {"rep", "manager", "auditor", "admin"},
+    # The desk lands on the (masked, read-only) client page after registering.
+    "/customers/{customer}": {"reception", "rep", "manager", "auditor", "admin"},
     "/admin/": {"admin"},
     "/admin/users": {"admin"},
     "/account/password": set(ROLES),

@@ -356,9 +356,9 @@ def test_daily_releases_lapsed_customers(runner, make_user, make_customer):
     customer = lapsed(make_customer, make_user("rep"))
     result = runner.invoke(args=["daily"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip().splitlines() == ["released 1 customers to the public pool"]
+    assert "released 1 customers to the public pool" in result.output.splitlines()
     assert Customer.get_by_id(customer.id).in_public_pool
-    assert runner.invoke(args=["daily"]).output.strip() == "released 0 customers to the public pool"
+    assert "released 0 customers to the public pool" in runner.invoke(args=["daily"]).output.splitlines()
 
 
 def test_daily_over_the_command_line(tmp_path):

@@ -39,6 +39,9 @@ def create_app(config=None, check_keys=True):
         check_startup(app.config["KEYS_FILE"])
 
     babel.init_app(app, locale_selector=select_locale)
+    from villa import serving
+
+    serving.init_app(app)  # before CSRFProtect: the size limit must apply before the form is read
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "account.login"
@@ -65,14 +68,19 @@ def create_app(config=None, check_keys=True):
 def _register_blueprints(app):
     from villa.account import bp as account_bp
     from villa.admin import bp as admin_bp
+    from villa.analytics_web import bp as analytics_bp
     from villa.clients import bp as clients_bp
+    from villa.corrections_web import bp as corrections_bp
     from villa.disputes import bp as disputes_bp
     from villa.errors import bp as errors_bp
     from villa.followups_web import bp as followups_bp
     from villa.health import bp as health_bp
     from villa.home import bp as home_bp
+    from villa.logs_web import bp as logs_bp
+    from villa.outbox import bp as outbox_bp
     from villa.pool import bp as pool_bp
     from villa.reception import bp as reception_bp
+    from villa.review_web import bp as review_bp
 
     for blueprint in (
         errors_bp,
@@ -85,5 +93,10 @@ def _register_blueprints(app):
         disputes_bp,
         followups_bp,
         pool_bp,
+        corrections_bp,
+        outbox_bp,
+        review_bp,
+        logs_bp,
+        analytics_bp,
     ):
         app.register_blueprint(blueprint)

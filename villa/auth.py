@@ -11,11 +11,14 @@ from flask import abort, current_app, make_response, redirect, request, session,
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, logout_user
 
-from villa.models import ROLES, LoginFailure, User, now
+from villa.db import db
+from villa.models import ROLES, LoginFailure, PasswordHistory, User, now
 
 login_manager = LoginManager()
 login_manager.session_protection = "basic"
 hasher = PasswordHasher()
+PASSWORD_MIN_LENGTH = 12
+HISTORY_KEPT = 5  # earlier passwords a new one may not repeat (the current one is refused too)
 # Verified against when the username is unknown, so the answer takes the same time.
 _UNKNOWN_USER_HASH = hasher.hash("villa-no-such-user")
 
@@ -33,31 +36,49 @@ def hash_password(password: str) -> str:
 
 def password_problem(user: User | None, username: str, password: str):
     """The policy's objection to a new password, or None."""
-    if len(password) < 12:
+    if len(password) < PASSWORD_MIN_LENGTH:
         return _l("Use at least 12 characters.")
     if password.strip().lower() == username.strip().lower():
         return _l("The password must not be the username.")
     if user is not None and check_password(user, password):
         return _l("Choose a password different from the current one.")
+    recent = _history(user).limit(HISTORY_KEPT) if user is not None else ()
+    if any(_matches(old.password_hash, password) for old in recent):
+        return _l("Choose a password you have not used recently (not one of your last 5).")
     return None
 
 
 def check_password(user: User, password: str) -> bool:
+    return _matches(user.password_hash, password)
+
+
+def _matches(password_hash: str, password: str) -> bool:
     try:
-        return hasher.verify(user.password_hash, password)
+        return hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
+def _history(user: User):
+    """The user's earlier password hashes, newest first."""
+    return PasswordHistory.select().where(PasswordHistory.user == user).order_by(PasswordHistory.id.desc())
+
+
 def set_password(user: User, password: str, must_change: bool):
-    """Store a new password; every session of the user ends with it."""
-    user.password_hash = hash_password(password)
-    user.must_change_password = must_change
-    user.password_changed_at = now()
-    user.session_version += 1
-    user.failed_logins = 0
-    user.locked_until = None
-    user.save()
+    """Store a new password, keeping the old hash in the history; every session of the user ends."""
+    with db.atomic():
+        if user.id is not None and user.password_hash:
+            PasswordHistory.create(user=user, password_hash=user.password_hash)
+            stale = [old.id for old in _history(user).offset(HISTORY_KEPT)]
+            if stale:
+                PasswordHistory.delete().where(PasswordHistory.id.in_(stale)).execute()
+        user.password_hash = hash_password(password)
+        user.must_change_password = must_change
+        user.password_changed_at = now()
+        user.session_version += 1
+        user.failed_logins = 0
+        user.locked_until = None
+        user.save()
 
 
 def authenticate(username: str, password: str, ip: str) -> User:

@@ -60,10 +60,10 @@ def _read_password_stdin() -> str:
     return password
 
 
-def _check_password(username: str, password: str):
+def _check_password(username: str, password: str, user: User | None = None):
     from villa.auth import password_problem
 
-    problem = password_problem(None, username, password)
+    problem = password_problem(user, username, password)
     if problem:
         raise CommandError(f"password refused: {problem}")
 
@@ -81,12 +81,49 @@ def _release_to_pool() -> str:
     return f"released {len(release_lapsed())} customers to the public pool"
 
 
+def _retention() -> str:
+    from villa.retention import daily_line
+
+    return daily_line()
+
+
+def _backup() -> str:
+    from villa.backup import BackupError, make_backup
+
+    try:
+        return _backup_line(make_backup())
+    except BackupError as exc:
+        raise CommandError(f"daily: backup failed: {exc}") from exc
+
+
+def _backup_line(info) -> str:
+    from villa.backup import human_size
+
+    return f"backup written: {info.path} ({human_size(info.size)}, {info.header.customers} customers)"
+
+
+def _refresh_statistics() -> str:
+    from villa.db import db, is_sqlite
+
+    # The query planner's statistics: at a million customers, reports pick the right index.
+    with db.connection_context():
+        db.execute_sql("PRAGMA optimize" if is_sqlite() else "ANALYZE")
+    return "statistics refreshed"
+
+
 # `villa daily`, in order; each step is one call that returns its one line for the cron mail.
-# Anonymising past retention and the backup join here as further steps.
-DAILY_STEPS = (("release to the public pool", _release_to_pool),)
+# The backup comes last, so it holds the night's changes.
+DAILY_STEPS = (
+    ("release to the public pool", _release_to_pool),
+    ("anonymise past retention, archive signed", _retention),
+    ("refresh statistics", _refresh_statistics),
+    ("backup", _backup),
+)
 
 
 def register_commands(app):
+    _transfer_commands(app)
+
     @app.cli.command("init")
     def init_command():
         """Create the instance folder, key file and schema; apply migrations. Idempotent."""
@@ -143,10 +180,10 @@ def register_commands(app):
     @click.argument("username")
     def user_disable(username):
         """Disable a user: they can no longer log in; their history keeps their name."""
+        from villa.users import set_active
+
         user = _user(username)
-        User.update(active=False, session_version=User.session_version + 1).where(
-            User.id == user.id
-        ).execute()
+        set_active(user, False, None)
         click.echo(f"disabled {user.username}")
 
     @user_group.command("reset-password")
@@ -159,7 +196,7 @@ def register_commands(app):
         user = _user(username)
         password = _read_password_stdin() if password_stdin else secrets.token_urlsafe(12)
         if password_stdin:
-            _check_password(username, password)
+            _check_password(username, password, user)
         set_password(user, password, must_change=not password_stdin)
         click.echo(f"password reset for {user.username}")
         if not password_stdin:
@@ -167,22 +204,88 @@ def register_commands(app):
 
     @app.cli.command("rotate-keys")
     @click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000))
-    def rotate_keys_command(batch):
-        """Add a data-encryption key and re-encrypt every stored value with it (resumable)."""
-        from villa.keys import rotate_data_key
+    @click.option("--index-key", is_flag=True, help="Rotate the blind-index key and re-index every customer.")
+    def rotate_keys_command(batch, index_key):
+        """Add a data-encryption key and re-encrypt every stored value with it (resumable).
 
-        with click.progressbar(length=1, label="re-encrypting") as bar:
+        With --index-key: add a blind-index key and recompute the phone and ID indexes instead."""
+        from villa.keys import RotationBusy, rotate_data_key, rotate_index_key
 
-            def progress(done, total):
-                bar.length = max(total, 1)
-                bar.update(done - bar.pos)
+        rotate, label = (rotate_index_key, "re-indexing") if index_key else (rotate_data_key, "re-encrypting")
+        try:
+            with click.progressbar(length=1, label=label) as bar:
 
-            version, count = rotate_data_key(batch, progress)
-        click.echo(f"key version {version} is current; {count} rows re-encrypted")
+                def progress(done, total):
+                    bar.length = max(total, 1)
+                    bar.update(done - bar.pos)
+
+                version, count = rotate(batch, progress)
+        except RotationBusy as busy:
+            flag = " --index-key" if busy.kind == "index" else ""
+            raise CommandError(f"{busy}: run `villa rotate-keys{flag}`") from busy
+        what = "blind-index key" if index_key else "key"
+        done = "re-indexed" if index_key else "re-encrypted"
+        click.echo(f"{what} version {version} is current; {count} rows {done}")
+
+    @app.cli.command("retention")
+    @click.option("--apply", "apply_changes", is_flag=True, help="Make the changes; without it, a dry run.")
+    def retention_command(apply_changes):
+        """Anonymise inactive unsigned customers past retention and archive inactive signed ones.
+
+        Without --apply nothing changes: it prints how many customers a real run would change."""
+        from villa.retention import archive_signed, retention_years, run_retention
+
+        anonymised = run_retention(apply=apply_changes)
+        archived = archive_signed(apply=apply_changes)
+        if apply_changes:
+            click.echo(f"retention: {len(anonymised)} anonymised, {len(archived)} archived")
+            return
+        click.echo(
+            f"retention dry run ({retention_years()} years): {len(anonymised)} customers to anonymise, "
+            f"{len(archived)} signed customers to archive; nothing changed (use --apply)"
+        )
+
+    @app.cli.command("backup")
+    @click.argument("path", required=False, type=click.Path(dir_okay=True, writable=True))
+    def backup_command(path):
+        """Write an encrypted backup to PATH (default: the backup folder, keeping the last N)."""
+        from villa.backup import BackupError, make_backup
+
+        try:
+            info = make_backup(path)
+        except BackupError as exc:
+            raise CommandError(str(exc)) from exc
+        click.echo(_backup_line(info))
+
+    @app.cli.command("restore")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--yes", is_flag=True, help="Really replace the current data (stop the server first).")
+    def restore_command(path, yes):
+        """Replace the current data with a backup, after checking the whole file."""
+        from villa.backup import BackupError, check_restorable, restore_backup, usable_header
+
+        try:
+            header = usable_header(path)
+            check_restorable(header)
+            if not yes:
+                click.echo(
+                    f"would replace the current data with {path} (made {header.created_at}, "
+                    f"{header.customers} customers)"
+                )
+                raise CommandError("add --yes to replace the current data with this backup")
+            report = restore_backup(path)
+        except BackupError as exc:
+            raise CommandError(str(exc)) from exc
+        applied = report.migrations_applied
+        migrated = f"; migrations applied: {', '.join(applied)}" if applied else ""
+        click.echo(
+            f"restored {path} (made {report.header.created_at}, {report.header.customers} customers)"
+            f" in {report.seconds:.1f} s{migrated}"
+        )
 
     @app.cli.command("daily")
     def daily_command():
-        """Nightly upkeep for cron: release lapsed protection to the public pool. One line a step."""
+        """Nightly upkeep for cron: release lapsed protection, retention and archive. One line a step."""
         from peewee import PeeweeException
 
         for name, step in DAILY_STEPS:
@@ -209,9 +312,119 @@ def register_commands(app):
             "--bind", f"{host}:{port}",
             # The path only (%(U)s), never the query string: searches carry phone numbers.
             "--access-logfile", "-",
+            "--logger-class", "villa.serving.RedactingLogger",
             "--access-logformat", '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
             "wsgi:app",
         ]  # fmt: skip
         click.echo(f"serving on http://{host}:{port} with {workers} workers")
         sys.stdout.flush()
         os.execv(sys.executable, args)
+
+
+def _transfer_commands(app):
+    """`villa import` and `villa export`: the legacy 客户登记表 in, the customer list out."""
+
+    @app.cli.command("import")
+    @click.argument("path", type=click.Path(dir_okay=False))
+    @click.option("--apply", "apply_rows", is_flag=True, help="Import the rows that pass (default: dry run).")
+    @click.option("--as", "actor_name", metavar="USERNAME", help="The admin responsible (for --apply).")
+    @click.option("--owner", metavar="USERNAME", help="The sales rep for rows whose 置业顾问 is blank.")
+    @click.option("--with-ids", is_flag=True, help="Import ID numbers: the separate consent is on file.")
+    @click.option("--report", type=click.Path(dir_okay=False), help="Write the row-by-row report here.")
+    def import_command(path, apply_rows, actor_name, owner, with_ids, report):
+        """Check a legacy 客户登记表 (.xlsx) row by row; with --apply, import the rows that pass."""
+        from flask_babel import force_locale
+
+        from villa.importer import ImportOptions, ImportProblem, run_import
+        from villa.transfer import report_workbook
+
+        actor = _staff(actor_name, ("admin",)) if actor_name else None
+        if apply_rows and actor is None:
+            raise CommandError("--apply needs --as USERNAME: the admin responsible for the import")
+        default_owner = _staff(owner, ("rep",)) if owner else None
+        content = _read_file(path)
+        bar = _Progress()
+        try:
+            run, result = run_import(content, os.path.basename(path), actor,
+                                     ImportOptions(with_ids=with_ids, default_owner=default_owner),
+                                     apply=apply_rows, progress=bar)  # fmt: skip
+        except ImportProblem as exc:
+            with force_locale("en"):
+                raise CommandError(f"{path}: {exc.message}") from exc
+        finally:
+            bar.close()
+        if report:
+            _write_private(report, report_workbook(run, result))
+        counts = result.counts()
+        done = "imported" if apply_rows else "dry run: would import"
+        click.echo(
+            f"{path}: {done} {counts['imported']}, {counts['duplicate']} duplicates, {counts['invalid']} "
+            f"invalid, {result.blank_rows} blank rows skipped (import run {run.id})"
+            + ("" if apply_rows else "; add --apply --as USERNAME to import")
+        )
+
+    @app.cli.command("export")
+    @click.argument("path", type=click.Path(dir_okay=False))
+    @click.option("--as", "actor_name", required=True, metavar="USERNAME", help="Who answers for it.")
+    @click.option("--full", is_flag=True, help="Full names and phones of the customers that manager may see.")
+    def export_command(path, actor_name, full):
+        """Export every customer to .xlsx, masked unless --full (logged as an export)."""
+        import io
+
+        from villa.exporter import export_customers
+
+        if not path.lower().endswith(".xlsx"):
+            raise CommandError(f"{path}: the export file name must end in .xlsx")
+        actor = _staff(actor_name, ("manager",) if full else ("manager", "admin"))
+        out = io.BytesIO()
+        export = export_customers(actor, out, allow_full=full, limit=None, ip="cli")
+        _write_private(path, out.getvalue())
+        shown = "team's customers in full, others masked" if export.full else "masked"
+        click.echo(f"exported {export.rows} customers to {path} ({shown}); logged for {actor.username}")
+
+
+def _staff(username: str, roles: tuple) -> User:
+    user = _user(username)
+    if not user.active or user.role not in roles:
+        raise CommandError(f"{user.username} is not an active {' or '.join(roles)}")
+    return user
+
+
+def _read_file(path: str) -> bytes:
+    try:
+        with open(path, "rb") as source:
+            return source.read()
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _write_private(path: str, content: bytes):
+    """Write a file only its owner can read: exports and reports are personal data."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode on open: tighten it too
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+class _Progress:
+    """A progress bar on stderr per phase (checking, importing), fed by the importer."""
+
+    def __init__(self):
+        self.bar, self.label = None, None
+
+    def __call__(self, label: str, done: int, total: int):
+        if label != self.label:
+            self.close()
+            self.label = label
+            self.bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.length = max(total, done, 1)
+        self.bar.update(done - self.bar.pos)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None

@@ -1,7 +1,8 @@
 """Field encryption with versioned keys, and the keyed blind index for equality search.
 
-The key file holds data-encryption keys by version and, apart from them, the blind-index key.
-Neither is ever written to the database or to a backup.
+The key file holds data-encryption keys by version and, apart from them, the blind-index keys
+by version. Neither is ever written to the database or to a backup. While the blind-index key
+is being rotated the file also names the previous index key, and lookups try both.
 """
 
 import base64
@@ -12,6 +13,7 @@ import os
 import secrets
 import struct
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from peewee import BlobField
 FORMAT = 1
 _HEADER = struct.Struct(">BI")  # format byte, key version
 _NONCE_BYTES = 12
+# How often a process looks whether another one rotated the keys (a stat of the key file).
+RELOAD_SECONDS = 1.0
 
 
 class KeyFileError(RuntimeError):
@@ -29,13 +33,38 @@ class KeyFileError(RuntimeError):
 
 
 class KeyRing:
-    """Data-encryption keys by version, the current version, and the blind-index key."""
+    """Data-encryption keys by version, the current version, and the blind-index keys by version.
 
-    def __init__(self, path: Path, data_keys: dict[int, bytes], current: int, index_key: bytes):
+    `index_previous` is set only while the blind index is being rotated: until every row carries
+    the new index, a lookup must try the previous one too (`blind_indexes`).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        data_keys: dict[int, bytes],
+        current: int,
+        index_key: bytes | None = None,
+        index_keys: dict[int, bytes] | None = None,
+        index_current: int | None = None,
+        index_previous: int | None = None,
+    ):
         self.path = path
         self.data_keys = data_keys
         self.current = current
-        self.index_key = index_key
+        self.index_keys = index_keys if index_keys is not None else {1: index_key}
+        self.index_current = index_current if index_current is not None else max(self.index_keys)
+        self.index_previous = index_previous
+        self.stamp = None  # the key file's (mtime, size) when last read or written
+        self.checked_at = time.monotonic()
+
+    @property
+    def index_key(self) -> bytes:
+        return self.index_keys[self.index_current]
+
+    @index_key.setter
+    def index_key(self, key: bytes):
+        self.index_keys[self.index_current] = key
 
     @classmethod
     def load(cls, path) -> "KeyRing":
@@ -45,19 +74,40 @@ class KeyRing:
                 f"key file {path} not found: run `villa init`, or restore it from safe keeping"
             )
         try:
+            stamp = _stamp(path)
             raw = json.loads(path.read_text())
             data_keys = {int(v): base64.b64decode(k) for v, k in raw["data_keys"].items()}
-            index_key = base64.b64decode(raw["index_key"])
             current = int(raw["current"])
+            # Files written before index-key versions have `index_key` alone: that is version 1.
+            if "index_keys" in raw:
+                index_keys = {int(v): base64.b64decode(k) for v, k in raw["index_keys"].items()}
+                index_current = int(raw["index_current"])
+            else:
+                index_keys, index_current = {1: base64.b64decode(raw["index_key"])}, 1
+            previous = raw.get("index_previous")
+            index_previous = int(previous) if previous is not None else None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise KeyFileError(
                 f"key file {path} is unreadable or damaged ({exc.__class__.__name__})"
             ) from exc
         if current not in data_keys or any(len(k) != 32 for k in data_keys.values()):
             raise KeyFileError(f"key file {path} is damaged: keys must be 32 bytes, current must exist")
-        if len(index_key) != 32:
-            raise KeyFileError(f"key file {path} is damaged: blind-index key must be 32 bytes")
-        return cls(path, data_keys, current, index_key)
+        if (
+            index_current not in index_keys
+            or (index_previous is not None and index_previous not in index_keys)
+            or any(len(k) != 32 for k in index_keys.values())
+        ):
+            raise KeyFileError(f"key file {path} is damaged: blind-index keys must be 32 bytes")
+        ring = cls(
+            path,
+            data_keys,
+            current,
+            index_keys=index_keys,
+            index_current=index_current,
+            index_previous=index_previous,
+        )
+        ring.stamp = stamp
+        return ring
 
     @classmethod
     def create(cls, path) -> "KeyRing":
@@ -76,7 +126,11 @@ class KeyRing:
             "format": FORMAT,
             "current": self.current,
             "data_keys": {str(v): base64.b64encode(k).decode() for v, k in self.data_keys.items()},
+            # The current index key under its old name, so an older villa still reads the file.
             "index_key": base64.b64encode(self.index_key).decode(),
+            "index_current": self.index_current,
+            "index_keys": {str(v): base64.b64encode(k).decode() for v, k in self.index_keys.items()},
+            "index_previous": self.index_previous,
             "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".keys-")
@@ -90,6 +144,21 @@ class KeyRing:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self.stamp = _stamp(self.path)
+
+    def refresh(self):
+        """Read the key file again, in place, if another process changed it since."""
+        self.checked_at = time.monotonic()
+        try:
+            if _stamp(self.path) == self.stamp:
+                return
+            fresh = KeyRing.load(self.path)
+        except (OSError, KeyFileError):
+            return  # keep working with the keys in memory; startup checks report a bad file
+        # Previous before current: a lookup in between tries one index too many, never too few.
+        self.data_keys, self.index_keys = fresh.data_keys, fresh.index_keys
+        self.index_previous = fresh.index_previous
+        self.current, self.index_current, self.stamp = fresh.current, fresh.index_current, fresh.stamp
 
     def add_data_key(self) -> int:
         """Add a new data key, make it current and save; old versions stay for reading."""
@@ -97,6 +166,22 @@ class KeyRing:
         self.data_keys[self.current] = secrets.token_bytes(32)
         self.save()
         return self.current
+
+    def add_index_key(self) -> int:
+        """Add a new blind-index key and make it current; the previous one stays in use for
+        lookups until `end_index_rotation()`. Saves the file."""
+        previous = self.index_current
+        version = max(self.index_keys) + 1
+        self.index_keys[version] = secrets.token_bytes(32)
+        self.index_previous, self.index_current = previous, version
+        self.save()
+        return version
+
+    def end_index_rotation(self):
+        """Every row carries the current index: lookups stop trying the previous key."""
+        if self.index_previous is not None:
+            self.index_previous = None
+            self.save()
 
     def encrypt(self, plaintext: str, context: bytes) -> bytes:
         nonce = secrets.token_bytes(_NONCE_BYTES)
@@ -125,10 +210,17 @@ class KeyRing:
     def key_version(self, blob: bytes) -> int:
         return _HEADER.unpack_from(blob)[1]
 
-    def blind_index(self, kind: str, normalised: str) -> str:
+    def blind_index(self, kind: str, normalised: str, version: int | None = None) -> str:
         """HMAC-SHA256 over the normalised value; `kind` keeps phones and ID numbers apart."""
-        message = f"{kind}:{normalised}".encode()
-        return hmac.new(self.index_key, message, hashlib.sha256).hexdigest()
+        key = self.index_keys[version or self.index_current]
+        return hmac.new(key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
+
+    def blind_indexes(self, kind: str, normalised: str) -> list[str]:
+        """The current index, then the previous one while a rotation is rewriting the rows."""
+        versions = [self.index_current]
+        if self.index_previous is not None and self.index_previous != self.index_current:
+            versions.append(self.index_previous)
+        return [self.blind_index(kind, normalised, version) for version in versions]
 
 
 class _Holder:
@@ -142,9 +234,18 @@ keys = _Holder()
 
 
 def keyring() -> KeyRing:
-    if keys.ring is None:
+    ring = keys.ring
+    if ring is None:
         raise keys.error or KeyFileError("no key file loaded")
-    return keys.ring
+    # Another worker may have rotated a key: look at the file now and then, not on every call.
+    if time.monotonic() - ring.checked_at > RELOAD_SECONDS:
+        ring.refresh()
+    return ring
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    info = os.stat(path)
+    return info.st_mtime_ns, info.st_size, info.st_ino
 
 
 def load_keys(path) -> KeyRing | None:
@@ -158,6 +259,16 @@ def load_keys(path) -> KeyRing | None:
 
 def blind_index(kind: str, normalised: str | None) -> str | None:
     return keyring().blind_index(kind, normalised) if normalised else None
+
+
+def blind_indexes(kind: str, normalised: str | None) -> list[str]:
+    """Every index a stored value may carry right now: the current first (see KeyRing)."""
+    return keyring().blind_indexes(kind, normalised) if normalised else []
+
+
+def looks_like_index(value: str | None) -> bool:
+    """A blind index is 64 hex digits; placeholders such as "anon:12" or "merged:7" are not."""
+    return bool(value) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 class EncryptedField(BlobField):

@@ -6,7 +6,7 @@ from functools import reduce
 
 from peewee import JOIN, fn
 
-from villa.crypto import blind_index
+from villa.crypto import blind_index, blind_indexes
 from villa.identity import (
     normalise_id_number,
     normalise_phone,
@@ -120,10 +120,10 @@ def _text_match(q: str):
         return fn.INSTR(Customer.name, q) > 0 if _sqlite() else fn.STRPOS(Customer.name, q) > 0
     matches = []
     if phone:
-        index = blind_index("phone", phone)
-        matches += [Customer.phone_index == index, Customer.alt_phone_index == index]
+        indexes = blind_indexes("phone", phone)  # two while the index key is being rotated
+        matches += [Customer.phone_index.in_(indexes), Customer.alt_phone_index.in_(indexes)]
     if id_number:
-        matches.append(Customer.id_index == blind_index("id", id_number))
+        matches.append(Customer.id_index.in_(blind_indexes("id", id_number)))
     return reduce(operator.or_, matches)
 
 
@@ -159,9 +159,19 @@ def _sqlite() -> bool:
 def rep_day(rep: User, limit: int = 50) -> dict:
     """The rep's day: who to call today, who is overdue, whose protection is ending, what to fix."""
     from villa.models import office_today
+    from villa.review import latest_rejections
 
     mine = Customer.select().where(Customer.owner == rep)
     today = office_today()
+    to_fix = list(
+        Customer.select()
+        .where(
+            Customer.review_status == "rejected",
+            (Customer.owner == rep) | (Customer.registered_by == rep),
+        )
+        .order_by(Customer.id)
+        .limit(limit)
+    )
     return {
         "my_customers": mine.count(),
         "due_today": list(mine.where(Customer.next_followup_on == today).order_by(Customer.id).limit(limit)),
@@ -173,15 +183,8 @@ def rep_day(rep: User, limit: int = 50) -> dict:
             .order_by(Customer.protected_until)
             .limit(limit)
         ),
-        "to_fix": list(
-            Customer.select()
-            .where(
-                Customer.review_status == "rejected",
-                (Customer.owner == rep) | (Customer.registered_by == rep),
-            )
-            .order_by(Customer.id)
-            .limit(limit)
-        ),
+        "to_fix": to_fix,
+        "rejections": latest_rejections(to_fix),  # the latest reason, by customer id
         "return_visits": list(return_visits_waiting(rep).limit(20)),
         "disputes": list(
             Dispute.select()

@@ -67,6 +67,12 @@ def localdatetime(value) -> str:
     return office_time(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
+def _privacy_notice_text() -> str:
+    from villa.settings import read
+
+    return read("privacy_notice_text")
+
+
 def init_app(app):
     app.jinja_env.globals.update(
         role_label=_label(ROLE_LABELS),
@@ -80,6 +86,7 @@ def init_app(app):
         grades=GRADES,
         stage_labels=STAGE_LABELS,
         notice_version=lambda: Setting.read("privacy_notice_version", "1"),
+        privacy_notice_text=_privacy_notice_text,
     )
     app.jinja_env.filters.update(
         mask_name=identity.mask_name,

@@ -7,15 +7,22 @@ the review code never changes for it.
 
 import importlib
 import logging
+import re
 from abc import ABC, abstractmethod
 
 from flask import current_app
+from peewee import JOIN
 
 from villa.models import Customer, OutboxMessage, Setting, User, now
 
 log = logging.getLogger("villa.messaging")
 KINDS = ("rejection", "approval")
 MAX_LENGTH = 140  # two SMS segments of Chinese text
+PLACEHOLDER = re.compile(r"\{(name|reason)\}")
+
+
+class NoPhone(Exception):
+    """The customer has no phone on record any more (anonymised): nothing can be sent."""
 
 
 class Gateway(ABC):
@@ -48,33 +55,88 @@ def render(kind: str, customer: Customer, reason: str = "") -> str:
     """The message text from the office's template; only the name and the reason go in."""
     templates = Setting.read("message_templates", {}) or {}
     text = templates.get(kind) or "{name}"
-    body = text.replace("{name}", customer.name).replace("{reason}", reason.strip())
+    # One pass, so a name or reason that happens to contain "{reason}" or "{name}" stays as typed.
+    values = {"name": customer.name, "reason": reason.strip()}
+    body = PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
     return body[:MAX_LENGTH]
 
 
-def notify(customer: Customer, kind: str, reason: str = "") -> OutboxMessage | None:
-    """Queue the message for this review outcome and hand it to the gateway."""
+def compose(customer: Customer, kind: str, reason: str = "") -> OutboxMessage | None:
+    """Put the message for this review outcome in the outbox (inside the decision's transaction)."""
     if kind == "approval" and not Setting.read("notify_on_approval", False):
         return None
-    sender = gateway()
-    message = OutboxMessage.create(
-        customer=customer, kind=kind, body=render(kind, customer, reason), gateway=sender.name
-    )
+    return OutboxMessage.create(customer=customer, kind=kind, body=render(kind, customer, reason))
+
+
+def notify(customer: Customer, kind: str, reason: str = "") -> OutboxMessage | None:
+    """Queue the message and hand it to the gateway at once."""
+    message = compose(customer, kind, reason)
+    return deliver(message) if message else None
+
+
+def deliver(message: OutboxMessage) -> OutboxMessage:
+    """Hand the message to the configured gateway. Never raises: a provider failure, or a
+    gateway that cannot even be loaded, leaves the message "failed" and the review goes on."""
     try:
-        sent = sender.send(message, customer.phone)
+        sender = gateway()
+        message.gateway = sender.name[:40]
+        phone = message.customer.phone
+        if not phone:
+            raise NoPhone()
+        sent = sender.send(message, phone)
     except Exception as exc:  # noqa: BLE001 - a provider failure must not undo the review
-        log.warning("gateway %s failed for message %s: %s", sender.name, message.id, exc.__class__.__name__)
-        message.status, message.error = "failed", exc.__class__.__name__
+        # Only the class name: a provider's message may quote the phone number.
+        log.warning("gateway failed for message %s: %s", message.id, exc.__class__.__name__)
+        message.status, message.error = "failed", exc.__class__.__name__[:200]
         message.save()
         return message
+    message.error = ""
     if sent:
         message.status, message.sent_at = "sent", now()
-        message.save()
+    else:
+        message.status = "to_send"
+    message.save()
     return message
+
+
+def retry(message: OutboxMessage) -> OutboxMessage:
+    """Run the gateway again for a message that has not gone out; a sent one stays as it is."""
+    if message.status == "sent":
+        return message
+    return deliver(message)
 
 
 def mark_sent(message: OutboxMessage, actor: User) -> OutboxMessage:
-    """The desk sent it by hand."""
-    message.status, message.sent_at, message.sent_by = "sent", now(), actor
-    message.save()
-    return message
+    """The desk sent it by hand. Marking it again keeps who sent it first, and when."""
+    OutboxMessage.update(status="sent", sent_at=now(), sent_by=actor).where(
+        OutboxMessage.id == message.id, OutboxMessage.status != "sent"
+    ).execute()
+    return OutboxMessage.get_by_id(message.id)
+
+
+def desk_queue(limit: int = 200):
+    """Messages the desk still has to send by hand, oldest first."""
+    return (
+        _with_people(OutboxMessage.status == "to_send")
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+        .limit(limit)
+    )
+
+
+def recently_done(limit: int = 50):
+    """The last messages that were sent or failed, newest first."""
+    return (
+        _with_people(OutboxMessage.status.in_(("sent", "failed")))
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        .limit(limit)
+    )
+
+
+def _with_people(condition):
+    return (
+        OutboxMessage.select(OutboxMessage, Customer, User)
+        .join(Customer)
+        .switch(OutboxMessage)
+        .join(User, JOIN.LEFT_OUTER, on=(OutboxMessage.sent_by == User.id))
+        .where(condition)
+    )

@@ -158,7 +158,7 @@ class Customer(BaseModel):
     owner = ForeignKeyField(User, null=True, backref="customers", on_delete="RESTRICT")
     protected_until = DateTimeField(null=True, index=True)
     in_public_pool = BooleanField(default=False, index=True)
-    pool_since = DateTimeField(null=True)
+    pool_since = DateTimeField(null=True, index=True)
     claimed_at = DateTimeField(null=True)  # taken from the public pool: counts against the rep's quota
     registered_by = ForeignKeyField(User, backref="registrations", on_delete="RESTRICT")
     registered_at = DateTimeField(default=now, index=True)
@@ -192,6 +192,9 @@ class AuditLog(BaseModel):
     customer = ForeignKeyField(Customer, null=True, backref="audit_entries", on_delete="SET NULL")
     target = CharField(max_length=60, default="")
     changes = TextField(default="{}")
+
+    class Meta:
+        indexes = ((("action", "at"), False),)
 
     @property
     def change_map(self) -> dict:
@@ -312,7 +315,7 @@ class FollowUp(BaseModel):
     reached = BooleanField(default=False)
     content = TextField()
     result = CharField(max_length=200, default="")
-    next_at = DateField(null=True)
+    next_at = DateField(null=True, index=True)
     grade = CharField(max_length=2, null=True)  # the grade after this contact, when it changed
     corrects = ForeignKeyField("self", null=True, backref="corrections", on_delete="RESTRICT")
     created_at = DateTimeField(default=now, index=True)

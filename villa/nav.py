@@ -11,7 +11,12 @@ NAV = (
     ("clients.index", _l("Customers"), ("rep", "manager", "auditor", "admin")),
     ("pool.index", _l("Public pool"), ("rep", "manager")),
     ("disputes.index", _l("Disputes"), ("manager",)),
+    ("review.queue", _l("Review"), ("manager", "auditor")),
     ("outbox.index", _l("Messages"), ("reception", "manager")),
+    ("corrections.index", _l("Corrections"), ("manager", "auditor")),
+    ("logs.index", _l("Logs"), ("auditor", "admin")),
+    ("analytics.dashboard", _l("Analytics"), ("manager", "admin")),
+    ("analytics.my_card", _l("My scorecard"), ("rep",)),
     ("admin.index", _l("Administration"), ("admin",)),
 )
 

@@ -14,7 +14,7 @@ from flask_wtf.i18n import translations as wtforms_translations
 from peewee import IntegrityError
 from wtforms import Form
 
-from villa.crypto import blind_index
+from villa.crypto import blind_indexes
 from villa.customers import set_alt_phone, set_id_number, set_phone
 from villa.db import write_transaction
 from villa.identity import normalise_phone
@@ -208,11 +208,14 @@ def _stores_something(new) -> bool:
 
 def _belongs_to_another(customer: Customer, field_name: str, new) -> bool:
     others = Customer.select().where(Customer.id != customer.id)
+    # Every index the value may carry right now: during a key rotation, old rows keep the old one.
     if field_name in ("phone", "alt_phone") and new:
-        index = blind_index("phone", new)
-        return others.where((Customer.phone_index == index) | (Customer.alt_phone_index == index)).exists()
+        indexes = blind_indexes("phone", new)
+        return others.where(
+            Customer.phone_index.in_(indexes) | Customer.alt_phone_index.in_(indexes)
+        ).exists()
     if field_name == "id_number" and new[1]:
-        return others.where(Customer.id_index == blind_index("id", new[1])).exists()
+        return others.where(Customer.id_index.in_(blind_indexes("id", new[1]))).exists()
     return False
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from peewee import IntegrityError
 
 from villa import rotation
-from villa.crypto import blind_index
+from villa.crypto import blind_indexes
 from villa.customers import set_alt_phone, set_id_number, set_phone
 from villa.db import write_transaction
 from villa.identity import try_normalise_id_number, try_normalise_phone
@@ -59,16 +59,16 @@ def find_known(phone: str | None = None, id_number: str | None = None, id_type: 
     """The customer this phone (main or alternate) or ID number belongs to, or None."""
     normal_phone = try_normalise_phone(phone) if phone else None
     if normal_phone:
-        index = blind_index("phone", normal_phone)
-        found = Customer.get_or_none(Customer.phone_index == index)
+        indexes = blind_indexes("phone", normal_phone)  # two while the index key is being rotated
+        found = Customer.select().where(Customer.phone_index.in_(indexes)).first()
         if found:
             return Match(found, "phone")
-        found = Customer.select().where(Customer.alt_phone_index == index).order_by(Customer.id).first()
+        found = Customer.select().where(Customer.alt_phone_index.in_(indexes)).order_by(Customer.id).first()
         if found:
             return Match(found, "phone")
     normal_id = try_normalise_id_number(id_number, id_type) if id_number else None
     if normal_id:
-        found = Customer.get_or_none(Customer.id_index == blind_index("id", normal_id))
+        found = Customer.select().where(Customer.id_index.in_(blind_indexes("id", normal_id))).first()
         if found:
             return Match(found, "id_number")
     return None

@@ -27,6 +27,12 @@ EVENT_LABELS = {
     "review_approved": _l("Review approved"),
     "review_rejected": _l("Review rejected"),
     "resubmitted": _l("Resubmitted for review"),
+    "merged": _l("Merged with a duplicate record"),
+    "merge_undone": _l("Merge undone"),
+    "archived": _l("Archived (signed, read-only)"),
+    "anonymised": _l("Personal data erased"),
+    "correction_link_created": _l("Self-service correction link created"),
+    "correction_applied": _l("Customer's own correction applied"),
 }
 
 

@@ -1,12 +1,24 @@
 """The front desk on a tablet: live duplicate warning, registering, the conflict notice."""
 
-import time
-
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
 
 from .conftest import ARTIFACTS, login_in_browser
+
+# Timestamps taken inside the page (CDP init scripts are not subject to the page's CSP): the
+# moment of the last keystroke in the phone field, and the moment the warning entered the DOM.
+WATCH_WARNING = """
+window.__villa = {};
+document.addEventListener("keydown", (e) => {
+  if (e.target.id === "phone") { window.__villa.lastKey = performance.now(); }
+}, true);
+new MutationObserver(() => {
+  if (!window.__villa.shown && document.querySelector("[data-testid=dup-warning]")) {
+    window.__villa.shown = performance.now();
+  }
+}).observe(document, {childList: true, subtree: true});
+"""
 
 
 def test_known_phone_typed_in_another_format_warns_within_400ms(page, live_server, make_user, make_customer):
@@ -14,16 +26,16 @@ def test_known_phone_typed_in_another_format_warns_within_400ms(page, live_serve
     make_customer(owner=owner, name="张三丰", phone="13912345678")
     make_user("reception", username="desk")
     login_in_browser(page, live_server, "desk", PASSWORD)
+    page.add_init_script(WATCH_WARNING)
     page.goto(f"{live_server}/reception/register")
     phone = page.locator("#phone")
     phone.click()
-    phone.press_sequentially("+86 139-1234-567", delay=40)
-    phone.press("8")
-    last_keystroke = time.monotonic()
+    phone.press_sequentially("+86 139-1234-5678", delay=40)
     warning = page.locator("[data-testid=dup-warning]")
     warning.wait_for(state="visible", timeout=2000)
-    elapsed = time.monotonic() - last_keystroke
-    assert elapsed < 0.4, f"warning took {elapsed * 1000:.0f} ms after the last keystroke"
+    elapsed = page.evaluate("window.__villa.shown - window.__villa.lastKey")
+    print(f"dup warning {elapsed:.0f} ms after the last keystroke")
+    assert elapsed < 400, f"warning took {elapsed:.0f} ms after the last keystroke"
     expect(warning).to_contain_text("张**")
     expect(warning).to_contain_text("李娜")
     ARTIFACTS.mkdir(exist_ok=True)

@@ -14,4 +14,4 @@ def section(endpoint: str, title, purpose):
     SECTIONS.append((endpoint, title, purpose))
 
 
-from villa.admin import materials, routes  # noqa: E402, F401
+from villa.admin import backups, duplicates, keys, materials, retention, routes, settings, transfer, users  # noqa: E402, F401

@@ -1,10 +1,23 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
+from wtforms.validators import DataRequired, Length, Optional
 
+from villa.auth import password_problem
+from villa.labels import ROLE_LABELS
 from villa.materials import NAME_MAX
+from villa.models import User
+from villa.reception.forms import options
+from villa.users import USERNAME
 
 
 class MaterialForm(FlaskForm):
@@ -17,3 +30,210 @@ class MaterialForm(FlaskForm):
     )
     # The type is checked on the file's first bytes (villa.materials), not on its name.
     upload = FileField(_l("File (PDF, PNG or JPEG, at most 10 MB)"))
+
+
+# Users. The checks here give the admin messages in their language; villa.users checks again.
+
+
+class UserCreateForm(FlaskForm):
+    username = StringField(
+        _l("Username"), validators=[DataRequired(_l("Choose a username.")), Length(max=40)]
+    )
+    display_name = StringField(
+        _l("Name"), validators=[DataRequired(_l("Enter the person's name.")), Length(max=40)]
+    )
+    role = SelectField(_l("Role"), choices=options(ROLE_LABELS.items()), default="rep")
+    manager = SelectField(_l("Manager (sales reps only)"))
+    password = PasswordField(
+        _l("Initial password"),
+        description=_l("At least 12 characters. The user must change it at the first login."),
+        validators=[DataRequired(_l("Type an initial password.")), Length(max=200)],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.manager.choices = manager_choices()
+
+    def validate_username(self, field):
+        field.data = (field.data or "").strip().lower()
+        if not USERNAME.match(field.data):
+            raise ValidationError(_l("2 to 40 characters: a-z, digits, _ . -, starting with a letter."))
+        if User.by_username(field.data):
+            raise ValidationError(_l("This username is taken."))
+
+    def validate_manager(self, field):
+        if field.data and self.role.data != "rep":
+            raise ValidationError(_l("Only sales reps have a manager."))
+
+    def validate_password(self, field):
+        problem = password_problem(None, self.username.data or "", field.data or "")
+        if problem:
+            raise ValidationError(problem)
+
+
+class UserEditForm(FlaskForm):
+    display_name = StringField(
+        _l("Name"), validators=[DataRequired(_l("Enter the person's name.")), Length(max=40)]
+    )
+    role = SelectField(_l("Role"), choices=options(ROLE_LABELS.items()))
+    manager = SelectField(_l("Manager (sales reps only)"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.manager.choices = manager_choices()
+
+    def validate_manager(self, field):
+        if field.data and self.role.data != "rep":
+            raise ValidationError(_l("Only sales reps have a manager."))
+
+
+class PasswordResetForm(FlaskForm):
+    password = PasswordField(
+        _l("Temporary password"),
+        description=_l("At least 12 characters. The user must change it at the next login."),
+        validators=[DataRequired(_l("Type a temporary password.")), Length(max=200)],
+    )
+
+
+def manager_choices():
+    managers = User.select().where(User.role == "manager", User.active == True).order_by(User.username)  # noqa: E712
+    none = ("", _l("None (seen by every manager)"))
+    return options([none, *((m.username, f"{m.display_name} ({m.username})") for m in managers)])
+
+
+# Settings: one small form per section of the settings page. Fields are named after the settings,
+# or after their parts inside a mapping setting, so a refusal from villa.settings finds its field.
+
+
+class SettingsSection(FlaskForm):
+    keys: tuple[str, ...] = ()
+
+    @classmethod
+    def initial(cls, read) -> dict:
+        """Form data for the current settings, `read` being villa.settings.read."""
+        return {key: read(key) for key in cls.keys}
+
+    def to_settings(self) -> dict:
+        return {key: self[key].data for key in self.keys}
+
+    def place(self, problems: dict):
+        for path, message in problems.items():
+            self[path.rpartition(".")[2]].errors.append(message)
+
+
+class OwnershipForm(SettingsSection):
+    keys = ("protection_days_visit", "protection_days_call", "pool_quota")
+    protection_days_visit = IntegerField(_l("Protection after a walk-in visit (days, 1-90)"))
+    protection_days_call = IntegerField(_l("Protection after a phone call (days, 1-90)"))
+    pool_quota = IntegerField(_l("Customers a rep may claim from the public pool (0-500)"))
+
+
+class EligibilityForm(SettingsSection):
+    local_max_homes_owned = IntegerField(_l("Local household: homes it may already own"))
+    nonlocal_min_months = IntegerField(_l("Non-local household: months of social insurance or tax needed"))
+    nonlocal_max_homes_owned = IntegerField(_l("Non-local household: homes it may already own"))
+
+    @classmethod
+    def initial(cls, read):
+        return dict(read("eligibility_rules"))
+
+    def to_settings(self):
+        parts = ("local_max_homes_owned", "nonlocal_min_months", "nonlocal_max_homes_owned")
+        return {"eligibility_rules": {part: self[part].data for part in parts}}
+
+
+class LinesSection(SettingsSection):
+    """A list setting typed one item per line."""
+
+    @classmethod
+    def initial(cls, read):
+        return {key: "\n".join(read(key)) for key in cls.keys}
+
+    def to_settings(self):
+        return {key: (self[key].data or "").splitlines() for key in self.keys}
+
+
+class RejectionReasonsForm(LinesSection):
+    keys = ("rejection_reasons",)
+    rejection_reasons = TextAreaField(
+        _l("Rejection reasons"),
+        description=_l("One per line, 1 to 30 lines, each at most 100 characters."),
+        render_kw={"rows": 8},
+    )
+
+
+class ReviewChecklistForm(LinesSection):
+    keys = ("review_checklist",)
+    review_checklist = TextAreaField(
+        _l("Review checklist"), description=_l("One item per line."), render_kw={"rows": 8}
+    )
+
+
+class MessagesForm(SettingsSection):
+    rejection = TextAreaField(
+        _l("Rejection message"),
+        description=_l("Must contain {reason}; {name} is the customer's name. At most 140 characters."),
+        render_kw={"rows": 3},
+    )
+    approval = TextAreaField(
+        _l("Approval message"), description=_l("{name} is the customer's name."), render_kw={"rows": 3}
+    )
+    notify_on_approval = BooleanField(_l("Send the approval message when a registration is approved"))
+
+    @classmethod
+    def initial(cls, read):
+        return {**read("message_templates"), "notify_on_approval": read("notify_on_approval")}
+
+    def to_settings(self):
+        return {
+            "message_templates": {"rejection": self.rejection.data, "approval": self.approval.data},
+            "notify_on_approval": bool(self.notify_on_approval.data),
+        }
+
+
+class PrivacyNoticeForm(SettingsSection):
+    keys = ("privacy_notice_text", "privacy_notice_version")
+    privacy_notice_text = TextAreaField(_l("Privacy notice"), render_kw={"rows": 6})
+    privacy_notice_version = StringField(
+        _l("Version"), description=_l("A changed text needs a new version: consents record it.")
+    )
+
+
+class CorrectionsForm(SettingsSection):
+    keys = ("correction_link_hours",)
+    correction_link_hours = IntegerField(_l("A correction link works for (hours, 1-720)"))
+
+
+class KeepingForm(SettingsSection):
+    keys = ("retention_years", "backups_kept")
+    retention_years = IntegerField(_l("Anonymise inactive, unsigned customers after (years, 1-30)"))
+    backups_kept = IntegerField(_l("Backups kept (1-365)"))
+
+
+# Channels.
+
+CHANNEL_KIND_LABELS = {
+    "direct": _l("Direct (walk-in)"),
+    "online": _l("Online"),
+    "event": _l("Event"),
+    "referral": _l("Referral"),
+    "broker": _l("Broker or agency"),
+}
+
+
+class ChannelEditForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the channel a name.")), Length(max=40)])
+    kind = SelectField(_l("Kind"), choices=options(CHANNEL_KIND_LABELS.items()), default="direct")
+    protection_days = IntegerField(
+        _l("Protection (days, 1-90)"),
+        description=_l("Empty: the office default for a visit or a call."),
+        validators=[Optional()],
+    )
+
+
+class ChannelForm(ChannelEditForm):
+    code = StringField(
+        _l("Code"),
+        description=_l("Lower-case letters, digits and _; fixed once saved."),
+        validators=[DataRequired(_l("Give the channel a code.")), Length(max=30)],
+    )

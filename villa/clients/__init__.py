@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("clients", __name__, url_prefix="/customers")
 
-from villa.clients import edit_routes, routes  # noqa: E402, F401
+from villa.clients import edit_routes, export_routes, routes  # noqa: E402, F401

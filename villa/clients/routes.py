@@ -40,7 +40,7 @@ def index():
 
 
 @bp.get("/<int:customer_id>")
-@role_required(*READERS)
+@role_required(*READERS, "reception")
 def detail(customer_id):
     customer = Customer.get_or_none(Customer.id == customer_id) or abort(404)
     if current_user.role == "rep" and customer.owner_id == current_user.id:

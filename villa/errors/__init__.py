@@ -59,6 +59,12 @@ def http_error(error):
     return render_error(error.code or 500, getattr(error, "villa_message", None))
 
 
+@bp.app_errorhandler(OverflowError)
+def number_too_large(error):
+    # An id or number beyond what the database stores (a hand-edited URL or form): no such record.
+    return render_error(404)
+
+
 @bp.app_errorhandler(Exception)
 def unexpected_error(error):
     error_id = secrets.token_hex(4)

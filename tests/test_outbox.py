@@ -1,0 +1,215 @@
+"""The outbox: review outcomes become messages to the customer; a gateway or the desk sends them."""
+
+from datetime import timedelta
+
+import pytest
+
+from villa import create_app, messaging
+from villa.models import AccessLog, OutboxMessage, Setting, now
+
+
+class RecordingGateway(messaging.Gateway):
+    """A provider that always succeeds, and remembers what it was asked to send."""
+
+    name = "recording"
+    calls: list = []
+
+    def send(self, message, phone):
+        RecordingGateway.calls.append((message.id, message.body, phone))
+        return True
+
+
+class BrokenGateway(messaging.Gateway):
+    name = "broken"
+
+    def send(self, message, phone):
+        raise ConnectionError(f"provider down while texting {phone}")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_gateway_calls():
+    RecordingGateway.calls = []
+
+
+def notify(app, customer, kind, reason="", gateway=""):
+    app.config["SMS_GATEWAY"] = gateway
+    with app.app_context():
+        return messaging.notify(customer, kind, reason)
+
+
+def queued(customer, status="to_send", age_minutes=0, **fields):
+    return OutboxMessage.create(
+        customer=customer,
+        kind=fields.pop("kind", "rejection"),
+        body=fields.pop("body", f"{customer.name}您好，请补充信息。"),
+        status=status,
+        created_at=now() - timedelta(minutes=age_minutes),
+        **fields,
+    )
+
+
+def test_notify_puts_the_name_and_reason_in_the_text_and_never_the_phone(app, make_customer):
+    customer = make_customer(name="王小明", phone="+8613800138000")
+    message = notify(app, customer, "rejection", "  购房需求信息不完整 ")
+    assert message.body == (
+        "王小明您好，您在本项目售楼处的登记信息需要补充：购房需求信息不完整。置业顾问会尽快与您联系。"
+    )
+    for shown in ("13800138000", "138 0013 8000", "8000"):
+        assert shown not in message.body
+    assert (message.kind, message.status, message.gateway) == ("rejection", "to_send", "manual")
+
+
+def test_a_name_that_looks_like_a_placeholder_stays_as_typed(app, make_customer):
+    message = notify(app, make_customer(name="{reason}"), "rejection", "电话无法接通")
+    assert message.body.startswith("{reason}您好") and message.body.count("电话无法接通") == 1
+
+
+def test_approval_messages_only_when_the_office_wants_them(app, make_customer):
+    customer = make_customer()
+    assert notify(app, customer, "approval") is None
+    assert OutboxMessage.select().count() == 0
+    Setting.write("notify_on_approval", True)
+    message = notify(app, customer, "approval")
+    assert message.kind == "approval" and "登记已完成审核" in message.body
+    assert OutboxMessage.select().count() == 1
+
+
+def test_a_long_text_is_cut_to_the_message_limit(app, make_customer):
+    Setting.write("message_templates", {"rejection": "{name}：{reason}" + "请注意。" * 60})
+    message = notify(app, make_customer(name="李四"), "rejection", "原因")
+    assert len(message.body) == messaging.MAX_LENGTH
+    assert OutboxMessage.get_by_id(message.id).body.startswith("李四：原因请注意。")
+
+
+def test_a_configured_gateway_sends_without_the_desk(base_config, app, make_customer):
+    customer = make_customer(phone="+8613800138000")
+    gateway_app = create_app({**base_config, "SMS_GATEWAY": "tests.test_outbox:RecordingGateway"})
+    with gateway_app.app_context():
+        message = messaging.notify(customer, "rejection", "证件不符")
+    assert RecordingGateway.calls == [(message.id, message.body, "+8613800138000")]
+    stored = OutboxMessage.get_by_id(message.id)
+    assert (stored.status, stored.gateway, stored.sent_by_id) == ("sent", "recording", None)
+    assert stored.sent_at is not None
+
+
+def test_a_failing_gateway_leaves_the_message_failed_and_notify_returns(app, make_customer, caplog):
+    customer = make_customer(phone="+8613800138000")
+    message = notify(app, customer, "rejection", "原因", gateway="tests.test_outbox:BrokenGateway")
+    stored = OutboxMessage.get_by_id(message.id)
+    assert (stored.status, stored.error, stored.gateway) == ("failed", "ConnectionError", "broken")
+    assert "13800138000" not in caplog.text
+
+
+def test_a_gateway_that_cannot_load_does_not_stop_the_review(app, make_customer):
+    message = notify(app, make_customer(), "rejection", "原因", gateway="tests.no_such_module:Gateway")
+    assert (message.status, message.error) == ("failed", "ModuleNotFoundError")
+
+
+def test_the_page_lists_messages_to_send_first_oldest_first(login_as, make_customer):
+    newer = queued(make_customer(name="新客户"), age_minutes=5)
+    older = queued(make_customer(name="老客户"), age_minutes=60)
+    sent = queued(make_customer(name="已发送"), status="sent", age_minutes=1, sent_at=now())
+    failed = queued(make_customer(name="失败了"), status="failed", error="TimeoutError", age_minutes=2)
+    response = login_as("reception").get("/outbox/")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    rows = [page.index(f'data-testid="message-{m.id}"') for m in (older, newer, sent, failed)]
+    assert rows[0] < rows[1] < min(rows[2:])
+    assert "老**" in page and "老客户</td>" not in page
+    assert f'data-testid="reveal-{older.id}"' in page and f'data-testid="reveal-{sent.id}"' not in page
+    assert "TimeoutError" in page and f'data-testid="retry-{failed.id}"' in page
+
+
+def test_the_text_is_escaped(login_as, make_customer):
+    queued(make_customer(), body="<script>alert(1)</script>")
+    page = login_as("manager").get("/outbox/").get_data(as_text=True)
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+
+
+def test_marking_sent_with_htmx_returns_the_row_and_records_who(make_user, login, make_customer):
+    desk = make_user("reception", display_name="前台小周")
+    message = queued(make_customer())
+    session = login(desk)
+    response = session.post(f"/outbox/{message.id}/sent", htmx=True)
+    assert response.status_code == 200
+    row = response.get_data(as_text=True)
+    assert "<html" not in row and row.lstrip().startswith("<tr")
+    assert 'data-status="sent"' in row and "前台小周" in row and "mark-sent-" not in row
+    stored = OutboxMessage.get_by_id(message.id)
+    assert (stored.status, stored.sent_by_id) == ("sent", desk.id)
+    other_desk = login(make_user("manager"))
+    assert other_desk.post(f"/outbox/{message.id}/sent", htmx=True).status_code == 200
+    unchanged = OutboxMessage.get_by_id(message.id)
+    assert (unchanged.status, unchanged.sent_by_id, unchanged.sent_at) == ("sent", desk.id, stored.sent_at)
+
+
+def test_marking_sent_without_htmx_goes_back_to_the_list(login_as, make_customer):
+    message = queued(make_customer())
+    response = login_as("manager").post(f"/outbox/{message.id}/sent")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/outbox/")
+    assert OutboxMessage.get_by_id(message.id).status == "sent"
+
+
+def test_showing_the_number_is_logged_and_only_for_messages_to_send(make_user, login, make_customer):
+    desk = make_user("reception")
+    customer = make_customer(phone="+8613800138000")
+    message = queued(customer)
+    session = login(desk)
+    response = session.post(f"/outbox/{message.id}/phone", htmx=True)
+    assert response.status_code == 200
+    row = response.get_data(as_text=True)
+    assert "138 0013 8000" in row and "<html" not in row
+    entry = AccessLog.get()
+    assert (entry.actor_id, entry.customer_id, entry.fields) == (desk.id, customer.id, "phone")
+    assert entry.action == "reveal"
+    sent = queued(make_customer(phone="+8613900139000"), status="sent", sent_at=now())
+    refused = session.post(f"/outbox/{sent.id}/phone", htmx=True)
+    assert refused.status_code == 403
+    assert "139 0013 9000" not in refused.get_data(as_text=True)
+    assert session.post(f"/outbox/{sent.id}/phone").status_code == 403
+    assert AccessLog.select().count() == 1
+
+
+def test_the_page_itself_shows_only_masked_numbers(login_as, make_customer):
+    queued(make_customer(phone="+8613800138000"))
+    page = login_as("reception").get("/outbox/").get_data(as_text=True)
+    assert "138****8000" in page and "13800138000" not in page and "138 0013 8000" not in page
+    assert AccessLog.select().count() == 0
+
+
+def test_a_failed_message_can_be_tried_again(app, login_as, make_customer):
+    message = queued(make_customer(phone="+8613800138000"), status="failed", error="ConnectionError")
+    app.config["SMS_GATEWAY"] = "tests.test_outbox:RecordingGateway"
+    response = login_as("manager").post(f"/outbox/{message.id}/retry", htmx=True)
+    assert response.status_code == 200 and 'data-status="sent"' in response.get_data(as_text=True)
+    stored = OutboxMessage.get_by_id(message.id)
+    assert (stored.status, stored.error, stored.gateway) == ("sent", "", "recording")
+    assert RecordingGateway.calls == [(message.id, message.body, "+8613800138000")]
+
+
+def test_retrying_with_the_manual_gateway_hands_it_back_to_the_desk(login_as, make_customer):
+    message = queued(make_customer(), status="failed", error="ConnectionError")
+    response = login_as("reception").post(f"/outbox/{message.id}/retry")
+    assert response.status_code == 303
+    assert OutboxMessage.get_by_id(message.id).status == "to_send"
+
+
+@pytest.mark.parametrize("role", ["rep", "auditor", "admin"])
+def test_other_roles_cannot_use_the_outbox(login_as, make_customer, role):
+    message = queued(make_customer())
+    session = login_as(role)
+    assert session.get("/outbox/").status_code == 403
+    for action in ("sent", "phone", "retry"):
+        assert session.post(f"/outbox/{message.id}/{action}").status_code == 403
+    assert OutboxMessage.get_by_id(message.id).status == "to_send"
+    assert AccessLog.select().count() == 0
+
+
+def test_anonymous_users_are_sent_to_login(client):
+    response = client.get("/outbox/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("role", ["reception", "manager"])
+def test_the_desk_sees_the_messages_link(login_as, role):
+    assert 'href="/outbox/"' in login_as(role).get("/").get_data(as_text=True)

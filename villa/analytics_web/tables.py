@@ -1,0 +1,298 @@
+"""The dashboard's tables, each with the chart drawn from it; the page and the Excel export share them."""
+
+from dataclasses import dataclass, field
+from io import BytesIO
+
+from flask_babel import gettext as _
+from openpyxl import Workbook
+
+from villa import analytics, scorecard
+from villa.labels import STAGE_LABELS, VISIT_TYPE_LABELS, office_time
+from villa.models import Customer, now
+from villa.transfer import safe_row
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A rate (percent) or an average (days) that may be unknown: nothing to divide by."""
+
+    value: float | None
+    kind: str = "percent"  # percent, days
+
+    def __str__(self):
+        if self.value is None:
+            return "—"
+        return f"{self.value:.1%}" if self.kind == "percent" else f"{self.value:.1f}"
+
+    @property
+    def excel_format(self):
+        return "0.0%" if self.kind == "percent" else "0.0"
+
+
+@dataclass
+class Table:
+    name: str
+    title: str
+    headers: list
+    rows: list = field(default_factory=list)
+    chart: dict | None = None
+    note: str = ""
+    total_row: bool = False  # the last row sums the others
+
+
+def _chart(kind, labels, datasets, stacked=False, horizontal=False):
+    return {
+        "type": kind,
+        "labels": [str(label) for label in labels],
+        "datasets": [{"label": str(label), "data": data} for label, data in datasets],
+        "stacked": stacked,
+        "horizontal": horizontal,
+    }
+
+
+def _daily(name, title, days, series, counts):
+    """One row per office day (and a total row), one column and one bar colour per series."""
+    rows = [[day, *(counts[day, key] for key, _label in series)] for day in days]
+    for row in rows:
+        row.append(sum(row[1:]))
+    totals = [sum(row[i] for row in rows) for i in range(1, len(series) + 2)]
+    return Table(
+        name,
+        title,
+        [_("Date"), *(str(label) for _key, label in series), _("Total")],
+        [*rows, [_("Total"), *totals]],
+        _chart(
+            "bar",
+            [f"{day:%m-%d}" for day in days],
+            [(label, [counts[day, key] for day in days]) for key, label in series],
+            stacked=True,
+        ),
+        total_row=True,
+    )
+
+
+def registrations_by_channel(data):
+    series = [(channel.id, channel.name) for channel in data["channels"]]
+    title = _("Registrations per day by channel")
+    return _daily("registrations_by_channel", title, data["days"], series, data["by_channel"])
+
+
+def registrations_by_type(data):
+    series = [(code, VISIT_TYPE_LABELS[code]) for code in ("visit", "call")]
+    title = _("Registrations per day: walk-in or call")
+    return _daily("registrations_by_type", title, data["days"], series, data["by_type"])
+
+
+def funnel(data):
+    steps = data["steps"]
+    return Table(
+        "funnel",
+        _("Funnel"),
+        [_("Stage"), _("Customers"), _("Of registered"), _("Of the stage before")],
+        [
+            [str(STAGE_LABELS[s["stage"]]), s["count"], Figure(s["of_registered"]), Figure(s["of_previous"])]
+            for s in steps
+        ],
+        _chart(
+            "bar",
+            [STAGE_LABELS[s["stage"]] for s in steps],
+            [(_("Customers"), [s["count"] for s in steps])],
+            horizontal=True,
+        ),
+        _(
+            "Customers registered in the period, at each stage they reached. %(lost)d of them were lost; "
+            "each counts at the stages reached before.",
+            lost=data["lost"],
+        ),
+    )
+
+
+def grades(data):
+    rows = [
+        [g["grade"], g["count"], Figure(g["share"]), g["moved_in"], g["moved_out"]] for g in data["grades"]
+    ]
+    return Table(
+        "grades",
+        _("Intent grade mix"),
+        [
+            _("Grade"),
+            _("Customers now"),
+            _("Share"),
+            _("Changed to this grade"),
+            _("Changed from this grade"),
+        ],
+        rows,
+        _chart(
+            "bar",
+            [g["grade"] for g in data["grades"]],
+            [(_("Customers now"), [g["count"] for g in data["grades"]])],
+        ),
+        _(
+            "Current grade of the customers registered in the period; changes are all grade changes "
+            "made in the period."
+        ),
+    )
+
+
+def grade_moves(data):
+    return Table(
+        "grade_moves",
+        _("Grade changes in the period"),
+        [_("From"), _("To"), _("Changes")],
+        [[before or "", after or "", count] for (before, after), count in data["moves"]],
+    )
+
+
+def channels(data):
+    rows = [
+        [
+            r["channel"].name,
+            r["registrations"],
+            r["visits"],
+            Figure(r["visit_rate"]),
+            r["signed"],
+            Figure(r["conversion"]),
+        ]
+        for r in data
+    ]
+    return Table(
+        "channels",
+        _("Channel effectiveness"),
+        [_("Channel"), _("Registrations"), _("Visited"), _("Visit rate"), _("Signed"), _("Conversion")],
+        rows,
+        _chart(
+            "bar",
+            [r["channel"].name for r in data],
+            [
+                (_("Registrations"), [r["registrations"] for r in data]),
+                (_("Visited"), [r["visits"] for r in data]),
+                (_("Signed"), [r["signed"] for r in data]),
+            ],
+        ),
+    )
+
+
+def visits(data):
+    series = [(True, _("New customers")), (False, _("Return visits"))]
+    return _daily("visits", _("New customers and return visits"), data["days"], series, data["counts"])
+
+
+def pool(data):
+    series = [("released", _("Released to the pool")), ("claimed", _("Claimed from the pool"))]
+    table = _daily("pool", _("Public pool"), data["days"], series, data["counts"])
+    table.chart["stacked"] = False
+    table.note = _("%(size)d customers are in the public pool now.", size=data["size"])
+    return table
+
+
+def _reach(period, figures):
+    # The funnel and the channel table share one pass over the period's customers.
+    if "reach" not in figures:
+        figures["reach"] = analytics.stage_reach(period, Customer.channel)
+    return figures["reach"]
+
+
+SOURCES = {
+    "registrations": lambda period, figures: analytics.registrations(period),
+    "funnel": lambda period, figures: analytics.funnel(period, _reach(period, figures)),
+    "channels": lambda period, figures: analytics.channel_effectiveness(period, _reach(period, figures)),
+    "grade_mix": lambda period, figures: analytics.grade_mix(period),
+    "visits": lambda period, figures: analytics.visits(period),
+    "public_pool": lambda period, figures: analytics.public_pool(period),
+}
+# Table name → (the figures it is drawn from, the builder). Names are the export URLs.
+TABLES = {
+    "registrations_by_channel": ("registrations", registrations_by_channel),
+    "registrations_by_type": ("registrations", registrations_by_type),
+    "funnel": ("funnel", funnel),
+    "channels": ("channels", channels),
+    "grades": ("grade_mix", grades),
+    "grade_moves": ("grade_mix", grade_moves),
+    "visits": ("visits", visits),
+    "pool": ("public_pool", pool),
+}
+
+
+def dashboard_tables(period, names=tuple(TABLES)) -> dict:
+    """{name: Table}, each analytics query run once however many tables it feeds."""
+    figures, tables = {}, {}
+    for name in names:
+        source, build = TABLES[name]
+        if source not in figures:
+            figures[source] = SOURCES[source](period, figures)
+        tables[name] = build(figures[source])
+    return tables
+
+
+def reps_table(results) -> Table:
+    """The ranking as a table (page and export)."""
+    rows = [
+        [
+            s.rep.display_name,
+            s.registrations,
+            Figure(s.completeness),
+            Figure(s.first_rejection),
+            Figure(s.second_rejection),
+            s.due,
+            Figure(s.timeliness),
+            s.overdue,
+            Figure(s.days_to_first, "days"),
+            s.customers,
+            s.signed,
+            Figure(s.conversion),
+            s.disputes_won,
+            s.disputes_lost,
+        ]
+        for s in results
+    ]
+    return Table("reps", _("Rep ranking"), [label for _key, label in rep_columns()], rows)
+
+
+def rep_columns() -> list:
+    """(sort key or None, header) of the ranking's columns, in table order."""
+    return [
+        (None, _("Rep")),
+        ("registrations", _("Registrations")),
+        ("completeness", _("Completeness")),
+        ("first_rejection", _("Rejected at first review")),
+        ("second_rejection", _("Rejected at second review")),
+        (None, _("Follow-ups due")),
+        ("timeliness", _("On time")),
+        ("overdue", _("Overdue")),
+        ("days_to_first", _("Days to first follow-up")),
+        (None, _("Customers")),
+        (None, _("Signed")),
+        ("conversion", _("Conversion")),
+        ("disputes_won", _("Disputes won")),
+        ("disputes_lost", _("Disputes lost")),
+    ]
+
+
+def rep_scores(period, user, sort):
+    return scorecard.ranked(scorecard.scores(period, scorecard.reps_for(user)), sort)
+
+
+def to_xlsx(table: Table, period, exporter) -> bytes:
+    """The table as a workbook: what it is, for which dates, who exported it; then the rows as shown."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(table.name[:31])
+    moment = office_time(now())
+    head = [
+        [table.title],
+        [_("Period"), f"{period.start.isoformat()} – {period.end.isoformat()}"],
+        [_("Exported by"), f"{exporter.display_name} ({exporter.username})", f"{moment:%Y-%m-%d %H:%M}"],
+        [],
+        table.headers,
+    ]
+    for values in head:
+        sheet.append(safe_row(sheet, values))
+    for values in table.rows:
+        plain = [cell.value if isinstance(cell, Figure) else cell for cell in values]
+        cells = safe_row(sheet, plain)
+        for cell, value in zip(cells, values, strict=True):
+            if isinstance(value, Figure):
+                cell.number_format = value.excel_format
+        sheet.append(cells)
+    out = BytesIO()
+    book.save(out)
+    return out.getvalue()

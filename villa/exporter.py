@@ -1,0 +1,143 @@
+"""Exporting customers to .xlsx: the list's filters, masked unless the exporter may see them in full.
+
+Every export writes one access-log row. Cells are neutralised against formula injection
+(villa.transfer.safe_row).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import force_locale
+from openpyxl import Workbook
+from peewee import JOIN
+
+from villa.customers import _filter_conditions, _text_match, can_see_full
+from villa.identity import format_phone, mask_name, mask_phone
+from villa.labels import STAGE_LABELS, office_time
+from villa.models import AccessLog, Channel, Customer, User, now
+from villa.transfer import safe_row
+
+HEADERS = (
+    "客户编号",
+    "姓名",
+    "电话",
+    "性别",
+    "来源渠道",
+    "意向等级",
+    "阶段",
+    "归属置业顾问",
+    "登记日期",
+    "预算",
+    "意向户型",
+    "下次跟进",
+)
+GENDERS = {"M": "男", "F": "女"}
+MAX_ROWS = 50_000  # the web export's ceiling; the CLI has none
+
+
+@dataclass
+class Export:
+    rows: int
+    full: bool  # some names and phones are in full
+    truncated: bool
+
+
+def export_customers(
+    exporter: User,
+    target,
+    q: str = "",
+    filters: dict | None = None,
+    allow_full: bool = True,
+    limit: int | None = MAX_ROWS,
+    ip: str = "",
+) -> Export:
+    """Write the customers matching the list's search and filters to `target` (a path or file)."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("客户")
+    moment = office_time(now())
+    for values in (
+        ["导出人", f"{exporter.display_name}（{exporter.username}）"],
+        ["导出时间", f"{moment:%Y-%m-%d %H:%M}（北京时间）"],
+        ["筛选条件", _describe(q, filters or {})],
+        [],
+        HEADERS,
+    ):
+        sheet.append(safe_row(sheet, values))
+    with force_locale("zh_Hans"):
+        stages = {code: str(label) for code, label in STAGE_LABELS.items()}
+    count, any_full, truncated = 0, False, False
+    for customer in _customers(exporter, q, filters or {}, None if limit is None else limit + 1).iterator():
+        if limit is not None and count == limit:
+            sheet.append(safe_row(sheet, [f"仅导出前 {limit} 行：请缩小筛选范围后再导出。"]))
+            truncated = True
+            break
+        full = allow_full and can_see_full(exporter, customer)
+        any_full = any_full or full
+        sheet.append(safe_row(sheet, _row(customer, full, stages)))
+        count += 1
+    book.save(target)
+    AccessLog.create(
+        actor=exporter, action="export", customer=None, fields="phone,name" if any_full else "masked", ip=ip
+    )
+    return Export(rows=count, full=any_full, truncated=truncated)
+
+
+def _customers(exporter: User, q: str, filters: dict, limit: int | None):
+    # The same search and filters as the customer list (villa.customers.search_customers), unpaged.
+    query = (
+        Customer.select(
+            Customer.id,
+            Customer.name,
+            Customer.phone,
+            Customer.gender,
+            Customer.grade,
+            Customer.stage,
+            Customer.owner,
+            Customer.registered_at,
+            Customer.budget,
+            Customer.unit_type,
+            Customer.next_followup_on,
+            Customer.anonymised_at,
+            Channel.name,
+            User.id,
+            User.display_name,
+            User.manager,
+        )
+        .join(Channel, on=(Customer.channel == Channel.id))
+        .switch(Customer)
+        .join(User, JOIN.LEFT_OUTER, on=(Customer.owner == User.id))
+    )
+    q = (q or "").strip()
+    if q:
+        query = query.where(_text_match(q))
+    for condition in _filter_conditions(exporter, filters):
+        query = query.where(condition)
+    query = query.order_by(Customer.id.desc())
+    return query.limit(limit) if limit is not None else query
+
+
+def _row(customer: Customer, full: bool, stages: dict) -> list:
+    phone = customer.phone or ""
+    owner = customer.owner if customer.owner_id else None
+    return [
+        customer.id,
+        customer.name if full else mask_name(customer.name),
+        (format_phone(phone) if full else mask_phone(phone)) if phone else "",
+        GENDERS.get(customer.gender, ""),
+        customer.channel.name,
+        customer.grade,
+        stages.get(customer.stage, customer.stage),
+        owner.display_name if owner else "公客池",
+        office_time(customer.registered_at).date() if isinstance(customer.registered_at, datetime) else None,
+        customer.budget,
+        customer.unit_type,
+        customer.next_followup_on,
+    ]
+
+
+def _describe(q: str, filters: dict) -> str:
+    # The search text is left out: it may be a phone or ID number.
+    parts = [f"{name}={value}" for name, value in sorted(filters.items()) if value]
+    if (q or "").strip():
+        parts.append("含搜索词")
+    return "，".join(parts) or "全部客户"

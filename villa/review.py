@@ -1,0 +1,352 @@
+"""Two-level review (审核) of a registration: the rep's manager first, the audit team second.
+
+A decision moves the record with a conditional UPDATE on its current status, so of two reviewers
+clicking at once exactly one decides; the other is told it was already reviewed.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from flask_babel import lazy_gettext as _l
+from peewee import JOIN
+
+from villa.customers import manages
+from villa.db import write_transaction
+from villa.eligibility import current_rules, evaluate
+from villa.messaging import compose, deliver
+from villa.models import AuditLog, Channel, Customer, Review, User, now, office_day_start
+
+LEVELS = {1: "pending_first", 2: "pending_second"}
+LEVEL_ROLES = {1: "manager", 2: "auditor"}
+QUEUE_LIMIT = 200
+REASON_MAX = 500
+NEAR_DUPLICATE_DAYS = 30
+# What a complete registration holds: (label, test). Required and recommended fields alike.
+COMPLETENESS = (
+    ("name", lambda c: bool(c.name)),
+    ("phone", lambda c: bool(c.phone_index)),
+    ("channel", lambda c: bool(c.channel_id)),
+    ("gender", lambda c: c.gender in ("M", "F")),
+    ("age_band", lambda c: bool(c.age_band)),
+    ("unit_type", lambda c: bool(c.unit_type)),
+    ("area_band", lambda c: bool(c.area_band)),
+    ("budget", lambda c: bool(c.budget)),
+    ("purpose", lambda c: bool(c.purpose)),
+    ("hukou_local", lambda c: c.hukou_local is not None),
+    ("social_insurance_months", lambda c: c.social_insurance_months is not None or bool(c.hukou_local)),
+    ("homes_owned", lambda c: c.homes_owned is not None),
+)
+
+
+class ReviewRefused(Exception):
+    """The decision cannot be made; `kind` says why: not_allowed, already_reviewed or invalid."""
+
+    def __init__(self, message, kind: str = "invalid"):
+        super().__init__(str(message))
+        self.message = message
+        self.kind = kind
+
+
+NOT_YOURS = _l("You may not review this registration.")
+ALREADY_REVIEWED = _l("This registration was already reviewed by someone else.")
+NOT_YOURS_TO_RESUBMIT = _l("Only the owner or the registrant resubmits a rejected record.")
+
+
+def level_of(customer: Customer) -> int | None:
+    return next((n for n, state in LEVELS.items() if state == customer.review_status), None)
+
+
+def level_for(user: User) -> int | None:
+    """The level this user reviews at, by role."""
+    return next((n for n, role in LEVEL_ROLES.items() if role == user.role), None)
+
+
+def may_review(user: User, customer: Customer) -> bool:
+    """Is this registration in this user's queue? Nobody reviews what they registered or own."""
+    level = level_of(customer)
+    if level is None or level_for(user) != level:
+        return False
+    if user.id in (customer.registered_by_id, customer.owner_id):
+        return False
+    if level == 2:
+        return True
+    return customer.owner_id is None or manages(user, customer.owner) or _team_manager_conflicted(customer)
+
+
+def _team_manager_conflicted(customer: Customer) -> bool:
+    # The rep's own manager registered the customer: any other manager reviews it, else nobody could.
+    return customer.owner.manager_id is not None and customer.owner.manager_id == customer.registered_by_id
+
+
+def _decide(customer: Customer, reviewer: User, new_status: str) -> int:
+    """Move the record from the level it is at to `new_status`; inside a write transaction."""
+    if not may_review(reviewer, customer):
+        raise ReviewRefused(NOT_YOURS, "not_allowed")
+    level = level_of(customer)
+    moment = now()
+    changed = (
+        Customer.update(review_status=new_status, updated_at=moment)
+        .where(Customer.id == customer.id, Customer.review_status == LEVELS[level])
+        .execute()
+    )
+    if not changed:
+        raise ReviewRefused(ALREADY_REVIEWED, "already_reviewed")
+    customer.review_status, customer.updated_at = new_status, moment
+    return level
+
+
+def _log(customer: Customer, actor: User, action: str, changes: dict):
+    AuditLog.create(
+        actor=actor,
+        action=action,
+        customer=customer,
+        target=f"customer:{customer.id}",
+        changes=json.dumps(changes, ensure_ascii=False),
+    )
+
+
+def approve(customer: Customer, reviewer: User) -> Customer:
+    """The manager's approval sends the record to the audit team; the auditor's approves it."""
+    before = customer.review_status
+    try:
+        with write_transaction():
+            new_status = "pending_second" if level_of(customer) == 1 else "approved"
+            level = _decide(customer, reviewer, new_status)
+            Review.create(customer=customer, level=level, decision="approved", reviewer=reviewer)
+            _log(customer, reviewer, "review_approved", {"level": level})
+            message = compose(customer, "approval") if new_status == "approved" else None
+    except Exception:
+        customer.review_status = before
+        raise
+    _send_after_commit(message)
+    return customer
+
+
+def clean_reason(reason: str | None) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReviewRefused(_l("Give the reason for the rejection."))
+    if len(reason) > REASON_MAX:
+        raise ReviewRefused(_l("Keep the reason under 500 characters."))
+    return reason
+
+
+def reject(customer: Customer, reviewer: User, reason: str) -> Customer:
+    """Send the record back to the rep, and tell the customer why (an outbox message)."""
+    reason = clean_reason(reason)
+    before = customer.review_status
+    try:
+        with write_transaction():
+            level = _decide(customer, reviewer, "rejected")
+            Review.create(
+                customer=customer, level=level, decision="rejected", reason=reason, reviewer=reviewer
+            )
+            _log(customer, reviewer, "review_rejected", {"level": level, "reason": reason})
+            message = compose(customer, "rejection", reason)
+    except Exception:
+        customer.review_status = before
+        raise
+    _send_after_commit(message)
+    return customer
+
+
+def _send_after_commit(message):
+    # The decision and its message are saved together; the gateway's network call comes after
+    # the commit, so a slow SMS provider never holds the database's write lock.
+    if message is not None:
+        deliver(message)
+
+
+def fixes(actor: User, customer: Customer) -> bool:
+    """The owner or the registrant fixes a rejected record, or the owner's manager does."""
+    if customer.archived_at or customer.anonymised_at:
+        return False
+    if actor.id in (customer.owner_id, customer.registered_by_id):
+        return True
+    return actor.role == "manager" and (customer.owner_id is None or manages(actor, customer.owner))
+
+
+def may_resubmit(actor: User, customer: Customer) -> bool:
+    return customer.review_status == "rejected" and fixes(actor, customer)
+
+
+def resubmit(customer: Customer, actor: User) -> Customer:
+    """The fixed record goes back to the first level."""
+    if not fixes(actor, customer):
+        raise ReviewRefused(NOT_YOURS_TO_RESUBMIT, "not_allowed")
+    with write_transaction():
+        changed = (
+            Customer.update(review_status="pending_first", updated_at=now())
+            .where(Customer.id == customer.id, Customer.review_status == "rejected")
+            .execute()
+        )
+        if not changed:
+            raise ReviewRefused(_l("This record is not waiting to be fixed."), "already_reviewed")
+        _log(customer, actor, "resubmitted", {})
+    customer.review_status = "pending_first"
+    return customer
+
+
+@dataclass
+class QueueFilters:
+    rep: int | None = None
+    channel: str = ""
+    registered_from: date | None = None
+    registered_to: date | None = None
+
+
+def queue(user: User, filters: QueueFilters | None = None) -> list[Customer]:
+    """The registrations waiting at this user's level, oldest first; a manager sees their team's."""
+    level = level_for(user)
+    if level is None:
+        return []
+    filters = filters or QueueFilters()
+    Owner = User.alias()
+    query = (
+        Customer.select(Customer, Owner, Channel)
+        .join_from(Customer, Owner, JOIN.LEFT_OUTER, on=(Customer.owner == Owner.id))
+        .join_from(Customer, Channel)
+        .where(
+            Customer.review_status == LEVELS[level],
+            Customer.anonymised_at.is_null(),
+            Customer.registered_by != user.id,
+            Customer.owner.is_null() | (Customer.owner != user.id),
+        )
+    )
+    if level == 1:
+        query = query.where(
+            Customer.owner.is_null()
+            | (Owner.manager == user.id)
+            | Owner.manager.is_null()
+            | (Owner.manager == Customer.registered_by)
+        )
+    if filters.rep:
+        query = query.where(Customer.owner == filters.rep)
+    if filters.channel:
+        query = query.where(Channel.code == filters.channel)
+    if filters.registered_from:
+        query = query.where(Customer.registered_at >= office_day_start(filters.registered_from))
+    if filters.registered_to:
+        end = office_day_start(filters.registered_to + timedelta(days=1))
+        query = query.where(Customer.registered_at < end)
+    return list(query.order_by(Customer.registered_at, Customer.id).limit(QUEUE_LIMIT))
+
+
+def batch_approve(customer_ids, reviewer: User) -> tuple[list[Customer], list[int]]:
+    """Approve each one this reviewer may; returns (approved customers, refused ids)."""
+    approved, refused = [], []
+    for customer_id in list(dict.fromkeys(customer_ids))[:QUEUE_LIMIT]:
+        customer = Customer.get_or_none(Customer.id == customer_id)
+        if customer is None:
+            refused.append(customer_id)
+            continue
+        try:
+            approved.append(approve(customer, reviewer))
+        except ReviewRefused:
+            refused.append(customer_id)
+    return approved, refused
+
+
+def glance(customer: Customer, rules: dict | None = None, candidates: list | None = None) -> dict:
+    """The checks of one queue row; `candidates` (possible near-duplicates) saves queries per row."""
+    filled = [name for name, test in COMPLETENESS if test(customer)]
+    if candidates is None:
+        candidates = _candidates([customer])
+    return {
+        "completeness": round(100 * len(filled) / len(COMPLETENESS)),
+        "missing": [name for name, _test in COMPLETENESS if name not in filled],
+        # A stored ID number was normalised and checked on the way in: present means valid.
+        "id_valid": "present" if customer.id_index else "absent",
+        "eligibility": evaluate(
+            customer.hukou_local,
+            customer.social_insurance_months,
+            customer.homes_owned,
+            rules if rules is not None else current_rules(),
+        ),
+        "consent": bool(customer.consent_at and customer.notice_version),
+        "near_duplicates": sum(1 for other in candidates if _near(customer, other)),
+        "age": max(now() - customer.registered_at, timedelta(0)),
+    }
+
+
+def glances(customers: list[Customer]) -> dict[int, dict]:
+    """Glances for a whole queue page: the rules read once, the candidates in two queries."""
+    rules = current_rules()
+    candidates = _candidates(customers)
+    return {c.id: glance(c, rules, candidates) for c in customers}
+
+
+def _candidates(customers: list[Customer]) -> list[Customer]:
+    """Customers that may be near-duplicates of these: same name, and registered within 30 days
+    or sharing an alternate phone. Both queries go through an index (name; phone blind indexes)."""
+    if not customers:
+        return []
+    names = list({c.name for c in customers})
+    span = timedelta(days=NEAR_DUPLICATE_DAYS)
+    earliest = min(c.registered_at for c in customers) - span
+    latest = max(c.registered_at for c in customers) + span
+    phones = list({i for c in customers for i in (c.phone_index, c.alt_phone_index) if i})
+    alternates = list({c.alt_phone_index for c in customers if c.alt_phone_index})
+    fields = (
+        Customer.id,
+        Customer.name,
+        Customer.phone_index,
+        Customer.alt_phone_index,
+        Customer.registered_at,
+    )
+    found = {}
+    recent = Customer.select(*fields).where(
+        Customer.name.in_(names), Customer.registered_at.between(earliest, latest)
+    )
+    sharing = Customer.alt_phone_index.in_(phones)
+    if alternates:
+        sharing |= Customer.phone_index.in_(alternates)
+    shared = Customer.select(*fields).where(sharing, Customer.name.in_(names))
+    for other in [*recent, *shared]:
+        found[other.id] = other
+    return list(found.values())
+
+
+def _near(customer: Customer, other: Customer) -> bool:
+    """Same name, and the same alternate phone or a registration within 30 days of this one."""
+    if other.id == customer.id or other.name != customer.name:
+        return False
+    phones = {customer.phone_index, customer.alt_phone_index} - {None}
+    if other.alt_phone_index and other.alt_phone_index in phones:
+        return True
+    if customer.alt_phone_index and other.phone_index == customer.alt_phone_index:
+        return True
+    return abs(other.registered_at - customer.registered_at) <= timedelta(days=NEAR_DUPLICATE_DAYS)
+
+
+def latest_rejection(customer: Customer) -> Review | None:
+    return (
+        Review.select()
+        .where(Review.customer == customer, Review.decision == "rejected")
+        .order_by(Review.at.desc(), Review.id.desc())
+        .first()
+    )
+
+
+def latest_rejections(customers) -> dict[int, Review]:
+    """The latest rejection of each of these customers, by customer id, in one query."""
+    ids = [c.id for c in customers]
+    if not ids:
+        return {}
+    rows = (
+        Review.select()
+        .where(Review.customer.in_(ids), Review.decision == "rejected")
+        .order_by(Review.at, Review.id)
+    )
+    return {row.customer_id: row for row in rows}
+
+
+def history(customer: Customer) -> list[Review]:
+    """Every decision on this registration, oldest first, with the reviewer."""
+    return list(
+        Review.select(Review, User)
+        .join(User)
+        .where(Review.customer == customer)
+        .order_by(Review.at, Review.id)
+    )

@@ -1,0 +1,272 @@
+"""Rep scorecards (考核): how well each rep registers, follows up and converts, in a date range.
+
+What each figure counts (the period: office dates, both ends included):
+- registrations and completeness: customers the rep registered (registered_by) in the period;
+  completeness is the share of review.COMPLETENESS fields filled, over all of them;
+- first- and second-review rejection rate: review decisions of that level made in the period on any
+  registration of the rep: rejected / decided;
+- customers, signed, conversion (signed / customers) and days to the first follow-up: customers the
+  rep owns now that were registered in the period (the front desk registers walk-ins a rep then
+  owns); days are whole office days from registration to the customer's first follow-up by anyone,
+  averaged over those that have one;
+- follow-up timeliness: each follow-up the rep wrote with a next date (next_at) sets a due date. Due
+  dates in the period that have passed (before today) count; one was done on time when the same
+  customer's next follow-up (by anyone) was written on or before that office date, late when after,
+  and is overdue while there is none. timeliness = on time / due. Only follow-ups written from
+  DUE_LOOKAHEAD_DAYS before the period are read, so the query stays on the created_at index: a next
+  date set further ahead than that is not scored;
+- disputes won and lost: disputes decided in the period; "to_claimant" is won by the claimant,
+  "keep_owner" by the owner.
+
+Every figure is one GROUP BY over all reps, so a ranking costs about as much as one card.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from peewee import SQL, Case, fn
+
+from villa.analytics import Period, office_date, office_days_between, rate
+from villa.models import Customer, Dispute, FollowUp, Review, User, office_day_start, office_today
+from villa.review import COMPLETENESS
+
+DUE_LOOKAHEAD_DAYS = 92
+
+# review.COMPLETENESS as SQL, field by field, so completeness is summed by the database.
+FILLED_SQL = {
+    "name": Customer.name != "",
+    "phone": Customer.phone_index.is_null(False) & (Customer.phone_index != ""),
+    "channel": Customer.channel.is_null(False),
+    "gender": Customer.gender.in_(("M", "F")),
+    "age_band": Customer.age_band != "",
+    "unit_type": Customer.unit_type != "",
+    "area_band": Customer.area_band != "",
+    "budget": Customer.budget != "",
+    "purpose": Customer.purpose != "",
+    "hukou_local": Customer.hukou_local.is_null(False),
+    "social_insurance_months": Customer.social_insurance_months.is_null(False)
+    | (Customer.hukou_local == True),  # noqa: E712
+    "homes_owned": Customer.homes_owned.is_null(False),
+}
+
+# Sort keys of the ranking: (attribute, True when a higher value is better).
+RANKING = {
+    "registrations": ("registrations", True),
+    "completeness": ("completeness", True),
+    "first_rejection": ("first_rejection", False),
+    "second_rejection": ("second_rejection", False),
+    "timeliness": ("timeliness", True),
+    "overdue": ("overdue", False),
+    "days_to_first": ("days_to_first", False),
+    "conversion": ("conversion", True),
+    "disputes_won": ("disputes_won", True),
+    "disputes_lost": ("disputes_lost", False),
+}
+DEFAULT_SORT = "registrations"
+
+
+@dataclass
+class Score:
+    rep: User
+    registrations: int = 0
+    fields_filled: int = 0
+    reviews: dict = field(default_factory=lambda: {1: [0, 0], 2: [0, 0]})  # level: [rejected, decided]
+    due: int = 0
+    on_time: int = 0
+    late: int = 0
+    overdue: int = 0
+    customers: int = 0
+    signed: int = 0
+    followed_up: int = 0  # customers with a follow-up, for the average below
+    days_to_first_total: float = 0
+    disputes_won: int = 0
+    disputes_lost: int = 0
+
+    @property
+    def completeness(self):
+        return rate(self.fields_filled, self.registrations * len(COMPLETENESS))
+
+    @property
+    def first_rejection(self):
+        return rate(*self.reviews[1])
+
+    @property
+    def second_rejection(self):
+        return rate(*self.reviews[2])
+
+    @property
+    def timeliness(self):
+        return rate(self.on_time, self.due)
+
+    @property
+    def days_to_first(self):
+        return rate(self.days_to_first_total, self.followed_up)
+
+    @property
+    def conversion(self):
+        return rate(self.signed, self.customers)
+
+
+def reps_for(user: User):
+    """The reps whose cards this user may open: an admin all, a manager their team and unmanaged reps."""
+    query = User.select().where(User.role == "rep").order_by(User.display_name, User.id)
+    if user.role == "admin":
+        return query
+    if user.role == "manager":
+        return query.where(User.manager.is_null() | (User.manager == user.id))
+    return query.where(User.id == user.id)
+
+
+def may_open_card(user: User, rep: User) -> bool:
+    from villa.customers import manages
+
+    if user.role == "admin":
+        return True
+    if user.role == "manager":
+        return manages(user, rep)
+    return user.role == "rep" and user.id == rep.id
+
+
+def scores(period: Period, reps) -> list[Score]:
+    by_id = {rep.id: Score(rep) for rep in reps}
+    if by_id:
+        for figures in (_registrations, _reviews, _timeliness, _customers, _disputes):
+            figures(period, by_id)
+    return list(by_id.values())
+
+
+def ranked(results: list[Score], sort: str) -> list[Score]:
+    """Best first by the chosen figure; reps without that figure (no data) last."""
+    attribute, higher_better = RANKING.get(sort, RANKING[DEFAULT_SORT])
+    known = [s for s in results if getattr(s, attribute) is not None]
+    unknown = [s for s in results if getattr(s, attribute) is None]
+    known.sort(key=lambda s: getattr(s, attribute), reverse=higher_better)
+    return known + unknown
+
+
+def _ours(rows, by_id):
+    """The grouped rows of the reps asked for. Filtering here, not in SQL, keeps the database on the
+    date index: asked to match a list of reps, SQLite prefers the rep index and reads every year."""
+    return (row for row in rows if row[0] in by_id)
+
+
+def filled_fields():
+    """How many of the completeness checklist's fields a customer row has filled, as SQL."""
+    return sum(Case(None, [(condition, 1)], 0) for condition in FILLED_SQL.values())
+
+
+def _registrations(period, by_id):
+    rows = (
+        Customer.select(Customer.registered_by, fn.COUNT(Customer.id), fn.SUM(filled_fields()))
+        .where(period.covers(Customer.registered_at))
+        .group_by(Customer.registered_by)
+        .tuples()
+    )
+    for rep_id, count, filled in _ours(rows, by_id):
+        by_id[rep_id].registrations, by_id[rep_id].fields_filled = count, int(filled or 0)
+
+
+def _reviews(period, by_id):
+    rows = (
+        Review.select(Customer.registered_by, Review.level, Review.decision, fn.COUNT(Review.id))
+        .join(Customer, on=(Review.customer == Customer.id))
+        .where(period.covers(Review.at), Review.level.in_((1, 2)))
+        .group_by(Customer.registered_by, Review.level, Review.decision)
+        .tuples()
+    )
+    for rep_id, level, decision, count in _ours(rows, by_id):
+        tally = by_id[rep_id].reviews[level]
+        tally[1] += count
+        if decision == "rejected":
+            tally[0] += count
+
+
+def _timeliness(period, by_id):
+    last_due_day = min(period.end, office_today() - timedelta(days=1))
+    if last_due_day < period.start:
+        return
+    later = FollowUp.alias()
+    next_contact = later.select(fn.MIN(later.created_at)).where(
+        later.customer == FollowUp.customer, later.created_at > FollowUp.created_at
+    )
+    dues = (
+        FollowUp.select(
+            FollowUp.author.alias("rep_id"), FollowUp.next_at.alias("due_on"), next_contact.alias("done_at")
+        )
+        .where(
+            FollowUp.created_at >= office_day_start(period.start - timedelta(days=DUE_LOOKAHEAD_DAYS)),
+            FollowUp.created_at < office_day_start(last_due_day + timedelta(days=1)),
+            FollowUp.next_at.between(period.start, last_due_day),
+        )
+        # Materialised: else SQLite copies the subquery into each use of done_at and runs it twice.
+        .cte("dues", materialized=True)
+    )
+    done = dues.c.done_at.is_null(False)
+    on_time = done & (office_date(dues.c.done_at) <= dues.c.due_on)
+    rows = (
+        FollowUp.select(
+            dues.c.rep_id,
+            fn.COUNT(SQL("*")),
+            fn.SUM(Case(None, [(on_time, 1)], 0)),
+            fn.SUM(Case(None, [(done, 1)], 0)),
+        )
+        .from_(dues)
+        .with_cte(dues)
+        .group_by(dues.c.rep_id)
+        .tuples()
+    )
+    for rep_id, due, in_time, with_contact in _ours(rows, by_id):
+        score = by_id[rep_id]
+        score.due, score.on_time = due, int(in_time or 0)
+        score.late = int(with_contact or 0) - score.on_time
+        score.overdue = due - int(with_contact or 0)
+
+
+def _customers(period, by_id):
+    first = FollowUp.select(fn.MIN(FollowUp.created_at)).where(FollowUp.customer == Customer.id)
+    owned = (
+        Customer.select(
+            Customer.owner.alias("rep_id"),
+            Customer.stage.alias("stage"),
+            Customer.registered_at.alias("registered_at"),
+            first.alias("first_at"),
+        )
+        .where(period.covers(Customer.registered_at), Customer.owner.in_(list(by_id)))
+        .cte("owned", materialized=True)  # one first-follow-up lookup per customer, not one per use
+    )
+    rows = (
+        Customer.select(
+            owned.c.rep_id,
+            fn.COUNT(SQL("*")),
+            fn.SUM(Case(None, [(owned.c.stage == "signed", 1)], 0)),
+            fn.COUNT(owned.c.first_at),
+            fn.SUM(office_days_between(owned.c.first_at, owned.c.registered_at)),
+        )
+        .from_(owned)
+        .with_cte(owned)
+        .group_by(owned.c.rep_id)
+        .tuples()
+    )
+    for rep_id, count, signed, followed_up, days in rows:
+        score = by_id[rep_id]
+        score.customers, score.signed = count, int(signed or 0)
+        score.followed_up, score.days_to_first_total = followed_up, float(days or 0)
+
+
+def _disputes(period, by_id):
+    rows = (
+        Dispute.select(Dispute.claimant, Dispute.owner, Dispute.decision, fn.COUNT(Dispute.id))
+        .where(
+            Dispute.status == "decided",
+            period.covers(Dispute.decided_at),
+            Dispute.claimant.in_(list(by_id)) | Dispute.owner.in_(list(by_id)),
+        )
+        .group_by(Dispute.claimant, Dispute.owner, Dispute.decision)
+        .tuples()
+    )
+    for claimant_id, owner_id, decision, count in rows:
+        winner, loser = (claimant_id, owner_id) if decision == "to_claimant" else (owner_id, claimant_id)
+        if winner in by_id:
+            by_id[winner].disputes_won += count
+        if loser in by_id:
+            by_id[loser].disputes_lost += count

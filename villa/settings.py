@@ -1,0 +1,274 @@
+"""Office settings and source channels: each setting read as its type, checked, and written with
+an audit row. A value that is missing or no longer valid reads as its default."""
+
+import copy
+import json
+import re
+
+from flask_babel import lazy_gettext as _l
+from peewee import IntegrityError
+
+from villa.db import db
+from villa.instance import DEFAULT_SETTINGS
+from villa.models import AuditLog, Channel, Setting, User
+
+PRIVACY_NOTICE_TEXT = (
+    "本售楼处收集您的姓名、联系电话及购房需求，仅用于为您提供置业咨询、看房接待及后续服务。"
+    "证件号码和财务信息仅在您单独同意后登记。您的信息加密保存，不会提供给第三方；"
+    "您可随时要求查阅、更正或删除。"
+)
+DEFAULTS = {**DEFAULT_SETTINGS, "privacy_notice_text": PRIVACY_NOTICE_TEXT}
+
+CHANNEL_KINDS = ("direct", "online", "event", "referral", "broker")
+CHANNEL_CODE = re.compile(r"^[a-z0-9_]{1,30}$")
+MESSAGE_MAX = 140  # as villa.messaging sends it: two SMS segments
+SAMPLE_NAME = "张三丰"  # a message is measured with a 3-character name filled in
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+class SettingProblem(ValueError):
+    """Refused values: `problems` maps a key (or "key.part" inside a mapping) to its message."""
+
+    def __init__(self, problems: dict):
+        super().__init__(", ".join(problems))
+        self.problems = problems
+
+
+# Each check takes a candidate value and returns (typed value, {path: message}).
+
+
+def _number(low: int, high: int):
+    def check(value, path):
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            return None, {path: _l("Enter a whole number.")}
+        try:
+            number = int(value)
+        except ValueError:
+            return None, {path: _l("Enter a whole number.")}
+        if not low <= number <= high:
+            return None, {path: _l("Enter a number from %(low)d to %(high)d.", low=low, high=high)}
+        return number, {}
+
+    return check
+
+
+def _lines(max_lines: int, max_length: int):
+    def check(value, path):
+        if isinstance(value, str):
+            value = value.splitlines()
+        if not isinstance(value, list) or not all(isinstance(line, str) for line in value):
+            return None, {path: _l("Write one item per line.")}
+        lines = [line.strip() for line in value if line.strip()]
+        if not 1 <= len(lines) <= max_lines:
+            return None, {path: _l("Write 1 to %(max)d lines.", max=max_lines)}
+        if any(len(line) > max_length for line in lines):
+            return None, {path: _l("Each line may have at most %(max)d characters.", max=max_length)}
+        return lines, {}
+
+    return check
+
+
+def _text(max_length: int):
+    def check(value, path):
+        text = value.strip() if isinstance(value, str) else ""
+        if not text:
+            return None, {path: _l("This cannot be empty.")}
+        if len(text) > max_length:
+            return None, {path: _l("At most %(max)d characters.", max=max_length)}
+        return text, {}
+
+    return check
+
+
+def _version(value, path):
+    version = value.strip() if isinstance(value, str) else ""
+    if not re.fullmatch(r"[\w.-]{1,20}", version):
+        return None, {path: _l("Use 1 to 20 letters, digits, dots or dashes, e.g. 2026-11.")}
+    return version, {}
+
+
+def _flag(value, path):
+    if not isinstance(value, bool):
+        return None, {path: _l("Choose yes or no.")}
+    return value, {}
+
+
+def _mapping(parts: dict):
+    def check(value, path):
+        if not isinstance(value, dict):
+            value = {}
+        typed, problems = {}, {}
+        for part, part_check in parts.items():
+            typed[part], found = part_check(value.get(part), f"{path}.{part}")
+            problems.update(found)
+        return (None if problems else typed), problems
+
+    return check
+
+
+def _template(kind: str):
+    def check(value, path):
+        text, problems = _text(500)(value, path)
+        if problems:
+            return None, problems
+        names = PLACEHOLDER.findall(text)
+        unknown = [n for n in names if n not in ("name", "reason")]
+        if unknown:
+            return None, {
+                path: _l(
+                    "Unknown placeholder {%(placeholder)s}: use only {name} and {reason}.",
+                    placeholder=unknown[0],
+                )
+            }
+        if "{" in PLACEHOLDER.sub("", text) or "}" in PLACEHOLDER.sub("", text):
+            return None, {path: _l("Braces are only for {name} and {reason}.")}
+        if kind == "rejection" and "reason" not in names:
+            return None, {path: _l("The rejection message must contain {reason}.")}
+        if kind == "approval" and "reason" in names:
+            return None, {path: _l("An approval has no reason: remove {reason}.")}
+        length = len(text.replace("{name}", SAMPLE_NAME).replace("{reason}", ""))
+        if length > MESSAGE_MAX:
+            return None, {
+                path: _l(
+                    "At most %(max)d characters with a 3-character name filled in (now %(length)d).",
+                    max=MESSAGE_MAX,
+                    length=length,
+                )
+            }
+        return text, {}
+
+    return check
+
+
+CHECKS = {
+    "protection_days_visit": _number(1, 90),
+    "protection_days_call": _number(1, 90),
+    "pool_quota": _number(0, 500),
+    "retention_years": _number(1, 30),
+    "backups_kept": _number(1, 365),
+    "correction_link_hours": _number(1, 720),
+    "privacy_notice_text": _text(2000),
+    "privacy_notice_version": _version,
+    "rejection_reasons": _lines(30, 100),
+    "review_checklist": _lines(30, 200),
+    "message_templates": _mapping({"rejection": _template("rejection"), "approval": _template("approval")}),
+    "notify_on_approval": _flag,
+    "eligibility_rules": _mapping(
+        {
+            "local_max_homes_owned": _number(0, 10),
+            "nonlocal_min_months": _number(0, 240),
+            "nonlocal_max_homes_owned": _number(0, 10),
+        }
+    ),
+}
+
+
+def read(key: str):
+    """The setting as its type: the stored value when it is valid, else the default."""
+    stored = Setting.read(key)
+    if stored is not None:
+        value, problems = CHECKS[key](stored, key)
+        if not problems:
+            return value
+    return copy.deepcopy(DEFAULTS[key])
+
+
+def save(values: dict, actor: User) -> dict:
+    """Check these settings together and write the ones that changed, each with an audit row.
+
+    Raises SettingProblem and writes nothing when any value is refused; returns {key: [old, new]}."""
+    typed, problems = {}, {}
+    for key, value in values.items():
+        typed[key], found = CHECKS[key](value, key)
+        problems.update(found)
+    if "privacy_notice_text" in typed and "privacy_notice_version" not in problems:
+        old_text, old_version = read("privacy_notice_text"), read("privacy_notice_version")
+        new_version = typed.get("privacy_notice_version", old_version)
+        if typed["privacy_notice_text"] not in (None, old_text) and new_version == old_version:
+            problems["privacy_notice_version"] = _l("The notice text changed: give it a new version.")
+    if problems:
+        raise SettingProblem(problems)
+    changes = {key: [read(key), value] for key, value in typed.items() if read(key) != value}
+    with db.atomic():
+        for key, (old, new) in changes.items():
+            Setting.write(key, new)
+            _audit(actor, "setting_changed", f"setting:{key}", {key: [old, new]})
+    return changes
+
+
+# Channels: the list the desk picks a customer's source from. A code is fixed once made (customers
+# and reports refer to it) and a channel is never deleted, only taken off the list.
+
+
+def add_channel(code: str, name: str, kind: str, protection_days: int | None, actor: User) -> Channel:
+    code = (code or "").strip()
+    if not CHANNEL_CODE.match(code):
+        raise SettingProblem({"code": _l("Use 1 to 30 lower-case letters, digits or underscores.")})
+    if Channel.select().where(Channel.code == code).exists():
+        raise SettingProblem({"code": _l("This code is taken: choose another.")})
+    name, problems = _channel_fields(name, kind, protection_days)
+    if problems:
+        raise SettingProblem(problems)
+    last = Channel.select().order_by(Channel.sort_order.desc()).first()
+    try:
+        with db.atomic():
+            channel = Channel.create(
+                code=code,
+                name=name,
+                kind=kind,
+                protection_days=protection_days,
+                sort_order=(last.sort_order + 1) if last else 0,
+            )
+            details = {"code": code, "name": name, "kind": kind, "protection_days": protection_days}
+            _audit(actor, "channel_added", f"channel:{channel.id}", details)
+    except IntegrityError:
+        raise SettingProblem({"code": _l("This code is taken: choose another.")}) from None
+    return channel
+
+
+def change_channel(channel: Channel, name: str, kind: str, protection_days: int | None, actor: User) -> dict:
+    """Rename a channel or change its kind or protection period; returns {field: [old, new]}."""
+    name, problems = _channel_fields(name, kind, protection_days)
+    if problems:
+        raise SettingProblem(problems)
+    changes = {
+        field: [getattr(channel, field), new]
+        for field, new in (("name", name), ("kind", kind), ("protection_days", protection_days))
+        if getattr(channel, field) != new
+    }
+    if changes:
+        channel.name, channel.kind, channel.protection_days = name, kind, protection_days
+        with db.atomic():
+            channel.save()
+            _audit(actor, "channel_changed", f"channel:{channel.id}", changes)
+    return changes
+
+
+def set_channel_active(channel: Channel, active: bool, actor: User) -> bool:
+    """Take a channel off the desk's list, or back on; customers keep it either way."""
+    if channel.active == active:
+        return False
+    channel.active = active
+    with db.atomic():
+        channel.save()
+        action = "channel_reactivated" if active else "channel_deactivated"
+        _audit(actor, action, f"channel:{channel.id}", {"active": [not active, active]})
+    return True
+
+
+def _channel_fields(name, kind, protection_days):
+    problems = {}
+    name = (name or "").strip()
+    if not name or len(name) > 40:
+        problems["name"] = _l("Give the channel a name of at most 40 characters.")
+    if kind not in CHANNEL_KINDS:
+        problems["kind"] = _l("Choose a kind from the list.")
+    if protection_days is not None:
+        problems.update(_number(1, 90)(protection_days, "protection_days")[1])
+    return name, problems
+
+
+def _audit(actor: User, action: str, target: str, changes: dict):
+    AuditLog.create(
+        actor=actor, action=action, target=target, changes=json.dumps(changes, ensure_ascii=False)
+    )
