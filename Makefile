@@ -39,5 +39,24 @@ i18n: $(VENV)/.dev
 	$(BIN)/pybabel update -i villa/translations/messages.pot -d villa/translations -l zh_Hans --no-fuzzy-matching
 	$(BIN)/pybabel compile -d villa/translations
 
+# `make bench`: seed BENCH_CUSTOMERS customers into a temporary instance, serve it with gunicorn and
+# drive each hot endpoint with wrk for BENCH_SECONDS at BENCH_CONNECTIONS connections (bench/README.md).
+# BENCH_SMOKE=1 checks the harness only (CI); BENCH_ARGS passes more options (e.g. --keep).
+BENCH_CUSTOMERS ?= 100000
+BENCH_SECONDS ?= 10
+BENCH_CONNECTIONS ?= 16
+bench: $(BIN)/villa
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing wrk (apt-get install wrk)"; \
+	    apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }; \
+	  else \
+	    echo "make bench needs wrk, the load generator: run 'sudo apt-get install wrk', then make bench again" >&2; \
+	    exit 1; \
+	  fi; }
+	@command -v wrk >/dev/null 2>&1 || { echo "wrk could not be installed with apt-get" >&2; exit 1; }
+	$(BIN)/python bench/run.py --customers $(BENCH_CUSTOMERS) --seconds $(BENCH_SECONDS) \
+	  --connections $(BENCH_CONNECTIONS) $(if $(filter 1,$(BENCH_SMOKE)),--smoke) $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache
