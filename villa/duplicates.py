@@ -264,13 +264,7 @@ def _repoint(model, fk, ids: list[int], source_id: int, target_id: int):
 
 
 def _audit(actor: User, customer: Customer, action: str, changes: dict):
-    AuditLog.create(
-        actor=actor,
-        action=action,
-        customer=customer.id,
-        target=f"customer:{customer.id}",
-        changes=json.dumps(changes),
-    )
+    AuditLog.on_customer(customer.id, actor, action, changes)
 
 
 # Undoing

@@ -3,8 +3,6 @@
 A wrong entry is corrected by a new entry that points at it; there is no update and no delete.
 """
 
-import json
-
 from flask_babel import lazy_gettext as _l
 
 from villa.db import is_sqlite, write_transaction
@@ -132,14 +130,7 @@ def _apply_to_customer(customer: Customer, kind, reached, next_at, grade) -> lis
 
 
 def _audit(customer: Customer, actor: User, action: str, changes: dict, moment):
-    AuditLog.create(
-        at=moment,
-        actor=actor,
-        action=action,
-        customer=customer,
-        target=f"customer:{customer.id}",
-        changes=json.dumps(changes, ensure_ascii=False),
-    )
+    AuditLog.on_customer(customer, actor, action, changes, at=moment)
 
 
 def timeline_followups(customer: Customer, limit: int | None = None) -> list[FollowUp]:

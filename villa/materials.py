@@ -121,12 +121,8 @@ def record_handover(customer: Customer, material_ids: list[int], actor: User) ->
         materials = active_materials().where(Material.id.in_(wanted - already))
         given = [MaterialGiven.create(customer=customer, material=m, given_by=actor) for m in materials]
         if given:
-            AuditLog.create(
-                actor=actor,
-                action="materials_given",
-                customer=customer,
-                target=f"customer:{customer.id}",
-                changes=json.dumps({"materials": [g.material_id for g in given]}),
+            AuditLog.on_customer(
+                customer, actor, "materials_given", {"materials": [g.material_id for g in given]}
             )
     return given
 

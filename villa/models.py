@@ -200,6 +200,19 @@ class AuditLog(BaseModel):
     def change_map(self) -> dict:
         return json.loads(self.changes or "{}")
 
+    @classmethod
+    def on_customer(cls, customer, actor, action: str, changes: dict | None = None, at=None):
+        """One entry on a customer's record (and so on its timeline)."""
+        customer_id = customer if isinstance(customer, int) else customer.id
+        return cls.create(
+            at=at or now(),
+            actor=actor,
+            action=action,
+            customer=customer_id,
+            target=f"customer:{customer_id}",
+            changes=json.dumps(changes or {}, ensure_ascii=False),
+        )
+
 
 class AccessLog(BaseModel):
     """Every reveal of a full phone or ID number, and every export."""

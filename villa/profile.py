@@ -4,7 +4,6 @@ Every change writes one audit row. Personal data (phone, ID number, address, WeC
 details) is recorded there only as "changed", never with its values.
 """
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -250,13 +249,7 @@ def _save(
     try:
         with write_transaction():
             customer.save(only=[*columns, Customer.updated_at])
-            AuditLog.create(
-                actor=actor,
-                action=action,
-                customer=customer,
-                target=f"customer:{customer.id}",
-                changes=json.dumps(changes, ensure_ascii=False),
-            )
+            AuditLog.on_customer(customer, actor, action, changes)
     except IntegrityError:
         # Another customer took the same phone or ID between our check and the write.
         customer.__data__ = before

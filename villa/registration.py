@@ -1,6 +1,5 @@
 """Registering a customer at the desk (首访登记), and recognising one who is already known (判客)."""
 
-import json
 from dataclasses import dataclass, field
 
 from peewee import IntegrityError
@@ -95,12 +94,8 @@ def register(actor: User, entry: Registration) -> Customer:
                 rotation.assign(entry.owner, actor)
             if entry.material_ids:
                 record_handover(customer, entry.material_ids, actor)
-            AuditLog.create(
-                actor=actor,
-                action="registered",
-                customer=customer,
-                target=f"customer:{customer.id}",
-                changes=json.dumps({"owner": entry.owner.username, "channel": entry.channel.code}),
+            AuditLog.on_customer(
+                customer, actor, "registered", {"owner": entry.owner.username, "channel": entry.channel.code}
             )
     except IntegrityError:
         # Another desk registered the same phone or ID a moment ago: theirs is the record.
@@ -145,7 +140,5 @@ def log_return_visit(customer: Customer, actor: User, kind: str = "visit", note:
             customer.stage = "visited"
         customer.last_activity_at = now()
         customer.save()
-        AuditLog.create(
-            actor=actor, action="return_visit", customer=customer, target=f"customer:{customer.id}"
-        )
+        AuditLog.on_customer(customer, actor, "return_visit")
     return visit

@@ -4,7 +4,6 @@ A decision moves the record with a conditional UPDATE on its current status, so 
 clicking at once exactly one decides; the other is told it was already reviewed.
 """
 
-import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -97,13 +96,7 @@ def _decide(customer: Customer, reviewer: User, new_status: str) -> int:
 
 
 def _log(customer: Customer, actor: User, action: str, changes: dict):
-    AuditLog.create(
-        actor=actor,
-        action=action,
-        customer=customer,
-        target=f"customer:{customer.id}",
-        changes=json.dumps(changes, ensure_ascii=False),
-    )
+    AuditLog.on_customer(customer, actor, action, changes)
 
 
 def approve(customer: Customer, reviewer: User) -> Customer:
