@@ -11,7 +11,7 @@ from villa.auth import hash_password
 from villa.customers import set_alt_phone, set_id_number, set_phone
 from villa.db import db
 from villa.identity import try_normalise_phone
-from villa.models import PURPOSES, AuditLog, Channel, Customer, Material, Setting, User, Visit, now
+from villa.models import PURPOSES, AuditLog, Channel, Customer, Material, Review, Setting, User, Visit, now
 
 
 class DemoRefused(Exception):
@@ -110,6 +110,7 @@ def load_demo(customers: int = 300, if_empty: bool = False) -> list[tuple[str, s
         rows = _customers(rng, customers, users)
         Customer.bulk_create(rows, batch_size=BATCH)
         _first_visits()
+        _rejections(users, rng)
         _desk_today(users)
         AuditLog.create(
             action="demo_loaded",
@@ -117,6 +118,22 @@ def load_demo(customers: int = 300, if_empty: bool = False) -> list[tuple[str, s
             changes=json.dumps({"users": len(users), "customers": len(rows)}),
         )
     return [(username, DEMO_PASSWORD, role) for username, _, role, _ in DEMO_USERS]
+
+
+def _rejections(users: dict[str, User], rng: random.Random):
+    """The rejected demo registrations carry the manager's decision and a reason from the settings."""
+    reasons = Setting.read("rejection_reasons", []) or ["信息不完整"]
+    rows = Customer.select(Customer.id, Customer.registered_at).where(
+        Customer.is_demo == True,  # noqa: E712
+        Customer.review_status == "rejected",
+    )
+    for c in rows:
+        reason = rng.choice(reasons)
+        at = c.registered_at + timedelta(hours=rng.randrange(2, 30))
+        Review.create(
+            customer=c.id, level=1, decision="rejected", reason=reason, reviewer=users["manager"], at=at
+        )
+        AuditLog.on_customer(c.id, users["manager"], "review_rejected", {"level": 1, "reason": reason}, at=at)
 
 
 def _first_visits():
