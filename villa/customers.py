@@ -13,7 +13,7 @@ from villa.identity import (
     try_normalise_id_number,
     try_normalise_phone,
 )
-from villa.models import AccessLog, Customer, Dispute, User, Visit, now, office_day_start
+from villa.models import AccessLog, Channel, Customer, Dispute, User, Visit, now, office_day_start
 
 PAGE_SIZE = 25
 
@@ -69,6 +69,14 @@ def set_id_number(customer: Customer, id_type: str, raw: str | None):
 
 def acknowledge_return_visits(customer: Customer, rep: User):
     """The owner opened the client page: the return visits waiting for them are seen."""
+    waiting = Visit.select().where(
+        Visit.customer == customer,
+        Visit.rep == rep,
+        Visit.acknowledged_at.is_null(),
+        Visit.is_first == False,  # noqa: E712
+    )
+    if not waiting.exists():
+        return  # a plain look at the page writes nothing
     Visit.update(acknowledged_at=now()).where(
         Visit.customer == customer,
         Visit.rep == rep,
@@ -98,8 +106,12 @@ def search_customers(user: User, q: str = "", before_id: int | None = None, filt
 
     Keyset pagination on the id (`before_id`) stays fast however many customers there are.
     """
-    query = Customer.select(Customer, User).join(
-        User, on=(Customer.owner == User.id), join_type=JOIN.LEFT_OUTER
+    # Owner and channel joined: every row of the list shows both.
+    query = (
+        Customer.select(Customer, User, Channel)
+        .join(User, on=(Customer.owner == User.id), join_type=JOIN.LEFT_OUTER)
+        .switch(Customer)
+        .join(Channel)
     )
     q = (q or "").strip()
     if q:
