@@ -7,6 +7,7 @@ from functools import reduce
 from peewee import JOIN, fn
 
 from villa.crypto import blind_index, blind_indexes
+from villa.db import is_sqlite
 from villa.identity import (
     normalise_id_number,
     normalise_phone,
@@ -113,11 +114,7 @@ def search_customers(user: User, q: str = "", before_id: int | None = None, filt
         .switch(Customer)
         .join(Channel)
     )
-    q = (q or "").strip()
-    if q:
-        query = query.where(_text_match(q))
-    for condition in _filter_conditions(user, filters or {}):
-        query = query.where(condition)
+    query = matching(query, user, q, filters)
     if before_id:
         query = query.where(Customer.id < before_id)
     rows = list(query.order_by(Customer.id.desc()).limit(PAGE_SIZE + 1))
@@ -125,11 +122,21 @@ def search_customers(user: User, q: str = "", before_id: int | None = None, filt
     return rows[:PAGE_SIZE], (rows[PAGE_SIZE - 1].id if more else None)
 
 
+def matching(query, user: User, q: str = "", filters: dict | None = None):
+    """The list's search and filters applied to a customer query (the list and its export share it)."""
+    q = (q or "").strip()
+    if q:
+        query = query.where(_text_match(q))
+    for condition in _filter_conditions(user, filters or {}):
+        query = query.where(condition)
+    return query
+
+
 def _text_match(q: str):
     phone, id_number = try_normalise_phone(q), try_normalise_id_number(q)
     if not (phone or id_number):
         # Name search: a literal substring, so % and _ typed by a user match themselves.
-        return fn.INSTR(Customer.name, q) > 0 if _sqlite() else fn.STRPOS(Customer.name, q) > 0
+        return fn.INSTR(Customer.name, q) > 0 if is_sqlite() else fn.STRPOS(Customer.name, q) > 0
     matches = []
     if phone:
         indexes = blind_indexes("phone", phone)  # two while the index key is being rotated
@@ -160,12 +167,6 @@ def _filter_conditions(user: User, filters: dict):
         yield Customer.next_followup_on < office_today()
     if filters.get("pool") == "1":
         yield Customer.in_public_pool == True  # noqa: E712
-
-
-def _sqlite() -> bool:
-    from villa.db import is_sqlite
-
-    return is_sqlite()
 
 
 def rep_day(rep: User, limit: int = 50) -> dict:

@@ -11,7 +11,7 @@ from flask_babel import force_locale
 from openpyxl import Workbook
 from peewee import JOIN
 
-from villa.customers import _filter_conditions, _text_match, can_see_full
+from villa.customers import can_see_full, matching
 from villa.identity import format_phone, mask_name, mask_phone
 from villa.labels import STAGE_LABELS, office_time
 from villa.models import AccessLog, Channel, Customer, User, now
@@ -107,12 +107,7 @@ def _customers(exporter: User, q: str, filters: dict, limit: int | None):
         .switch(Customer)
         .join(User, JOIN.LEFT_OUTER, on=(Customer.owner == User.id))
     )
-    q = (q or "").strip()
-    if q:
-        query = query.where(_text_match(q))
-    for condition in _filter_conditions(exporter, filters):
-        query = query.where(condition)
-    query = query.order_by(Customer.id.desc())
+    query = matching(query, exporter, q, filters).order_by(Customer.id.desc())
     return query.limit(limit) if limit is not None else query
 
 
