@@ -3,8 +3,9 @@
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
-from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from peewee import DatabaseProxy, SqliteDatabase
 from playhouse.migrations import Runner
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from villa.config import PROJECT_ROOT
 
@@ -21,12 +22,24 @@ SQLITE_PRAGMAS = {
 }
 
 
+# A worker serves one request at a time per thread; connections beyond this wait for one to come back.
+MAX_CONNECTIONS = 32
+# PostgreSQL connections older than this are closed on return instead of reused (server restarts,
+# pgbouncer limits); SQLite connections stay for the life of the worker.
+POSTGRES_STALE_SECONDS = 300
+
+
 class DatabaseURLError(ValueError):
     """VILLA_DATABASE_URL names a database villa cannot open."""
 
 
 def open_database(url: str):
-    """Return an unconnected peewee database for a sqlite:/// or postgresql:// URL."""
+    """Return an unconnected peewee database for a sqlite:/// or postgresql:// URL.
+
+    Both keep their connections in a pool: `db.close()` hands the connection back and the next
+    `db.connect()` takes it again, so a request does not pay for connecting, the pragmas and
+    reading the schema (on SQLite that was most of what /healthz cost).
+    """
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         # sqlite:///relative/file.db or sqlite:////absolute/file.db, as SQLAlchemy writes them
@@ -34,16 +47,27 @@ def open_database(url: str):
         if not path or path == ":memory:":
             raise DatabaseURLError("sqlite URL needs a file path, e.g. sqlite:///instance/villa.db")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10)
+        return PooledSqliteDatabase(
+            path,
+            pragmas=SQLITE_PRAGMAS,
+            max_connections=MAX_CONNECTIONS,
+            stale_timeout=None,
+            timeout=10,  # seconds to wait for a free connection when all are in use
+            # A pooled connection serves one thread at a time, but not always the thread that opened it.
+            check_same_thread=False,
+        )
     if parsed.scheme in ("postgres", "postgresql"):
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-        return PostgresqlDatabase(
+        return PooledPostgresqlDatabase(
             unquote(parsed.path.lstrip("/")) or "villa",
             user=unquote(parsed.username) if parsed.username else None,
             password=unquote(parsed.password) if parsed.password else None,
             host=parsed.hostname or "127.0.0.1",
             port=parsed.port or 5432,
             prefer_psycopg3=True,
+            max_connections=MAX_CONNECTIONS,
+            stale_timeout=POSTGRES_STALE_SECONDS,
+            timeout=10,  # seconds to wait for a free connection when all are in use
             **options,
         )
     raise DatabaseURLError(f"unsupported database URL scheme {parsed.scheme!r}: use sqlite or postgresql")
@@ -67,7 +91,7 @@ def migrate() -> list[str]:
 
 
 def init_app(app):
-    """Open one connection per request and close it when the request ends."""
+    """Take a pooled connection for each request and give it back when the request ends."""
     bind(app.config["DATABASE_URL"])
 
     @app.before_request
