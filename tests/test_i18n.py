@@ -108,3 +108,21 @@ def test_committed_mo_is_up_to_date(catalog):
     assert committed.plural(1) == fresh.plural(1) and committed.plural(5) == fresh.plural(5), (
         "messages.mo is stale: run `make i18n`"
     )
+
+
+def test_a_request_translates_in_its_language_and_force_locale_switches_it(app):
+    """villa.i18n keeps one catalogue per request: force_locale must still switch it, and back."""
+    from flask import session
+
+    from villa.i18n import force_locale, gettext, lazy_gettext
+
+    label = lazy_gettext("Edit")
+    with app.test_request_context("/"):
+        assert gettext("Edit") == "修改" and str(label) == "修改"
+        with force_locale("en"):
+            assert gettext("Edit") == "Edit" and str(label) == "Edit"
+        assert gettext("Edit") == "修改"
+    with app.test_request_context("/"):
+        session["lang"] = "en"
+        assert gettext("Edit") == "Edit"
+        assert app.jinja_env.from_string("{{ _('Edit') }}").render() == "Edit"

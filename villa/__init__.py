@@ -39,7 +39,9 @@ def create_app(config=None, check_keys=True):
         check_startup(app.config["KEYS_FILE"])
 
     babel.init_app(app, locale_selector=select_locale)
-    from villa import serving
+    from villa import i18n, serving
+
+    i18n.init_app(app)
 
     serving.init_app(app)  # before CSRFProtect: the size limit must apply before the form is read
     csrf.init_app(app)

@@ -8,11 +8,12 @@ from urllib.parse import urlparse
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import abort, current_app, make_response, redirect, request, session, url_for
-from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, logout_user
 
 from villa.db import db
+from villa.i18n import lazy_gettext as _l
 from villa.models import ROLES, LoginFailure, PasswordHistory, User, now
+from villa.prepared import Prepared, slot
 
 login_manager = LoginManager()
 login_manager.session_protection = "basic"
@@ -131,12 +132,15 @@ def end_session(user: User):
     session.clear()
 
 
+_user_by_id = Prepared(lambda: User.select().where(User.id == slot()))
+
+
 @login_manager.user_loader
 def _load_user(token: str):
     user_id, _, version = token.partition(".")
     if not (user_id.isdigit() and version.isdigit()):
         return None
-    user = User.get_or_none(User.id == int(user_id))
+    user = _user_by_id.first(int(user_id))
     if user is None or not user.active or user.session_version != int(version):
         return None
     return user

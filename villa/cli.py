@@ -333,8 +333,7 @@ def _transfer_commands(app):
     @click.option("--report", type=click.Path(dir_okay=False), help="Write the row-by-row report here.")
     def import_command(path, apply_rows, actor_name, owner, with_ids, report):
         """Check a legacy 客户登记表 (.xlsx) row by row; with --apply, import the rows that pass."""
-        from flask_babel import force_locale
-
+        from villa.i18n import force_locale
         from villa.importer import ImportOptions, ImportProblem, run_import
         from villa.transfer import report_workbook
 

@@ -13,14 +13,15 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from peewee import JOIN, SQL
+from peewee import JOIN, SQL, fn
 from werkzeug.datastructures import MultiDict
 
 from villa.customers import can_write, manages
 from villa.db import write_transaction
+from villa.i18n import lazy_gettext as _l
 from villa.models import AuditLog, ChangeRequest, CorrectionLink, Customer, RateEvent, Setting, User, now
+from villa.prepared import Prepared, slot
 from villa.profile import current_value, form_class, update_field
 
 SALT = "villa-correction"
@@ -243,8 +244,15 @@ def pending_for(user: User):
     return query.where(Customer.owner.is_null() | owner.manager.is_null() | (owner.manager == user.id))
 
 
+_pending = Prepared(
+    lambda: ChangeRequest.select(fn.COUNT(ChangeRequest.id)).where(
+        ChangeRequest.customer == slot(), ChangeRequest.status == slot()
+    )
+)
+
+
 def pending_count(customer: Customer) -> int:
-    return customer.change_requests.where(ChangeRequest.status == "pending").count()
+    return _pending.scalar(customer.id, "pending")
 
 
 def _decidable(change: ChangeRequest):

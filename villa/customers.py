@@ -4,7 +4,7 @@ import operator
 from datetime import timedelta
 from functools import reduce
 
-from peewee import JOIN, fn
+from peewee import JOIN, SQL, fn
 
 from villa.crypto import blind_index, blind_indexes
 from villa.db import is_sqlite
@@ -15,6 +15,7 @@ from villa.identity import (
     try_normalise_phone,
 )
 from villa.models import AccessLog, Channel, Customer, Dispute, User, Visit, now, office_day_start
+from villa.prepared import Prepared, slot
 
 PAGE_SIZE = 25
 
@@ -68,15 +69,43 @@ def set_id_number(customer: Customer, id_type: str, raw: str | None):
     customer.id_index = blind_index("id", value)
 
 
+def _with_people():
+    owner, registrar = User.alias(), User.alias()
+    return (
+        Customer.select(Customer, Channel, owner, registrar)
+        .join(Channel, JOIN.LEFT_OUTER, on=(Customer.channel == Channel.id))
+        .switch(Customer)
+        .join(owner, JOIN.LEFT_OUTER, on=(Customer.owner == owner.id))
+        .switch(Customer)
+        .join(registrar, JOIN.LEFT_OUTER, on=(Customer.registered_by == registrar.id))
+    )
+
+
+_customer_by_id = Prepared(lambda: _with_people().where(Customer.id == slot()))
+
+
+def customer_by_id(customer_id: int) -> Customer | None:
+    """One customer with channel, owner and registering desk filled in (what every page shows)."""
+    return _customer_by_id.first(customer_id)
+
+
+_unseen_return_visit = Prepared(
+    lambda: (
+        Visit.select(Visit.id)
+        .where(
+            Visit.customer == slot(),
+            Visit.rep == slot(),
+            Visit.acknowledged_at.is_null(),
+            Visit.is_first == slot(),
+        )
+        .limit(SQL("1"))
+    )
+)
+
+
 def acknowledge_return_visits(customer: Customer, rep: User):
     """The owner opened the client page: the return visits waiting for them are seen."""
-    waiting = Visit.select().where(
-        Visit.customer == customer,
-        Visit.rep == rep,
-        Visit.acknowledged_at.is_null(),
-        Visit.is_first == False,  # noqa: E712
-    )
-    if not waiting.exists():
+    if _unseen_return_visit.first(customer.id, rep.id, False) is None:
         return  # a plain look at the page writes nothing
     Visit.update(acknowledged_at=now()).where(
         Visit.customer == customer,
@@ -100,6 +129,16 @@ def log_reveal(user: User, customer: Customer, fields: list[str], ip: str):
 
 
 FILTERS = ("grade", "stage", "channel", "owner", "due", "pool")
+LIST_COLUMNS = (
+    Customer.id,
+    Customer.name,
+    Customer.phone,
+    Customer.channel,
+    Customer.grade,
+    Customer.stage,
+    Customer.owner,
+    Customer.registered_at,
+)
 
 
 def search_customers(user: User, q: str = "", before_id: int | None = None, filters: dict | None = None):
@@ -107,9 +146,9 @@ def search_customers(user: User, q: str = "", before_id: int | None = None, filt
 
     Keyset pagination on the id (`before_id`) stays fast however many customers there are.
     """
-    # Owner and channel joined: every row of the list shows both.
+    # Only what a row shows (clients/_rows.html), owner and channel joined.
     query = (
-        Customer.select(Customer, User, Channel)
+        Customer.select(*LIST_COLUMNS, User.id, User.display_name, Channel.id, Channel.name)
         .join(User, on=(Customer.owner == User.id), join_type=JOIN.LEFT_OUTER)
         .switch(Customer)
         .join(Channel)

@@ -14,11 +14,11 @@ from datetime import date, datetime
 from itertools import combinations
 from typing import NamedTuple
 
-from flask_babel import lazy_gettext as _l
 from peewee import DateField, DateTimeField, IntegrityError, fn
 
 from villa.customers import set_alt_phone, set_id_number, set_phone
 from villa.db import is_sqlite, write_transaction
+from villa.i18n import lazy_gettext as _l
 from villa.identity import IdentityError
 from villa.models import AuditLog, Customer, MergeLog, User, now
 from villa.profile import EDITABLE

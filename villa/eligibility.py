@@ -7,8 +7,7 @@ an admin setting, because cities change them.
 
 from dataclasses import dataclass, field
 
-from flask_babel import lazy_gettext as _l
-
+from villa.i18n import lazy_gettext as _l
 from villa.instance import DEFAULT_SETTINGS
 from villa.models import Setting
 

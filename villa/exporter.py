@@ -7,11 +7,11 @@ Every export writes one access-log row. Cells are neutralised against formula in
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import force_locale
 from openpyxl import Workbook
 from peewee import JOIN
 
 from villa.customers import can_see_full, matching
+from villa.i18n import force_locale
 from villa.identity import format_phone, mask_name, mask_phone
 from villa.labels import STAGE_LABELS, office_time
 from villa.models import AccessLog, Channel, Customer, User, now

@@ -3,11 +3,11 @@
 A wrong entry is corrected by a new entry that points at it; there is no update and no delete.
 """
 
-from flask_babel import lazy_gettext as _l
-
 from villa.db import is_sqlite, write_transaction
+from villa.i18n import lazy_gettext as _l
 from villa.models import FOLLOWUP_KINDS, GRADES, AuditLog, Customer, FollowUp, User, now, office_today
 from villa.ownership import protection_end
+from villa.prepared import Prepared, slot
 
 CONTENT_MAX = 1000
 RESULT_MAX = 200
@@ -133,15 +133,23 @@ def _audit(customer: Customer, actor: User, action: str, changes: dict, moment):
     AuditLog.on_customer(customer, actor, action, changes, at=moment)
 
 
-def timeline_followups(customer: Customer, limit: int | None = None) -> list[FollowUp]:
-    """The customer's follow-ups, newest first, each with `corrections` (newest first) filled in."""
+def _followups_with_authors(limited: bool):
     query = (
         FollowUp.select(FollowUp, User)
         .join(User, on=(FollowUp.author == User.id))
-        .where(FollowUp.customer == customer.id)
+        .where(FollowUp.customer == slot())
         .order_by(FollowUp.created_at.desc(), FollowUp.id.desc())
     )
-    entries = list(query.limit(limit) if limit else query)
+    return query.limit(slot()) if limited else query
+
+
+_followups = Prepared(lambda: _followups_with_authors(limited=False))
+_latest_followups = Prepared(lambda: _followups_with_authors(limited=True))
+
+
+def timeline_followups(customer: Customer, limit: int | None = None) -> list[FollowUp]:
+    """The customer's follow-ups, newest first, each with `corrections` (newest first) filled in."""
+    entries = list(_latest_followups.rows(customer.id, limit) if limit else _followups.rows(customer.id))
     by_id = {entry.id: entry for entry in entries}
     for entry in entries:
         entry.corrections = []

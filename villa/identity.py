@@ -5,9 +5,10 @@ import re
 import unicodedata
 
 import phonenumbers
-from flask_babel import lazy_gettext as _l
 from phonenumbers import PhoneNumberFormat, ValidationResult
 from stdnum.cn import ric
+
+from villa.i18n import lazy_gettext as _l
 
 ID_TYPES = ("resident", "passport", "hk_macau", "taiwan")
 
@@ -107,6 +108,8 @@ def format_phone(e164: str) -> str:
 
 def mask_phone(e164: str) -> str:
     """Return the phone with its middle starred: 138****8000, 010****5678, +852 ****4567."""
+    if e164 and len(e164) == 14 and e164.startswith("+861") and e164[1:].isdigit():
+        return _star_middle(e164[3:], 3)  # a mainland mobile, most of every list: no parsing needed
     number = _parse_stored_phone(e164)
     if number is None:
         return _star_middle(re.sub(r"\D", "", e164 or ""), 3)

@@ -14,8 +14,6 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from flask_babel import force_locale
-from flask_babel import lazy_gettext as _l
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
@@ -24,6 +22,8 @@ from peewee import __exception_wrapper__ as peewee_errors
 
 from villa.crypto import blind_indexes
 from villa.db import db, write_transaction
+from villa.i18n import force_locale
+from villa.i18n import lazy_gettext as _l
 from villa.identity import IdentityError, mask_name, mask_phone, normalise_id_number, normalise_phone
 from villa.models import OFFICE_TZ, AuditLog, Channel, Customer, ImportRun, User, Visit, now, office_today
 from villa.ownership import protection_days

@@ -2,9 +2,8 @@
 
 from datetime import UTC, datetime
 
-from flask_babel import lazy_gettext as _l
-
 from villa import identity
+from villa.i18n import lazy_gettext as _l
 from villa.models import GRADES, OFFICE_TZ, Setting, now
 
 ROLE_LABELS = {

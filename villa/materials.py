@@ -6,12 +6,13 @@ import secrets
 from pathlib import Path
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from peewee import fn
 from werkzeug.datastructures import FileStorage
 
 from villa.db import write_transaction
+from villa.i18n import lazy_gettext as _l
 from villa.models import AuditLog, Customer, Material, MaterialGiven, User, office_day_start
+from villa.prepared import Prepared, slot
 
 UPLOAD_TYPES = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
 MAGIC = {"application/pdf": b"%PDF-", "image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
@@ -31,8 +32,13 @@ def materials_dir() -> Path:
     return Path(current_app.config["INSTANCE_PATH"]) / "materials"
 
 
-def active_materials():
-    return Material.select().where(Material.active == True).order_by(Material.sort_order, Material.id)  # noqa: E712
+_active = Prepared(
+    lambda: Material.select().where(Material.active == slot()).order_by(Material.sort_order, Material.id)
+)
+
+
+def active_materials() -> list[Material]:
+    return list(_active.rows(True))
 
 
 def stored_path(material: Material) -> Path | None:
@@ -104,6 +110,23 @@ def deactivate(material: Material, actor: User) -> Material:
     return material
 
 
+_handed_to = Prepared(
+    lambda: (
+        MaterialGiven.select(MaterialGiven, Material, User)
+        .join(Material)
+        .switch(MaterialGiven)
+        .join(User, on=(MaterialGiven.given_by == User.id))
+        .where(MaterialGiven.customer == slot())
+        .order_by(MaterialGiven.given_at.desc())
+    )
+)
+
+
+def handed_to(customer: Customer) -> list[MaterialGiven]:
+    """What this customer was given, newest first, with the material and who handed it over."""
+    return list(_handed_to.rows(customer.id))
+
+
 def record_handover(customer: Customer, material_ids: list[int], actor: User) -> list[MaterialGiven]:
     """Record the active materials given to the customer today, once each; other ids are ignored."""
     wanted = {int(i) for i in material_ids if str(i).isdigit()}
@@ -118,7 +141,7 @@ def record_handover(customer: Customer, material_ids: list[int], actor: User) ->
                 MaterialGiven.material.in_(wanted),
             )
         }
-        materials = active_materials().where(Material.id.in_(wanted - already))
+        materials = [m for m in active_materials() if m.id in wanted - already]
         given = [MaterialGiven.create(customer=customer, material=m, given_by=actor) for m in materials]
         if given:
             AuditLog.on_customer(

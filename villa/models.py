@@ -18,6 +18,7 @@ from peewee import (
 
 from villa.crypto import EncryptedField
 from villa.db import db
+from villa.prepared import Prepared, slot
 
 ROLES = ("reception", "rep", "manager", "auditor", "admin")
 GENDERS = ("M", "F", "U")
@@ -82,8 +83,9 @@ class User(UserMixin, BaseModel):
         return cls.get_or_none(cls.username == username.strip().lower())
 
     @classmethod
-    def reps(cls):
-        return cls.select().where(cls.role == "rep", cls.active == True).order_by(cls.username)  # noqa: E712
+    def reps(cls) -> list["User"]:
+        """Active sales reps by username (every form that assigns a customer lists them)."""
+        return list(_active_reps.rows("rep", True))
 
     def __str__(self):
         return self.display_name
@@ -100,8 +102,8 @@ class Channel(BaseModel):
     sort_order = IntegerField(default=0)
 
     @classmethod
-    def active_list(cls):
-        return cls.select().where(cls.active == True).order_by(cls.sort_order, cls.id)  # noqa: E712
+    def active_list(cls) -> list["Channel"]:
+        return list(_active_channels.rows(True))
 
     @property
     def asks_referrer(self) -> bool:
@@ -238,7 +240,7 @@ class Setting(BaseModel):
 
     @classmethod
     def read(cls, key: str, default=None):
-        row = cls.get_or_none(cls.key == key)
+        row = _setting_by_key.first(key)
         return json.loads(row.value) if row else default
 
     @classmethod
@@ -247,6 +249,15 @@ class Setting(BaseModel):
             conflict_target=[cls.key], update={cls.value: json.dumps(value, ensure_ascii=False)}
         ).execute()
 
+
+# Read by most pages: settings (eligibility rules, quotas), the reps and channels forms offer.
+_setting_by_key = Prepared(lambda: Setting.select().where(Setting.key == slot()))
+_active_reps = Prepared(
+    lambda: User.select().where(User.role == slot(), User.active == slot()).order_by(User.username)
+)
+_active_channels = Prepared(
+    lambda: Channel.select().where(Channel.active == slot()).order_by(Channel.sort_order, Channel.id)
+)
 
 ALL_MODELS = (User, Channel, Customer, AuditLog, AccessLog, LoginFailure, Setting)
 

@@ -1,7 +1,8 @@
 """The navigation each role sees: only pages that role may open."""
 
 from flask import url_for
-from flask_babel import lazy_gettext as _l
+
+from villa.i18n import lazy_gettext as _l
 
 # (endpoint, label, roles allowed)
 NAV = (

@@ -152,7 +152,7 @@ def take_from_pool(customer: Customer, rep: User, visit_type: str) -> Customer:
 
 def reassignable_reps(manager: User):
     """Active reps a manager may hand customers to: their team and reps with no manager."""
-    return User.reps().where((User.manager.is_null()) | (User.manager == manager.id))
+    return [rep for rep in User.reps() if rep.manager_id in (None, manager.id)]
 
 
 def reassign(customer: Customer, manager: User, new_owner: User | None, reason: str) -> Customer:

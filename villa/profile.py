@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf.i18n import translations as wtforms_translations
 from peewee import IntegrityError
 from wtforms import Form
@@ -16,6 +15,7 @@ from wtforms import Form
 from villa.crypto import blind_indexes
 from villa.customers import set_alt_phone, set_id_number, set_phone
 from villa.db import write_transaction
+from villa.i18n import lazy_gettext as _l
 from villa.identity import normalise_phone
 from villa.models import STAGES, AuditLog, Customer, User, now
 from villa.reception.forms import RegistrationForm as Desk

@@ -2,25 +2,27 @@
 
 from dataclasses import dataclass, field
 
-from peewee import JOIN, IntegrityError
+from peewee import JOIN, SQL, IntegrityError
 
 from villa import rotation
 from villa.crypto import blind_indexes
-from villa.customers import set_alt_phone, set_id_number, set_phone
+from villa.customers import customer_by_id, set_alt_phone, set_id_number, set_phone
 from villa.db import write_transaction
 from villa.identity import try_normalise_id_number, try_normalise_phone
 from villa.materials import record_handover
 from villa.models import AuditLog, Channel, Customer, Setting, User, Visit, now
 from villa.ownership import is_protected, protection_end
+from villa.prepared import Prepared, slot
 
 
 class DuplicateCustomer(Exception):
     """The phone or ID number belongs to a customer already on record."""
 
-    def __init__(self, existing: Customer, matched: str):
-        super().__init__(f"duplicate {matched}")
-        self.existing = existing
-        self.matched = matched
+    def __init__(self, known: "Match"):
+        super().__init__(f"duplicate {known.matched}")
+        # The whole record: the conflict page offers what can be done with it.
+        self.existing = customer_by_id(known.customer.id) or known.customer
+        self.matched = known.matched
 
 
 @dataclass
@@ -54,25 +56,52 @@ class Match:
         return is_protected(self.customer)
 
 
+def _with_owner():
+    # What the warning shows and what decides between main and alternate phone; a conflict on
+    # registering loads the whole record (customer_by_id).
+    return Customer.select(
+        Customer.id,
+        Customer.name,
+        Customer.phone_index,
+        Customer.owner,
+        Customer.protected_until,
+        Customer.registered_at,
+        User.id,
+        User.display_name,
+    ).join(User, JOIN.LEFT_OUTER, on=(Customer.owner == User.id))
+
+
+# Two index slots each: the current blind index and, while the index key is rotated, the previous
+# one (the current one twice otherwise). These run on every keystroke at the desk.
+_by_phone = Prepared(
+    lambda: (
+        _with_owner()
+        .where(Customer.phone_index.in_([slot(), slot()]) | Customer.alt_phone_index.in_([slot(), slot()]))
+        .order_by(Customer.id)
+        .limit(SQL("3"))
+    )
+)
+_by_id_number = Prepared(
+    lambda: _with_owner().where(Customer.id_index.in_([slot(), slot()])).order_by(Customer.id).limit(SQL("1"))
+)
+
+
+def _two(indexes: list[str]) -> tuple[str, str]:
+    return indexes[0], indexes[-1]
+
+
 def find_known(phone: str | None = None, id_number: str | None = None, id_type: str = "resident"):
     """The customer this phone (main or alternate) or ID number belongs to, or None."""
     normal_phone = try_normalise_phone(phone) if phone else None
     if normal_phone:
-        indexes = blind_indexes("phone", normal_phone)  # two while the index key is being rotated
-        # One statement for main and alternate phone, the owner joined: this runs on every keystroke.
-        candidates = list(
-            Customer.select(Customer, User)
-            .join(User, JOIN.LEFT_OUTER, on=(Customer.owner == User.id))
-            .where(Customer.phone_index.in_(indexes) | Customer.alt_phone_index.in_(indexes))
-            .order_by(Customer.id)
-            .limit(3)
-        )
+        indexes = _two(blind_indexes("phone", normal_phone))
+        candidates = list(_by_phone.rows(*indexes, *indexes))
         if candidates:
             main = [c for c in candidates if c.phone_index in indexes]
             return Match((main or candidates)[0], "phone")
     normal_id = try_normalise_id_number(id_number, id_type) if id_number else None
     if normal_id:
-        found = Customer.select().where(Customer.id_index.in_(blind_indexes("id", normal_id))).first()
+        found = _by_id_number.first(*_two(blind_indexes("id", normal_id)))
         if found:
             return Match(found, "id_number")
     return None
@@ -82,7 +111,7 @@ def register(actor: User, entry: Registration) -> Customer:
     """Create the customer, its first visit and the ownership; the unique index decides races."""
     known = find_known(entry.phone, entry.id_number, entry.id_type) or find_known(entry.alt_phone)
     if known:
-        raise DuplicateCustomer(known.customer, known.matched)
+        raise DuplicateCustomer(known)
     customer = _new_customer(actor, entry)
     try:
         with write_transaction():
@@ -107,7 +136,7 @@ def register(actor: User, entry: Registration) -> Customer:
         known = find_known(entry.phone, entry.id_number, entry.id_type)
         if known is None:
             raise
-        raise DuplicateCustomer(known.customer, known.matched) from None
+        raise DuplicateCustomer(known) from None
     return customer
 
 

@@ -7,10 +7,10 @@ the follow-ups and visits as events) and removes everything that names or reache
 import json
 from datetime import UTC, date, datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
 from peewee import Value
 
 from villa.db import is_sqlite, write_transaction
+from villa.i18n import lazy_gettext as _l
 from villa.models import (
     OFFICE_TZ,
     AuditLog,

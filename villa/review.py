@@ -7,14 +7,15 @@ clicking at once exactly one decides; the other is told it was already reviewed.
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask_babel import lazy_gettext as _l
 from peewee import JOIN
 
 from villa.customers import manages
 from villa.db import write_transaction
 from villa.eligibility import current_rules, evaluate
+from villa.i18n import lazy_gettext as _l
 from villa.messaging import compose, deliver
 from villa.models import AuditLog, Channel, Customer, Review, User, now, office_day_start
+from villa.prepared import Prepared, slot
 
 LEVELS = {1: "pending_first", 2: "pending_second"}
 LEVEL_ROLES = {1: "manager", 2: "auditor"}
@@ -335,11 +336,13 @@ def latest_rejections(customers) -> dict[int, Review]:
     return {row.customer_id: row for row in rows}
 
 
+_history = Prepared(
+    lambda: (
+        Review.select(Review, User).join(User).where(Review.customer == slot()).order_by(Review.at, Review.id)
+    )
+)
+
+
 def history(customer: Customer) -> list[Review]:
     """Every decision on this registration, oldest first, with the reviewer."""
-    return list(
-        Review.select(Review, User)
-        .join(User)
-        .where(Review.customer == customer)
-        .order_by(Review.at, Review.id)
-    )
+    return list(_history.rows(customer.id))

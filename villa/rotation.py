@@ -4,11 +4,12 @@ import json
 from contextlib import contextmanager
 from datetime import date
 
-from flask_babel import lazy_gettext as _l
 from peewee import fn
 
 from villa.db import db, is_sqlite, write_transaction
+from villa.i18n import lazy_gettext as _l
 from villa.models import AuditLog, RotationEntry, User, now, office_today
+from villa.prepared import Prepared, slot
 
 SKIP_REASONS = ("busy", "away")
 ON_DUTY = ("available", "busy", "away")
@@ -26,14 +27,19 @@ class RotationError(ValueError):
         self.message = message
 
 
-def queue(day: date | None = None) -> list[RotationEntry]:
-    """Today's reps on duty in queue order."""
-    return list(
+_in_queue = Prepared(
+    lambda: (
         RotationEntry.select(RotationEntry, User)
         .join(User)
-        .where(RotationEntry.day == (day or office_today()), RotationEntry.status != "off")
+        .where(RotationEntry.day == slot(), RotationEntry.status != slot())
         .order_by(RotationEntry.position)
     )
+)
+
+
+def queue(day: date | None = None) -> list[RotationEntry]:
+    """Today's reps on duty in queue order."""
+    return list(_in_queue.rows(day or office_today(), "off"))
 
 
 def next_rep(day: date | None = None) -> User | None:

@@ -5,10 +5,10 @@ import copy
 import json
 import re
 
-from flask_babel import lazy_gettext as _l
 from peewee import IntegrityError
 
 from villa.db import db
+from villa.i18n import lazy_gettext as _l
 from villa.instance import DEFAULT_SETTINGS
 from villa.models import AuditLog, Channel, Setting, User
 

@@ -3,11 +3,12 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import lazy_gettext as _l
 from peewee import JOIN
 
 from villa.followups import timeline_followups
+from villa.i18n import lazy_gettext as _l
 from villa.models import AuditLog, Customer, User, Visit
+from villa.prepared import Prepared, slot
 
 # Audit actions shown on the client page, in the office's words. Follow-ups and visits have
 # their own rows, so their audit entries are not repeated here.
@@ -46,17 +47,36 @@ class Entry:
     item: object
 
 
-def timeline(customer: Customer, limit: int = 300) -> list[Entry]:
-    """Everything that happened to this customer, newest first."""
-    visits = Visit.select().where(Visit.customer == customer)
-    events = (
+def _visits_with_people():
+    desk, rep = User.alias(), User.alias()
+    return (
+        Visit.select(Visit, desk, rep)
+        .join(desk, on=(Visit.received_by == desk.id))
+        .switch(Visit)
+        .join(rep, JOIN.LEFT_OUTER, on=(Visit.rep == rep.id))
+        .where(Visit.customer == slot())
+        .order_by(Visit.id.desc())
+        .limit(slot())
+    )
+
+
+_visits = Prepared(_visits_with_people)
+_events = Prepared(
+    lambda: (
         AuditLog.select(AuditLog, User)
         .join(User, join_type=JOIN.LEFT_OUTER)
-        .where(AuditLog.customer == customer, AuditLog.action.in_(list(EVENT_LABELS)))
+        .where(AuditLog.customer == slot(), AuditLog.action.in_([slot() for _ in EVENT_LABELS]))
+        .order_by(AuditLog.id.desc())
+        .limit(slot())
     )
+)
+
+
+def timeline(customer: Customer, limit: int = 300) -> list[Entry]:
+    """Everything that happened to this customer, newest first."""
     entries = [Entry(f.created_at, "followup", f) for f in timeline_followups(customer, limit)]
-    entries += [Entry(v.at, "visit", v) for v in visits.order_by(Visit.id.desc()).limit(limit)]
-    entries += [Entry(e.at, "event", e) for e in events.order_by(AuditLog.id.desc()).limit(limit)]
+    entries += [Entry(v.at, "visit", v) for v in _visits.rows(customer.id, limit)]
+    entries += [Entry(e.at, "event", e) for e in _events.rows(customer.id, *EVENT_LABELS, limit)]
     # A follow-up and the grade or stage change it caused share one moment: the follow-up leads.
     entries.sort(key=lambda entry: (entry.at, KIND_ORDER[entry.kind]), reverse=True)
     return entries[:limit]

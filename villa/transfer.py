@@ -8,12 +8,12 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from villa.i18n import gettext as _
+from villa.i18n import lazy_gettext as _l
 from villa.models import ImportRun
 
 # A cell whose text starts with one of these may run as a formula once someone edits or re-saves it.

@@ -4,11 +4,11 @@ so the history keeps every name. Audit rows never hold a password or its hash.""
 import json
 import re
 
-from flask_babel import lazy_gettext as _l
 from peewee import IntegrityError
 
 from villa.auth import hash_password, password_problem, set_password
 from villa.db import db
+from villa.i18n import lazy_gettext as _l
 from villa.models import ROLES, AuditLog, User, now
 
 USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,39}$")

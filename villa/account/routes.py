@@ -1,5 +1,4 @@
 from flask import current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
 from villa.account import bp
@@ -14,6 +13,7 @@ from villa.auth import (
     safe_next,
     set_password,
 )
+from villa.i18n import gettext as _
 from villa.models import AuditLog
 
 

@@ -3,8 +3,6 @@
 import json
 
 from flask import abort, flash, redirect, render_template, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from villa.admin import bp, section
@@ -19,6 +17,8 @@ from villa.backup import (
     make_backup,
     verify_backup,
 )
+from villa.i18n import gettext as _
+from villa.i18n import lazy_gettext as _l
 from villa.models import AuditLog
 
 PROBLEMS = {

@@ -7,8 +7,6 @@ masked, and says whether the two records hold the same value.
 from typing import NamedTuple
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import RadioField
@@ -16,7 +14,10 @@ from wtforms.fields.choices import SelectChoice
 
 from villa.admin import bp, section
 from villa.auth import role_required
+from villa.customers import customer_by_id
 from villa.duplicates import CHOOSABLE, MergeError, merge, scan, undo
+from villa.i18n import gettext as _
+from villa.i18n import lazy_gettext as _l
 from villa.identity import mask_id_number, mask_name, mask_phone
 from villa.labels import GENDER_LABELS, PURPOSE_LABELS, STAGE_LABELS
 from villa.models import Customer, MergeLog
@@ -138,7 +139,7 @@ def _shown(customer: Customer, name: str) -> str:
 
 
 def _customer_or_404(customer_id: int) -> Customer:
-    return Customer.get_or_none(Customer.id == customer_id) or abort(404)
+    return customer_by_id(customer_id) or abort(404)
 
 
 section(

@@ -1,4 +1,3 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
@@ -13,6 +12,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 
 from villa.auth import password_problem
+from villa.i18n import lazy_gettext as _l
 from villa.labels import ROLE_LABELS
 from villa.materials import NAME_MAX
 from villa.models import User

@@ -6,8 +6,6 @@ page continues where it stopped when it is opened again.
 """
 
 from flask import flash, redirect, render_template, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from peewee import JOIN
@@ -16,6 +14,8 @@ from wtforms.validators import DataRequired, ValidationError
 
 from villa.admin import bp, section
 from villa.auth import is_htmx, role_required
+from villa.i18n import gettext as _
+from villa.i18n import lazy_gettext as _l
 from villa.keys import RotationBusy, key_summary, rotation_state, rotation_step, start_rotation
 from villa.models import AuditLog, User
 

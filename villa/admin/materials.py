@@ -1,13 +1,13 @@
 """Sales materials: the admin keeps the list; the desk opens the files."""
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from villa.admin import bp, section
 from villa.admin.forms import MaterialForm
 from villa.auth import role_required
+from villa.i18n import gettext as _
+from villa.i18n import lazy_gettext as _l
 from villa.materials import UPLOAD_TYPES, MaterialRejected, add_material, deactivate, stored_path
 from villa.models import Material
 

@@ -1,8 +1,6 @@
 """Retention on the admin pages: the dry-run report, the confirmed run, and PIPL erasure requests."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
@@ -11,6 +9,9 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from villa.admin import bp, section
 from villa.auth import role_required
 from villa.clients.routes import client_page
+from villa.customers import customer_by_id
+from villa.i18n import gettext as _
+from villa.i18n import lazy_gettext as _l
 from villa.models import Customer
 from villa.retention import (
     archive_signed,
@@ -93,7 +94,7 @@ def retention():
 @role_required("admin")
 def erase_customer(customer_id):
     """A PIPL erasure request, carried out at once; refused for customers with a signed contract."""
-    customer = Customer.get_or_none(Customer.id == customer_id) or abort(404)
+    customer = customer_by_id(customer_id) or abort(404)
     form = ErasureForm(expected=customer.id)
     refusal = erasure_refusal(customer)
     if refusal:

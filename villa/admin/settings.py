@@ -1,8 +1,6 @@
 """Office settings (one page, one small form per section) and the source channels."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from peewee import fn
 
@@ -22,6 +20,8 @@ from villa.admin.forms import (
     ReviewChecklistForm,
 )
 from villa.auth import role_required
+from villa.i18n import gettext as _
+from villa.i18n import lazy_gettext as _l
 from villa.models import Channel, Customer
 
 # name in the URL -> (form, title, what it decides)

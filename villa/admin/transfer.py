@@ -3,8 +3,6 @@
 from io import BytesIO
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -13,6 +11,8 @@ from wtforms.fields.choices import SelectChoice
 
 from villa.admin import bp, section
 from villa.auth import role_required
+from villa.i18n import gettext as _
+from villa.i18n import lazy_gettext as _l
 from villa.importer import WEB_ROW_LIMIT, ImportOptions, ImportProblem, file_digest, run_import
 from villa.models import ImportRun, User
 from villa.transfer import NOTES, XLSX_TYPE, Report, report_workbook, status_label

@@ -1,14 +1,14 @@
 """Staff accounts: the list, creating a user, and one user's page (team, role, password, access)."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from peewee import JOIN
 
 from villa.admin import bp, section
 from villa.admin.forms import PasswordResetForm, UserCreateForm, UserEditForm
 from villa.auth import role_required
+from villa.i18n import gettext as _
+from villa.i18n import lazy_gettext as _l
 from villa.models import User
 from villa.users import UserProblem, change_user, create_user, reset_password, set_active
 

@@ -3,7 +3,6 @@
 from io import BytesIO
 
 from flask import abort, redirect, render_template, request, send_file, url_for
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from villa.analytics import period_from_args
@@ -18,6 +17,7 @@ from villa.analytics_web.tables import (
     to_xlsx,
 )
 from villa.auth import role_required
+from villa.i18n import lazy_gettext as _l
 from villa.models import AccessLog, User
 from villa.scorecard import DEFAULT_SORT, RANKING, may_open_card, scores
 from villa.transfer import XLSX_TYPE

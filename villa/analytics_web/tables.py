@@ -3,10 +3,10 @@
 from dataclasses import dataclass, field
 from io import BytesIO
 
-from flask_babel import gettext as _
 from openpyxl import Workbook
 
 from villa import analytics, scorecard
+from villa.i18n import gettext as _
 from villa.labels import STAGE_LABELS, VISIT_TYPE_LABELS, office_time
 from villa.models import Customer, now
 from villa.transfer import safe_row

@@ -7,14 +7,14 @@ a 303 back to the client page).
 from typing import NamedTuple
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from villa.auth import is_htmx, role_required
 from villa.clients import bp
 from villa.clients.forms import TYPED_FRESH, StageForm, field_form, submitted_values
-from villa.customers import can_see_full, can_write
+from villa.customers import can_see_full, can_write, customer_by_id
+from villa.i18n import gettext as _
+from villa.i18n import lazy_gettext as _l
 from villa.identity import mask_id_number, mask_name, mask_phone
 from villa.labels import GENDER_LABELS, ID_TYPE_LABELS, PURPOSE_LABELS
 from villa.models import Customer
@@ -74,7 +74,7 @@ def new_stage_form(customer: Customer) -> StageForm:
 
 
 def _writable(customer_id: int, field_name: str | None = None) -> Customer:
-    customer = Customer.get_or_none(Customer.id == customer_id) or abort(404)
+    customer = customer_by_id(customer_id) or abort(404)
     if field_name is not None and field_name not in EDITABLE:
         abort(404)
     if not can_write(current_user, customer):

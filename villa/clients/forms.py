@@ -1,10 +1,10 @@
 """Forms of the client page: one field at a time (click-to-edit), and the deal stage."""
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length
 
+from villa.i18n import lazy_gettext as _l
 from villa.labels import STAGE_LABELS
 from villa.models import Customer
 from villa.profile import EDITABLE, current_value, form_class, next_stages

@@ -8,12 +8,14 @@ from villa.customers import (
     acknowledge_return_visits,
     can_see_full,
     can_write,
+    customer_by_id,
     log_reveal,
     search_customers,
 )
 from villa.eligibility import evaluate
 from villa.followups_web.forms import FollowUpForm
-from villa.models import Channel, Customer, MaterialGiven, User
+from villa.materials import handed_to
+from villa.models import Channel, Customer, User
 from villa.pool import reassign_context
 from villa.timeline import EVENT_LABELS, change_value, field_label, timeline
 
@@ -42,7 +44,7 @@ def index():
 @bp.get("/<int:customer_id>")
 @role_required(*READERS, "reception")
 def detail(customer_id):
-    customer = Customer.get_or_none(Customer.id == customer_id) or abort(404)
+    customer = customer_by_id(customer_id) or abort(404)
     if current_user.role == "rep" and customer.owner_id == current_user.id:
         acknowledge_return_visits(customer, current_user)
     return render_template("clients/detail.html", **client_page(customer))
@@ -52,7 +54,7 @@ def detail(customer_id):
 @role_required(*READERS)
 def header(customer_id):
     """The title block alone, refreshed after an inline edit changes grade, stage or review."""
-    customer = Customer.get_or_none(Customer.id == customer_id) or abort(404)
+    customer = customer_by_id(customer_id) or abort(404)
     return render_template(
         "clients/_header.html", customer=customer, may_reveal=can_see_full(current_user, customer)
     )
@@ -61,7 +63,7 @@ def header(customer_id):
 @bp.get("/<int:customer_id>/timeline")
 @role_required(*READERS)
 def timeline_fragment(customer_id):
-    customer = Customer.get_or_none(Customer.id == customer_id) or abort(404)
+    customer = customer_by_id(customer_id) or abort(404)
     return render_template("clients/_timeline.html", **client_page(customer))
 
 
@@ -74,7 +76,7 @@ def client_page(customer: Customer, **extra) -> dict:
         "may_write": may_write,
         "may_reassign": current_user.role == "manager" and may_write,
         "eligibility": evaluate(customer.hukou_local, customer.social_insurance_months, customer.homes_owned),
-        "materials": customer.materials_given.order_by(MaterialGiven.given_at.desc()),
+        "materials": handed_to(customer),
         "entries": timeline(customer),
         "event_labels": EVENT_LABELS,
         "field_label": field_label,
@@ -89,7 +91,7 @@ def client_page(customer: Customer, **extra) -> dict:
 @role_required(*READERS)
 def reveal(customer_id):
     """Show the full phone and ID number to who may see them, and log that they did."""
-    customer = Customer.get_or_none(Customer.id == customer_id) or abort(404)
+    customer = customer_by_id(customer_id) or abort(404)
     if not can_see_full(current_user, customer):
         abort(403)
     fields = ["phone"] + (["id_number"] if customer.id_number else [])

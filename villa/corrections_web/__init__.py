@@ -2,8 +2,6 @@
 
 import qrcode
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -13,6 +11,9 @@ from wtforms.validators import DataRequired, Length
 
 from villa import corrections
 from villa.auth import is_htmx, role_required
+from villa.customers import customer_by_id
+from villa.i18n import gettext as _
+from villa.i18n import lazy_gettext as _l
 from villa.identity import mask_name, mask_phone
 from villa.labels import PURPOSE_LABELS
 from villa.models import ChangeRequest, Customer
@@ -119,7 +120,7 @@ def _public_page(link, form):
 @bp.post("/customers/<int:customer_id>/correction-link")
 @role_required(*corrections.LINK_CREATORS)
 def create(customer_id):
-    customer = Customer.get_or_none(Customer.id == customer_id) or abort(404)
+    customer = customer_by_id(customer_id) or abort(404)
     if not corrections.may_create_link(current_user, customer):
         abort(403)
     link, token = corrections.create_link(customer, current_user._get_current_object())

@@ -1,8 +1,6 @@
 """Disputes (撞单): the managers' list, and their decisions."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import RadioField, TextAreaField
@@ -10,6 +8,8 @@ from wtforms.validators import InputRequired, Length
 
 from villa.auth import role_required
 from villa.customers import manages
+from villa.i18n import gettext as _
+from villa.i18n import lazy_gettext as _l
 from villa.models import Dispute
 from villa.ownership import OwnershipError, decide_dispute, disputes_for
 from villa.reception.forms import options

@@ -4,11 +4,11 @@ import logging
 import secrets
 
 from flask import Blueprint, render_template
-from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from villa.auth import is_htmx
+from villa.i18n import lazy_gettext as _l
 
 bp = Blueprint("errors", __name__)
 log = logging.getLogger("villa.errors")

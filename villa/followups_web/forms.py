@@ -1,11 +1,11 @@
 """The follow-up form: how the rep reached the customer, what was said, what comes next."""
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from villa.followups import CONTENT_MAX, RESULT_MAX
+from villa.i18n import lazy_gettext as _l
 from villa.models import GRADES, Customer, FollowUp, office_today
 from villa.reception.forms import options
 

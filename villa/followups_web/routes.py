@@ -1,20 +1,20 @@
 from flask import abort, flash, redirect, render_template, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from villa.auth import is_htmx, role_required
 from villa.clients.edit_routes import CHANGED_EVENT
-from villa.customers import can_see_full, can_write
+from villa.customers import can_see_full, can_write, customer_by_id
 from villa.followups import FollowUpError, add_followup
 from villa.followups_web import bp
 from villa.followups_web.forms import FollowUpForm
+from villa.i18n import gettext as _
 from villa.models import Customer, FollowUp
 
 WRITERS = ("rep", "manager")
 
 
 def _writable_customer(customer_id) -> Customer:
-    customer = Customer.get_or_none(Customer.id == customer_id) or abort(404)
+    customer = customer_by_id(customer_id) or abort(404)
     if not can_write(current_user, customer):
         abort(403)
     return customer

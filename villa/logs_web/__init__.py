@@ -1,7 +1,6 @@
 """The logs on the web, for the audit team and admins: read-only (GET only, by design)."""
 
 from flask import Blueprint, render_template, request
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, SelectField
@@ -9,6 +8,7 @@ from wtforms.validators import NumberRange, Optional
 
 from villa import logs
 from villa.auth import is_htmx, role_required
+from villa.i18n import lazy_gettext as _l
 from villa.models import Customer, User
 from villa.timeline import EVENT_LABELS, field_label
 

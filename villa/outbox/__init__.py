@@ -1,13 +1,13 @@
 """Messages to customers (the outbox): the desk sends by hand what the gateway left, and marks it sent."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from villa import messaging
 from villa.auth import is_htmx, role_required
 from villa.customers import log_reveal
+from villa.i18n import gettext as _
+from villa.i18n import lazy_gettext as _l
 from villa.models import OutboxMessage
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")

@@ -6,15 +6,15 @@ Routes carry their full paths: the reassignment lives under /customers/ beside t
 from datetime import datetime
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from villa.auth import is_htmx, role_required
-from villa.customers import can_write
+from villa.customers import can_write, customer_by_id
+from villa.i18n import gettext as _
+from villa.i18n import lazy_gettext as _l
 from villa.models import Customer, User
 from villa.ownership import (
     OwnershipError,
@@ -44,7 +44,7 @@ class ReassignForm(FlaskForm):
 
     def __init__(self, customer: Customer, manager: User, **kwargs):
         super().__init__(**kwargs)
-        reps = reassignable_reps(manager).where(User.id != (customer.owner_id or 0))
+        reps = [rep for rep in reassignable_reps(manager) if rep.id != customer.owner_id]
         self.owner_id.choices = options(
             [("", _l("Choose a sales rep"))] + [(str(r.id), f"{r.display_name} ({r.username})") for r in reps]
         )
@@ -93,7 +93,7 @@ def index():
 @bp.post("/pool/<int:customer_id>/claim")
 @role_required("rep")
 def claim_customer(customer_id):
-    customer = Customer.get_or_none(Customer.id == customer_id) or abort(404)
+    customer = customer_by_id(customer_id) or abort(404)
     try:
         claim(customer, current_user._get_current_object())
     except OwnershipError as refused:
@@ -115,7 +115,7 @@ def release():
 @bp.post("/customers/<int:customer_id>/reassign")
 @role_required("manager")
 def reassign_customer(customer_id):
-    customer = Customer.get_or_none(Customer.id == customer_id) or abort(404)
+    customer = customer_by_id(customer_id) or abort(404)
     if not can_write(current_user, customer):
         abort(403)
     form = ReassignForm(customer, current_user)

@@ -2,7 +2,6 @@
 
 import re
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -18,6 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from villa.i18n import lazy_gettext as _l
 from villa.identity import ID_TYPES, IdentityError, normalise_id_number, normalise_phone
 from villa.labels import GENDER_LABELS, ID_TYPE_LABELS, PURPOSE_LABELS, VISIT_TYPE_LABELS
 from villa.models import GRADES, Channel
@@ -103,8 +103,9 @@ class RegistrationForm(FlaskForm):
 
     def __init__(self, *args, reps=(), materials=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.channel.choices = options((c.code, c.name) for c in Channel.active_list())
-        self.rep.choices = options((r.id, r.display_name) for r in reps)
+        self.channels, self.reps = Channel.active_list(), list(reps)
+        self.channel.choices = options((c.code, c.name) for c in self.channels)
+        self.rep.choices = options((r.id, r.display_name) for r in self.reps)
         self.materials.choices = options((m.id, m.name) for m in materials)
         self.normal_phone = self.normal_id = None
 
@@ -127,10 +128,14 @@ class RegistrationForm(FlaskForm):
                 raise ValidationError(err.message) from None
 
     def validate_channel(self, field):
-        channel = Channel.get_or_none(Channel.code == field.data, Channel.active == True)  # noqa: E712
+        channel = next((c for c in self.channels if c.code == field.data), None)  # active ones only
         if channel is None:
             raise ValidationError(_l("Choose a channel from the list."))
         self.chosen_channel = channel
+
+    def chosen_rep(self):
+        """The active rep picked in the list, or None."""
+        return next((r for r in self.reps if r.id == self.rep.data), None)
 
     def validate_id_number(self, field):
         field.data = (field.data or "").strip()

@@ -1,11 +1,11 @@
 """The walk-in rotation at the desk (routes under /reception/rotation)."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from villa import rotation
 from villa.auth import is_htmx, role_required
+from villa.i18n import lazy_gettext as _l
 from villa.models import User
 from villa.reception import bp
 

@@ -1,9 +1,10 @@
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from villa import rotation
 from villa.auth import is_htmx, role_required
+from villa.customers import customer_by_id
+from villa.i18n import gettext as _
 from villa.materials import active_materials
 from villa.models import Customer, User, Visit, office_day_start
 from villa.ownership import OwnershipError, open_dispute, take_from_pool
@@ -57,7 +58,7 @@ def _registration(form) -> Registration | None:
     if current_user.role == "rep":
         owner, via_rotation = current_user._get_current_object(), False
     else:
-        owner = User.get_or_none(User.id == form.rep.data, User.role == "rep", User.active == True)  # noqa: E712
+        owner = form.chosen_rep()
         if owner is None:
             form.rep.errors.append(_("Choose the sales rep who receives this customer."))
             return None
@@ -107,7 +108,7 @@ def check():
 
 
 def _customer(customer_id) -> Customer:
-    return Customer.get_or_none(Customer.id == customer_id) or abort(404)
+    return customer_by_id(customer_id) or abort(404)
 
 
 @bp.post("/customers/<int:customer_id>/return-visit")

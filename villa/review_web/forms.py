@@ -1,11 +1,12 @@
 """Forms of the review queue: the decision on one row, the batch approval, the queue's filters."""
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Optional
 
+from villa.i18n import lazy_gettext as _l
 from villa.models import Channel, Setting, User
+from villa.ownership import reassignable_reps
 from villa.reception.forms import options
 from villa.review import QueueFilters
 
@@ -48,9 +49,7 @@ class QueueFilterForm(FlaskForm):
 
     def __init__(self, reviewer: User, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        reps = User.reps()
-        if reviewer.role == "manager":
-            reps = reps.where((User.manager == reviewer.id) | User.manager.is_null())
+        reps = reassignable_reps(reviewer) if reviewer.role == "manager" else User.reps()
         self.rep.choices = options([("", _l("All reps"))] + [(str(r.id), r.display_name) for r in reps])
         self.channel.choices = options(
             [("", _l("All channels"))] + [(c.code, c.name) for c in Channel.active_list()]

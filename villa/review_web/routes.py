@@ -4,13 +4,14 @@ with its message) and without JavaScript (a 303 back to the queue with a flash).
 from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 
 from villa import review
 from villa.auth import is_htmx, login_required, role_required, safe_next
+from villa.customers import customer_by_id
+from villa.i18n import gettext as _
+from villa.i18n import lazy_gettext as _l
 from villa.models import Customer, Setting
 from villa.review_web import bp
 from villa.review_web.forms import BatchForm, DecisionForm, QueueFilterForm, RejectForm
@@ -78,7 +79,7 @@ def queue():
 
 
 def _customer(customer_id: int) -> Customer:
-    return Customer.get_or_none(Customer.id == customer_id) or abort(404)
+    return customer_by_id(customer_id) or abort(404)
 
 
 def _check(customer: Customer, form: DecisionForm):
@@ -171,7 +172,7 @@ def batch():
 @bp.post("/<int:customer_id>/resubmit")
 @login_required
 def resubmit(customer_id):
-    customer = Customer.get_or_none(Customer.id == customer_id) or abort(404)
+    customer = customer_by_id(customer_id) or abort(404)
     back = safe_next(request.form.get("next")) or url_for("clients.detail", customer_id=customer.id)
     try:
         review.resubmit(customer, _reviewer())
