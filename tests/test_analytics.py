@@ -183,6 +183,35 @@ def test_registrations_per_day_by_channel_and_type_with_the_period_edges(office_
     assert len(figures["days"]) == 31
 
 
+def test_range_counts_count_each_range_and_key_combination_and_leave_out_empty_ones(office_data):
+    walk_in, online = channel_id("walk_in"), channel_id("online_ad")
+    ranges = [
+        (office(3, 1, 0, 0), office(3, 4, 0, 0)),
+        (office(3, 31), office(4, 1, 0, 0) + timedelta(seconds=1)),
+    ]
+    counts = analytics.range_counts(
+        Customer.registered_at,
+        ranges,
+        [(Customer.channel, [walk_in, online]), (Customer.visit_type, ("visit", "call"))],
+    )
+    # 1–3 March: c1 (walk-in visit, at 00:00 sharp) and c2 (online call); 31 March on: c3 and c4.
+    assert counts == {
+        (0, walk_in, "visit"): 1,
+        (0, online, "call"): 1,
+        (1, online, "call"): 1,
+        (1, walk_in, "visit"): 1,
+    }
+    assert analytics.range_counts(Customer.registered_at, ranges, [(Customer.channel, [])]) == {}
+
+
+def test_an_inactive_channel_is_listed_only_while_it_has_registrations_in_the_period(office_data):
+    Channel.update(active=False).where(Channel.code.in_(("referral", "broker"))).execute()
+    codes = [channel.code for channel in analytics.registrations(PERIOD)["channels"]]
+    assert "referral" in codes and "broker" not in codes  # c6 and c7 came by referral in March
+    rows = {r["channel"].code for r in analytics.channel_effectiveness(PERIOD)}
+    assert "referral" in rows and "broker" not in rows
+
+
 def test_funnel_counts_each_customer_at_every_stage_reached_lost_ones_by_the_stage_they_left(office_data):
     result = analytics.funnel(PERIOD)
     counts = [(s["stage"], s["count"]) for s in result["steps"]]
@@ -404,6 +433,17 @@ def test_scorecard_figures(office_data):
     assert (two.disputes_won, two.disputes_lost) == (2, 0)
     assert (three.registrations, three.customers, three.disputes_lost) == (0, 1, 1)
     assert three.completeness is None and three.timeliness is None
+
+
+def test_days_to_first_follow_up_count_office_midnights(make_user, make_customer):
+    rep = make_user("rep")
+    late = make_customer(owner=rep, registered_by=rep, registered_at=office(3, 2, 23, 59, 59))
+    early = make_customer(owner=rep, registered_by=rep, registered_at=office(3, 3, 0, 0))
+    for customer, at in ((late, office(3, 3, 0, 0)), (early, office(3, 3, 23, 59, 59))):
+        FollowUp.create(customer=customer, author=rep, kind="call", content="跟进", created_at=at)
+    score = scorecard.scores(PERIOD, [rep])[0]
+    # One second past office midnight is the next day; a whole day later is still the same one.
+    assert (score.followed_up, score.days_to_first_total, score.days_to_first) == (2, 1, 0.5)
 
 
 def test_card_links_each_number_to_the_customers_behind_it(office_data, login):

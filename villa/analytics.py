@@ -1,24 +1,41 @@
 """The dashboard's figures (分析): where customers come from and how far they get, for a date range.
 
-Each figure is one GROUP BY on indexed columns (registered_at, channel, stage, grade, Visit.at,
-AuditLog.at); Python only pivots the grouped rows, so the cost follows days × channels, not customers.
+Figures are counted by the database without reading customer rows or sorting them: each count is an
+index range count (range_counts) on an index that leads with what the figure is counted by and ends
+with the timestamp; per-day figures give one count per office day, whose bounds are computed here
+(office days are fixed UTC+8 intervals). Python only pivots the counts, so the cost follows
+days × channels and the rows in the period, read once along an index.
 
 Funnel rule: a customer registered in the range counts at every stage up to the furthest one reached.
 For all but lost customers that is their current stage (stages only move forward; a lost customer
 who came back counts at the stage they came back to). For a lost customer it is the stage they left
 when they were lost: the "from" of their latest stage_changed audit row (x → lost), or "registered"
-when no such row exists. Only lost customers' audit rows are read, through the customer index.
+when no such row exists. Only lost customers' audit rows are read, on the (customer, action) index.
+
+Counts are by the values the models allow (STAGES, GRADES, VISIT_TYPES, the channel table): the forms
+and imports only ever store those.
 """
 
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
+from itertools import product
 
-from peewee import SQL, Case, Cast, NodeList, fn
+from peewee import CTE, SQL, Case, Cast, NodeList, ValuesList, fn
 
 from villa.db import is_sqlite
-from villa.models import GRADES, AuditLog, Channel, Customer, Visit, office_day_start, office_today
+from villa.models import (
+    GRADES,
+    STAGES,
+    VISIT_TYPES,
+    AuditLog,
+    Channel,
+    Customer,
+    Visit,
+    office_day_start,
+    office_today,
+)
 
 FUNNEL = ("registered", "visited", "pledged", "subscribed", "signed")
 PRESETS = ("week", "month", "90d", "custom")
@@ -38,24 +55,24 @@ def office_date(column):
 def office_days_between(later, earlier):
     """Whole office days from one timestamp to a later one (same day: 0), in SQL."""
     if is_sqlite():
-        return fn.julianday(office_date(later)) - fn.julianday(office_date(earlier))
+        return _office_day_number(later) - _office_day_number(earlier)
     return NodeList((office_date(later), SQL("-"), office_date(earlier)))
+
+
+def _office_day_number(column):
+    # The Julian day number of the office date: one date function per row instead of two.
+    shifted = fn.julianday(column, f"+{OFFICE_UTC_OFFSET_HOURS} hours")
+    return Cast(shifted + 0.5, "INTEGER")
 
 
 def unindexed(column):
     """The column, with SQLite told not to use its index (a unary +, the documented way).
 
-    Without statistics SQLite prefers any index on an equality (action = 'grade_changed', matching
-    years of rows) to the date range that matches a few days; PostgreSQL's planner has statistics.
+    For queries that must be read along one particular index: SQLite picks by rules of thumb (and by
+    statistics once `villa daily` has gathered them), not by the order the rows are needed in.
+    PostgreSQL's planner has statistics and is left to choose.
     """
     return NodeList((SQL("+"), column), glue="") if is_sqlite() else column
-
-
-def as_date(value) -> date:
-    """The database's answer for an office date (text, date or datetime, by database) as a date."""
-    if isinstance(value, datetime):
-        return value.date()
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def rate(part, whole) -> float | None:
@@ -121,19 +138,49 @@ def channels(used_ids=()) -> list[Channel]:
     return [c for c in Channel.select().order_by(Channel.sort_order, Channel.id) if c.active or c.id in used]
 
 
+def range_counts(at, ranges, keys=()) -> Counter:
+    """{(range number, *key values): rows with `at` in that range}, for every combination of key values.
+
+    `ranges` are (since, until) instants, `keys` (column, values to count) pairs. Each count is one
+    correlated COUNT over `at`'s range with the keys equal, which an index on (key columns..., at)
+    answers with a seek and a walk along the index: no GROUP BY sort, no date arithmetic per row.
+    Combinations without rows are left out.
+    """
+    combinations = list(product(*(values for _column, values in keys)))
+    if not ranges or not combinations:
+        return Counter()
+    bounds = CTE(
+        "bounds", ValuesList([(n, *pair) for n, pair in enumerate(ranges)]), columns=("n", "lo", "hi")
+    )
+    names = [f"k{position}" for position in range(len(keys))]
+    sources = [bounds]
+    if keys:
+        sources.append(CTE("key_values", ValuesList(combinations), columns=names))
+    values = [getattr(sources[-1].c, name) for name in names]
+    equal = [column == value for (column, _values), value in zip(keys, values, strict=True)]
+    count = at.model.select(fn.COUNT(SQL("*"))).where(at >= bounds.c.lo, at < bounds.c.hi, *equal)
+    rows = at.model.select(bounds.c.n, *values, count).from_(*sources).with_cte(*sources).tuples()
+    return Counter({tuple(key): n for *key, n in rows if n})
+
+
+def _channel_ids() -> list[int]:
+    return [channel_id for (channel_id,) in Channel.select(Channel.id).tuples()]
+
+
+def _daily(period: Period, at, keys) -> Counter:
+    """range_counts per office day of the period, keyed by the date instead of the day's number."""
+    days = period.days()
+    ranges = [(office_day_start(day), office_day_start(day + timedelta(days=1))) for day in days]
+    return Counter({(days[n], *key): count for (n, *key), count in range_counts(at, ranges, keys).items()})
+
+
 def registrations(period: Period) -> dict:
     """Registrations per office day, by channel and by visit or call."""
-    day = office_date(Customer.registered_at)
-    rows = (
-        Customer.select(day, Customer.channel, Customer.visit_type, fn.COUNT(Customer.id))
-        .where(period.covers(Customer.registered_at))
-        .group_by(day, Customer.channel, Customer.visit_type)
-        .tuples()
-    )
+    keys = [(Customer.channel, _channel_ids()), (Customer.visit_type, VISIT_TYPES)]
     by_channel, by_type = Counter(), Counter()
-    for day_value, channel_id, visit_type, count in rows:
-        by_channel[as_date(day_value), channel_id] += count
-        by_type[as_date(day_value), visit_type] += count
+    for (day, channel_id, visit_type), count in _daily(period, Customer.registered_at, keys).items():
+        by_channel[day, channel_id] += count
+        by_type[day, visit_type] += count
     return {
         "days": period.days(),
         "channels": channels({channel_id for _day, channel_id in by_channel}),
@@ -143,46 +190,42 @@ def registrations(period: Period) -> dict:
     }
 
 
-def stage_reach(period: Period, group=None) -> tuple[Counter, Counter]:
-    """{(group value, stage): customers registered in the period who reached that stage or a later one},
-    and {group value: those of them lost}."""
-    keys = [group] if group is not None else []
-    current = (
-        Customer.select(*keys, Customer.stage, fn.COUNT(Customer.id))
-        .where(period.covers(Customer.registered_at))
-        .group_by(*keys, Customer.stage)
-        .tuples()
-    )
+def customer_mix(period: Period) -> Counter:
+    """{(channel id, stage, grade): customers registered in the period}; the funnel, the channel table
+    and the grade mix are all drawn from it."""
+    keys = [(Customer.channel, _channel_ids()), (Customer.stage, STAGES), (Customer.grade, GRADES)]
+    counts = range_counts(Customer.registered_at, [(period.since, period.until)], keys)
+    return Counter({tuple(key): count for (_n, *key), count in counts.items()})
+
+
+def stage_reach(period: Period, mix=None) -> tuple[Counter, Counter]:
+    """{(channel id, stage): customers registered in the period who reached that stage or a later one},
+    and {channel id: those of them lost}."""
     furthest, lost = Counter(), Counter()
-    for *key, stage, count in current:
-        value = key[0] if key else None
+    for (channel_id, stage, _grade), count in (mix if mix is not None else customer_mix(period)).items():
         if stage == "lost":
-            lost[value] += count
+            lost[channel_id] += count
         else:
-            furthest[value, stage if stage in FUNNEL else "registered"] += count
+            furthest[channel_id, stage] += count
     if lost:
-        resolved = _stage_before_lost(period, group)
+        resolved = _stage_before_lost(period, list(lost))
         furthest.update(resolved)
-        for value, count in lost.items():
-            furthest[value, "registered"] += count - sum(n for (v, _s), n in resolved.items() if v == value)
+        for channel_id, count in lost.items():
+            furthest[channel_id, "registered"] += count - sum(
+                n for (c, _s), n in resolved.items() if c == channel_id
+            )
     reached = Counter()
-    for (value, stage), count in furthest.items():
+    for (channel_id, stage), count in furthest.items():
         for earlier in FUNNEL[: FUNNEL.index(stage) + 1]:
-            reached[value, earlier] += count
+            reached[channel_id, earlier] += count
     return reached, lost
 
 
-def _stage_before_lost(period: Period, group=None) -> Counter:
-    """{(group value, stage)}: lost customers by the stage they left, read from their latest stage change."""
-    latest = (
-        AuditLog.select(fn.MAX(AuditLog.id))
-        .join(Customer, on=(AuditLog.customer == Customer.id))
-        .where(
-            unindexed(Customer.stage) == "lost",
-            period.covers(Customer.registered_at),
-            unindexed(AuditLog.action) == "stage_changed",
-        )
-        .group_by(AuditLog.customer)
+def _stage_before_lost(period: Period, channel_ids) -> Counter:
+    """{(channel id, stage)}: lost customers by the stage they left, read from their latest stage change."""
+    change = AuditLog.alias()
+    latest = change.select(fn.MAX(change.id)).where(
+        change.customer == Customer.id, change.action == "stage_changed"
     )
     # The audit row holds {"stage": [before, "lost"], ...} as json.dumps writes it.
     left = Case(
@@ -190,26 +233,28 @@ def _stage_before_lost(period: Period, group=None) -> Counter:
         [(AuditLog.changes.contains(json.dumps([stage, "lost"])), stage) for stage in FUNNEL[1:]],
         "registered",
     )
-    keys = [group] if group is not None else []
     rows = (
-        AuditLog.select(*keys, left, fn.COUNT(AuditLog.id))
-        .join(Customer, on=(AuditLog.customer == Customer.id))
-        .where(AuditLog.id.in_(latest))
+        Customer.select(Customer.channel, left, fn.COUNT(Customer.id))
+        .join(AuditLog, on=(AuditLog.id == latest))
+        # Every channel and grade named, so the lost customers are found on the mix's index.
+        .where(
+            Customer.channel.in_(channel_ids),
+            Customer.stage == "lost",
+            Customer.grade.in_(GRADES),
+            period.covers(Customer.registered_at),
+        )
         # By position: PostgreSQL does not match the CASE's bound parameters to a repeated CASE.
-        .group_by(*(SQL(str(n)) for n in range(1, len(keys) + 2)))
+        .group_by(SQL("1"), SQL("2"))
         .tuples()
     )
-    resolved = Counter()
-    for *key, stage, count in rows:
-        resolved[key[0] if key else None, stage] += count
-    return resolved
+    return Counter({(channel_id, stage): count for channel_id, stage, count in rows})
 
 
 def funnel(period: Period, reach=None) -> dict:
-    """The funnel's steps with their rates; `reach` is stage_reach(period, <any grouping>) if known."""
+    """The funnel's steps with their rates; `reach` is stage_reach(period) if known."""
     reached, lost = reach or stage_reach(period)
     totals = Counter()
-    for (_value, stage), count in reached.items():
+    for (_channel_id, stage), count in reached.items():
         totals[stage] += count
     steps, previous = [], None
     for stage in FUNNEL:
@@ -228,9 +273,9 @@ def funnel(period: Period, reach=None) -> dict:
 
 def channel_effectiveness(period: Period, reach=None) -> list[dict]:
     """Per channel: registrations, visits (reached visited or later), signed, and the rates."""
-    reached, _lost = reach or stage_reach(period, Customer.channel)
+    reached, _lost = reach or stage_reach(period)
     rows = []
-    for channel in channels({value for value, _stage in reached}):
+    for channel in channels({channel_id for channel_id, _stage in reached}):
         registered = reached[channel.id, "registered"]
         visited, signed = reached[channel.id, "visited"], reached[channel.id, "signed"]
         rows.append(
@@ -246,18 +291,15 @@ def channel_effectiveness(period: Period, reach=None) -> list[dict]:
     return rows
 
 
-def grade_mix(period: Period) -> dict:
+def grade_mix(period: Period, mix=None) -> dict:
     """Current grades of the customers registered in the period, and every grade change made in it."""
-    now_counts = dict(
-        Customer.select(Customer.grade, fn.COUNT(Customer.id))
-        .where(period.covers(Customer.registered_at))
-        .group_by(Customer.grade)
-        .tuples()
-    )
+    now_counts = Counter()
+    for (_channel_id, _stage, grade), count in (mix if mix is not None else customer_mix(period)).items():
+        now_counts[grade] += count
     # Identical moves have identical JSON, so grouping by the text leaves one row per (from, to).
     texts = (
         AuditLog.select(AuditLog.changes, fn.COUNT(AuditLog.id))
-        .where(period.covers(AuditLog.at), unindexed(AuditLog.action) == "grade_changed")
+        .where(AuditLog.action == "grade_changed", period.covers(AuditLog.at))
         .group_by(AuditLog.changes)
         .tuples()
     )
@@ -265,18 +307,17 @@ def grade_mix(period: Period) -> dict:
     for text, count in texts:
         before, after = json.loads(text).get("grade", [None, None])
         moves[before, after] += count
-    grades = list(GRADES) + sorted(set(now_counts) - set(GRADES))
     total = sum(now_counts.values())
     return {
         "grades": [
             {
                 "grade": grade,
-                "count": now_counts.get(grade, 0),
-                "share": rate(now_counts.get(grade, 0), total),
+                "count": now_counts[grade],
+                "share": rate(now_counts[grade], total),
                 "moved_in": sum(n for (_b, a), n in moves.items() if a == grade),
                 "moved_out": sum(n for (b, _a), n in moves.items() if b == grade),
             }
-            for grade in grades
+            for grade in GRADES
         ],
         "moves": sorted(moves.items(), key=lambda item: (_grade_order(item[0][0]), _grade_order(item[0][1]))),
         "total": total,
@@ -289,16 +330,9 @@ def _grade_order(grade) -> int:
 
 def visits(period: Period) -> dict:
     """First registrations and return visits at the desk (walk-ins and calls), per office day."""
-    day = office_date(Visit.at)
-    rows = (
-        Visit.select(day, Visit.is_first, fn.COUNT(Visit.id))
-        .where(period.covers(Visit.at))
-        .group_by(day, Visit.is_first)
-        .tuples()
-    )
     counts = Counter()
-    for day_value, is_first, count in rows:
-        counts[as_date(day_value), bool(is_first)] += count
+    for (day, is_first), count in _daily(period, Visit.at, [(Visit.is_first, (True, False))]).items():
+        counts[day, bool(is_first)] += count
     return {
         "days": period.days(),
         "counts": counts,
@@ -313,16 +347,10 @@ def public_pool(period: Period) -> dict:
     Claims are read from the audit log, not Customer.claimed_at: a release clears claimed_at, and a
     claim that was later released still happened in the period.
     """
-    day = office_date(AuditLog.at)
-    rows = (
-        AuditLog.select(day, AuditLog.action, fn.COUNT(AuditLog.id))
-        .where(period.covers(AuditLog.at), AuditLog.action.in_((*CLAIM_ACTIONS, "released_to_pool")))
-        .group_by(day, AuditLog.action)
-        .tuples()
-    )
+    actions = (*CLAIM_ACTIONS, "released_to_pool")
     counts = Counter()
-    for day_value, action, count in rows:
-        counts[as_date(day_value), "claimed" if action in CLAIM_ACTIONS else "released"] += count
+    for (day, action), count in _daily(period, AuditLog.at, [(AuditLog.action, actions)]).items():
+        counts[day, "claimed" if action in CLAIM_ACTIONS else "released"] += count
     size = Customer.select().where(Customer.in_public_pool == True).count()  # noqa: E712
     return {
         "days": period.days(),

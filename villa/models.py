@@ -179,7 +179,32 @@ class Customer(BaseModel):
     updated_at = DateTimeField(default=now)
 
     class Meta:
-        indexes = ((("owner", "registered_at"), False),)
+        indexes = (
+            (("owner", "registered_at"), False),
+            # Analytics (migration 0007): what the dashboard and the scorecards count by.
+            (("channel", "visit_type", "registered_at"), False),
+            (("channel", "stage", "grade", "registered_at"), False),
+            (("owner", "id", "registered_at", "stage"), False),
+            (
+                (
+                    "registered_by",
+                    "registered_at",
+                    "name",
+                    "phone_index",
+                    "channel",
+                    "gender",
+                    "age_band",
+                    "unit_type",
+                    "area_band",
+                    "budget",
+                    "purpose",
+                    "hukou_local",
+                    "social_insurance_months",
+                    "homes_owned",
+                ),
+                False,
+            ),
+        )
 
     def __str__(self):
         return self.name
@@ -196,7 +221,7 @@ class AuditLog(BaseModel):
     changes = TextField(default="{}")
 
     class Meta:
-        indexes = ((("action", "at"), False),)
+        indexes = ((("action", "at"), False), (("customer", "action"), False))
 
     @property
     def change_map(self) -> dict:
@@ -276,7 +301,7 @@ class Visit(BaseModel):
     acknowledged_at = DateTimeField(null=True)  # the rep saw the return visit in their day
 
     class Meta:
-        indexes = ((("rep", "acknowledged_at"), False),)
+        indexes = ((("rep", "acknowledged_at"), False), (("is_first", "at"), False))
 
 
 class Dispute(BaseModel):
@@ -345,7 +370,10 @@ class FollowUp(BaseModel):
     created_at = DateTimeField(default=now, index=True)
 
     class Meta:
-        indexes = ((("customer", "created_at"), False),)
+        indexes = (
+            (("customer", "created_at"), False),
+            (("author", "customer", "created_at", "next_at"), False),
+        )
 
 
 class Review(BaseModel):
@@ -357,6 +385,9 @@ class Review(BaseModel):
     reason = CharField(max_length=500, default="")
     reviewer = ForeignKeyField(User, backref="reviews", on_delete="RESTRICT")
     at = DateTimeField(default=now, index=True)
+
+    class Meta:
+        indexes = ((("customer", "at", "level", "decision"), False),)
 
 
 class OutboxMessage(BaseModel):

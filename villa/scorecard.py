@@ -13,12 +13,14 @@ What each figure counts (the period: office dates, both ends included):
   dates in the period that have passed (before today) count; one was done on time when the same
   customer's next follow-up (by anyone) was written on or before that office date, late when after,
   and is overdue while there is none. timeliness = on time / due. Only follow-ups written from
-  DUE_LOOKAHEAD_DAYS before the period are read, so the query stays on the created_at index: a next
-  date set further ahead than that is not scored;
+  DUE_LOOKAHEAD_DAYS before the period count: a next date set further ahead than that is not scored;
 - disputes won and lost: disputes decided in the period; "to_claimant" is won by the claimant,
   "keep_owner" by the owner.
 
-Every figure is one GROUP BY over all reps, so a ranking costs about as much as one card.
+Every figure is one query for the reps asked for, read along an index that starts with the rep and
+holds the columns it needs, so no customer or follow-up row is opened; a ranking costs what its
+reps' cards cost together. Timeliness and days to the first follow-up add one index lookup per due
+date and per customer (the next, or first, follow-up by anyone).
 """
 
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from datetime import timedelta
 
 from peewee import SQL, Case, fn
 
-from villa.analytics import Period, office_date, office_days_between, rate
+from villa.analytics import Period, office_date, office_days_between, rate, unindexed
 from villa.models import Customer, Dispute, FollowUp, Review, User, office_day_start, office_today
 from villa.review import COMPLETENESS
 
@@ -144,37 +146,40 @@ def ranked(results: list[Score], sort: str) -> list[Score]:
     return known + unknown
 
 
-def _ours(rows, by_id):
-    """The grouped rows of the reps asked for. Filtering here, not in SQL, keeps the database on the
-    date index: asked to match a list of reps, SQLite prefers the rep index and reads every year."""
-    return (row for row in rows if row[0] in by_id)
-
-
 def filled_fields():
     """How many of the completeness checklist's fields a customer row has filled, as SQL."""
     return sum(Case(None, [(condition, 1)], 0) for condition in FILLED_SQL.values())
 
 
 def _registrations(period, by_id):
+    # Read from the index on (registered_by, registered_at, the checklist's columns): no customer row.
     rows = (
         Customer.select(Customer.registered_by, fn.COUNT(Customer.id), fn.SUM(filled_fields()))
-        .where(period.covers(Customer.registered_at))
+        .where(Customer.registered_by.in_(list(by_id)), period.covers(Customer.registered_at))
         .group_by(Customer.registered_by)
         .tuples()
     )
-    for rep_id, count, filled in _ours(rows, by_id):
+    for rep_id, count, filled in rows:
         by_id[rep_id].registrations, by_id[rep_id].fields_filled = count, int(filled or 0)
 
 
 def _reviews(period, by_id):
+    # From the reps' registrations (in id order) to their reviews on (customer, at, level, decision):
+    # SQLite is kept off the review date index, which would look up each review's customer row.
+    reviewed = unindexed(Review.at)
     rows = (
-        Review.select(Customer.registered_by, Review.level, Review.decision, fn.COUNT(Review.id))
-        .join(Customer, on=(Review.customer == Customer.id))
-        .where(period.covers(Review.at), Review.level.in_((1, 2)))
+        Customer.select(Customer.registered_by, Review.level, Review.decision, fn.COUNT(Review.id))
+        .join(Review, on=(Review.customer == Customer.id))
+        .where(
+            Customer.registered_by.in_(list(by_id)),
+            reviewed >= period.since,
+            reviewed < period.until,
+            Review.level.in_((1, 2)),
+        )
         .group_by(Customer.registered_by, Review.level, Review.decision)
         .tuples()
     )
-    for rep_id, level, decision, count in _ours(rows, by_id):
+    for rep_id, level, decision, count in rows:
         tally = by_id[rep_id].reviews[level]
         tally[1] += count
         if decision == "rejected":
@@ -189,14 +194,19 @@ def _timeliness(period, by_id):
     next_contact = later.select(fn.MIN(later.created_at)).where(
         later.customer == FollowUp.customer, later.created_at > FollowUp.created_at
     )
+    # A rep's follow-ups are read on (author, customer, created_at, next_at), in customer order, so
+    # each next contact is looked up close to the one before; SQLite is kept off the date indexes,
+    # whose order would make those lookups jump across the whole follow-up index.
+    written, due_on = unindexed(FollowUp.created_at), unindexed(FollowUp.next_at)
     dues = (
         FollowUp.select(
             FollowUp.author.alias("rep_id"), FollowUp.next_at.alias("due_on"), next_contact.alias("done_at")
         )
         .where(
-            FollowUp.created_at >= office_day_start(period.start - timedelta(days=DUE_LOOKAHEAD_DAYS)),
-            FollowUp.created_at < office_day_start(last_due_day + timedelta(days=1)),
-            FollowUp.next_at.between(period.start, last_due_day),
+            FollowUp.author.in_(list(by_id)),
+            written >= office_day_start(period.start - timedelta(days=DUE_LOOKAHEAD_DAYS)),
+            written < office_day_start(last_due_day + timedelta(days=1)),
+            due_on.between(period.start, last_due_day),
         )
         # Materialised: else SQLite copies the subquery into each use of done_at and runs it twice.
         .cte("dues", materialized=True)
@@ -215,7 +225,7 @@ def _timeliness(period, by_id):
         .group_by(dues.c.rep_id)
         .tuples()
     )
-    for rep_id, due, in_time, with_contact in _ours(rows, by_id):
+    for rep_id, due, in_time, with_contact in rows:
         score = by_id[rep_id]
         score.due, score.on_time = due, int(in_time or 0)
         score.late = int(with_contact or 0) - score.on_time
@@ -223,7 +233,15 @@ def _timeliness(period, by_id):
 
 
 def _customers(period, by_id):
-    first = FollowUp.select(fn.MIN(FollowUp.created_at)).where(FollowUp.customer == Customer.id)
+    first = (
+        FollowUp.select(FollowUp.created_at)
+        .where(FollowUp.customer == Customer.id)
+        .order_by(FollowUp.created_at)
+        .limit(1)
+    )
+    # Read on (owner, id, registered_at, stage): a rep's customers in id order, so each first
+    # follow-up is looked up close to the one before (the registration index would go by date).
+    registered_at = unindexed(Customer.registered_at)
     owned = (
         Customer.select(
             Customer.owner.alias("rep_id"),
@@ -231,7 +249,11 @@ def _customers(period, by_id):
             Customer.registered_at.alias("registered_at"),
             first.alias("first_at"),
         )
-        .where(period.covers(Customer.registered_at), Customer.owner.in_(list(by_id)))
+        .where(
+            Customer.owner.in_(list(by_id)),
+            registered_at >= period.since,
+            registered_at < period.until,
+        )
         .cte("owned", materialized=True)  # one first-follow-up lookup per customer, not one per use
     )
     rows = (

@@ -8,7 +8,7 @@ from openpyxl import Workbook
 from villa import analytics, scorecard
 from villa.i18n import gettext as _
 from villa.labels import STAGE_LABELS, VISIT_TYPE_LABELS, office_time
-from villa.models import Customer, now
+from villa.models import now
 from villa.transfer import safe_row
 
 
@@ -185,10 +185,17 @@ def pool(data):
     return table
 
 
+def _mix(period, figures):
+    # The funnel, the channel table and the grade mix share one count of the period's customers,
+    # the funnel and the channel table the stages reached.
+    if "mix" not in figures:
+        figures["mix"] = analytics.customer_mix(period)
+    return figures["mix"]
+
+
 def _reach(period, figures):
-    # The funnel and the channel table share one pass over the period's customers.
     if "reach" not in figures:
-        figures["reach"] = analytics.stage_reach(period, Customer.channel)
+        figures["reach"] = analytics.stage_reach(period, _mix(period, figures))
     return figures["reach"]
 
 
@@ -196,7 +203,7 @@ SOURCES = {
     "registrations": lambda period, figures: analytics.registrations(period),
     "funnel": lambda period, figures: analytics.funnel(period, _reach(period, figures)),
     "channels": lambda period, figures: analytics.channel_effectiveness(period, _reach(period, figures)),
-    "grade_mix": lambda period, figures: analytics.grade_mix(period),
+    "grade_mix": lambda period, figures: analytics.grade_mix(period, _mix(period, figures)),
     "visits": lambda period, figures: analytics.visits(period),
     "public_pool": lambda period, figures: analytics.public_pool(period),
 }
