@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 import villa.auth
 from villa import create_app, crypto
 from villa.customers import set_id_number, set_phone
-from villa.db import db
+from villa.db import db, is_sqlite
 from villa.instance import initialise, seed_defaults, write_key_check
 from villa.models import ALL_MODELS, Channel, Customer, Setting, User, now
 
@@ -68,7 +68,7 @@ def empty_database():
     """Every table emptied, then the defaults `villa init` would create."""
     with db.connection_context():
         tables = [m._meta.table_name for m in reversed(ALL_MODELS)]
-        if db.obj.__class__.__name__.startswith("Postgres"):
+        if not is_sqlite():
             db.execute_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
         else:
             with db.atomic():
@@ -89,6 +89,7 @@ def app(base_config, _schema):
     yield application
     if not db.is_closed():
         db.close()
+    db.obj.close_all()  # the next test's app opens its own pool: no idle connections left behind
 
 
 @pytest.fixture

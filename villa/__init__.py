@@ -2,6 +2,7 @@
 
 import logging
 
+from babel import Locale
 from flask import Flask, has_request_context, request, session
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
@@ -14,11 +15,19 @@ babel = Babel()
 csrf = CSRFProtect()
 
 
-def select_locale():
+LANGUAGES = ("zh_Hans", "en")
+_LOCALES = {code: Locale.parse(code) for code in LANGUAGES}  # parsed once, not on every request
+
+
+def select_locale() -> str:
     chosen = session.get("lang") if has_request_context() else None
-    if chosen in ("zh_Hans", "en"):
+    if chosen in LANGUAGES:
         return chosen
     return "zh_Hans"
+
+
+def _request_locale() -> Locale:
+    return _LOCALES[select_locale()]
 
 
 def create_app(config=None, check_keys=True):
@@ -38,7 +47,7 @@ def create_app(config=None, check_keys=True):
 
         check_startup(app.config["KEYS_FILE"])
 
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=_request_locale)
     from villa import i18n, serving
 
     i18n.init_app(app)

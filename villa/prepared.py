@@ -23,11 +23,31 @@ class Prepared:
     def __init__(self, build):
         self._build = build
         self._compiled = {}  # database class -> (query, sql): quoting and placeholders differ
+        # database class -> what peewee's row reader works out from the first result's columns
+        # (which column fills which field of which joined model); the same SQL gives the same columns.
+        self._layouts = {}
 
     def rows(self, *args):
         """The query's rows (model instances, joins filled in) for these arguments."""
         query, sql = self._query_and_sql()
-        return query._get_cursor_wrapper(db.execute_sql(sql, args))
+        reader = query._get_cursor_wrapper(db.execute_sql(sql, args))
+        layout = self._layouts.get(type(db.obj))
+        if layout is not None:
+            reader.__dict__.update(layout)
+            reader.initialized = True
+        else:
+            self._learn_layout(reader)
+        return reader
+
+    def _learn_layout(self, reader):
+        initialize, dialect = reader.initialize, type(db.obj)
+
+        def initialize_and_keep():
+            before = set(reader.__dict__)
+            initialize()
+            self._layouts[dialect] = {k: v for k, v in reader.__dict__.items() if k not in before}
+
+        reader.initialize = initialize_and_keep
 
     def first(self, *args):
         for row in self.rows(*args):
