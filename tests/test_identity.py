@@ -52,6 +52,28 @@ def test_every_written_form_of_a_mobile_gives_one_e164(typed):
     assert normalise_phone(typed) == MOBILE
 
 
+def test_eleven_digit_mobiles_normalise_as_phonenumbers_parses_them():
+    """The shortcut for plain 11-digit mobiles accepts and refuses exactly what parsing does."""
+    import random
+
+    import phonenumbers
+
+    rng = random.Random(11)
+    samples = ["1" + "".join(rng.choice("0123456789") for _ in range(10)) for _ in range(3000)]
+    samples += ["10000000000", "11012345678", "12012345678", "19999999999", "16612345678"]
+    for digits in samples:
+        try:
+            parsed = phonenumbers.parse(digits, "CN")
+        except phonenumbers.NumberParseException:
+            parsed = None
+        if parsed is not None and phonenumbers.is_valid_number(parsed):
+            assert normalise_phone(digits) == phonenumbers.format_number(
+                parsed, phonenumbers.PhoneNumberFormat.E164
+            )
+        else:
+            assert try_normalise_phone(digits) is None, digits
+
+
 @pytest.mark.parametrize(
     ("typed", "e164"),
     [

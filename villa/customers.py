@@ -7,7 +7,7 @@ from functools import reduce
 from peewee import JOIN, SQL, fn
 
 from villa.crypto import blind_index, blind_indexes
-from villa.db import is_sqlite
+from villa.db import is_sqlite, unindexed
 from villa.identity import (
     normalise_id_number,
     normalise_phone,
@@ -89,14 +89,15 @@ def customer_by_id(customer_id: int) -> Customer | None:
     return _customer_by_id.first(customer_id)
 
 
+# Along the customer's few visits, not along the rep's (tens of thousands) or all return visits.
 _unseen_return_visit = Prepared(
     lambda: (
         Visit.select(Visit.id)
         .where(
             Visit.customer == slot(),
-            Visit.rep == slot(),
+            unindexed(Visit.rep) == slot(),
             Visit.acknowledged_at.is_null(),
-            Visit.is_first == slot(),
+            unindexed(Visit.is_first) == slot(),
         )
         .limit(SQL("1"))
     )

@@ -3,7 +3,7 @@
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
-from peewee import DatabaseProxy, SqliteDatabase
+from peewee import SQL, DatabaseProxy, NodeList, SqliteDatabase
 from playhouse.migrations import Runner
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
@@ -82,6 +82,16 @@ def bind(url: str):
 
 def is_sqlite() -> bool:
     return isinstance(db.obj, SqliteDatabase)
+
+
+def unindexed(column):
+    """The column, with SQLite told not to use its index (a unary +, the documented way).
+
+    For queries that must be read along one particular index: SQLite picks by rules of thumb (and by
+    statistics once `villa daily` has gathered them), not by the order the rows are needed in.
+    PostgreSQL's planner has statistics and is left to choose.
+    """
+    return NodeList((SQL("+"), column), glue="") if is_sqlite() else column
 
 
 def migrate() -> list[str]:
