@@ -202,6 +202,7 @@ def _prepare(chunk: dict) -> dict:
     for offset, channel in enumerate(picked):
         c = demo._customer(ctx, channel)
         c.id = chunk["first_id"] + offset
+        written, written_audits = _followups(rng, c, current, author=c.owner_id or rep_id)
         row = []
         for f in fields:
             value = c.__data__.get(f.name)
@@ -220,7 +221,8 @@ def _prepare(chunk: dict) -> dict:
             (str(c.registered_at), c.registered_by_id, "registered", c.id, f"customer:{c.id}",
              json.dumps({"owner": owner.username if owner else None, "channel": channel.code}))
         )  # fmt: skip
-        _followups(rng, c, current, followups, audits, author=c.owner_id or rep_id)
+        followups += written
+        audits += written_audits
         if len(known_phones) < SAMPLE_PER_CHUNK and rng.random() < 0.05:
             known_phones.append(c.phone[3:])  # the national digits, as the desk types them
         if c.owner_id == rep_id and len(rep_ids) < SAMPLE_PER_CHUNK and rng.random() < 0.05:
@@ -235,22 +237,32 @@ def _prepare(chunk: dict) -> dict:
     }
 
 
-def _followups(rng, c, current, followups, audits, author):
-    """0-4 follow-ups between the registration and now, each with its audit row, as add_followup writes."""
+def _followups(rng, c, current, author) -> tuple[list, list]:
+    """0-4 follow-ups between the registration and now, each with its audit row, as add_followup writes
+    them: one with a next date carries when the next one came; the customer gets the first one's time."""
     from villa.models import FOLLOWUP_KINDS
 
     span = max((current - c.registered_at).total_seconds(), 60)
+    drawn = []
     for _ in range(rng.choice(FOLLOWUP_COUNTS)):
         at = c.registered_at + timedelta(seconds=rng.random() * span)
         reached = rng.random() < 0.7
         next_at = (at + timedelta(days=rng.randint(1, 14))).date() if rng.random() < 0.5 else None
+        texts = (rng.choice(FOLLOWUP_KINDS), rng.choice(FOLLOWUP_TEXTS), rng.choice(FOLLOWUP_RESULTS))
+        drawn.append((at, reached, next_at, texts))
+    times = sorted(at for at, *_rest in drawn)
+    c.first_followup_at = times[0] if times else None
+    followups, audits = [], []
+    for at, reached, next_at, (kind, content, result) in drawn:
+        done = next((later for later in times if later > at), None) if next_at else None
         followups.append(
-            (c.id, author, rng.choice(FOLLOWUP_KINDS), reached, rng.choice(FOLLOWUP_TEXTS),
-             rng.choice(FOLLOWUP_RESULTS), str(next_at) if next_at else None, None, None, str(at))
+            (c.id, author, kind, reached, content, result, str(next_at) if next_at else None, None, None,
+             str(at), str(done) if done else None)
         )  # fmt: skip
         audits.append(
             (str(at), author, "followup_added", c.id, f"customer:{c.id}", json.dumps({"reached": reached}))
         )
+    return followups, audits
 
 
 def _drop_id_collisions(rows: list, seen: set):
@@ -283,7 +295,7 @@ def _write(connection, part: dict):
     visit_columns = ("customer", "kind", "at", "received_by", "rep", "is_first", "via_rotation", "note",
                      "acknowledged_at")  # fmt: skip
     followup_columns = ("customer", "author", "kind", "reached", "content", "result", "next_at", "grade",
-                        "corrects", "created_at")  # fmt: skip
+                        "corrects", "created_at", "next_done_at")  # fmt: skip
     audit_columns = ("at", "actor", "action", "customer", "target", "changes")
     statements = (
         (_insert_sql(Customer, [f.name for f in _STATE["customer_fields"]]), part["customers"]),

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from villa.followups import FollowUpError, add_followup, timeline_followups
+from villa.followups import FollowUpError, add_followup, refresh_followup_times, timeline_followups
 from villa.models import AuditLog, Customer, FollowUp, now, office_today
 
 
@@ -206,6 +206,58 @@ def test_cannot_correct_another_customers_entry(owned, login, make_customer):
     with pytest.raises(FollowUpError):
         add_followup(customer, owner, "call", "改错", corrects=elsewhere.id)
     assert FollowUp.select().count() == 1
+
+
+def done_times() -> dict:
+    return {f.id: f.next_done_at for f in FollowUp.select()}
+
+
+def test_a_followup_is_when_the_customers_waiting_due_ones_were_done(owned):
+    owner, manager, customer = owned
+    soon = office_today() + timedelta(days=3)
+    first = add_followup(customer, owner, "call", "约周六看房", next_at=soon)
+    plain = add_followup(customer, owner, "wechat", "发了价目表")  # sets no next date
+    assert done_times() == {first.id: plain.created_at, plain.id: None}
+    second = add_followup(customer, manager, "call", "再约", next_at=soon)
+    third = add_followup(customer, owner, "visit", "到访看样板间")  # anyone's follow-up counts
+    assert done_times() == {
+        first.id: plain.created_at,  # done once: a later contact does not move it
+        plain.id: None,
+        second.id: third.created_at,
+        third.id: None,
+    }
+
+
+def test_a_correction_is_the_next_contact_of_the_entry_it_corrects(owned):
+    owner, _manager, customer = owned
+    original = add_followup(customer, owner, "call", "约周六", next_at=office_today() + timedelta(days=2))
+    correction = add_followup(customer, owner, "call", "约周日", corrects=original)
+    assert done_times() == {original.id: correction.created_at, correction.id: None}
+
+
+def test_the_customer_keeps_the_time_of_their_first_followup(owned):
+    owner, manager, customer = owned
+    assert customer.first_followup_at is None
+    first = add_followup(customer, owner, "call", "第一次联系")
+    assert customer.first_followup_at == first.created_at == reload(customer).first_followup_at
+    add_followup(customer, manager, "call", "经理回访")
+    assert reload(customer).first_followup_at == first.created_at
+
+
+def test_the_times_are_worked_out_again_from_followups_written_directly(owned):
+    owner, _manager, customer = owned
+    at, due = now() - timedelta(days=5), office_today()
+
+    def write(moment, next_at=None):
+        return FollowUp.create(
+            customer=customer, author=owner, kind="call", content="补录", next_at=next_at, created_at=moment
+        )
+
+    later = write(at + timedelta(hours=1))
+    first, same_moment = write(at, due), write(at, due)  # written at one moment: not each other's next
+    refresh_followup_times([customer.id])
+    assert done_times() == {later.id: None, first.id: later.created_at, same_moment.id: later.created_at}
+    assert reload(customer).first_followup_at == at
 
 
 def test_domain_refuses_a_past_date_and_an_unknown_kind(owned):

@@ -11,6 +11,7 @@ from villa.crypto import EncryptedField, blind_index
 from villa.customers import set_alt_phone
 from villa.db import db
 from villa.duplicates import REASONS, MergeError, merge, scan, undo
+from villa.followups import add_followup, refresh_followup_times
 from villa.models import (
     AccessLog,
     AuditLog,
@@ -26,6 +27,7 @@ from villa.models import (
     Review,
     Visit,
     now,
+    office_today,
 )
 from villa.registration import find_known
 
@@ -107,6 +109,7 @@ def pair(make_user, make_customer):
             customer=customer, nonce=f"n{customer.id}", created_by=rep, expires_at=now() + timedelta(days=1)
         )
         ChangeRequest.create(customer=customer, link=link, changes=json.dumps({"budget": "1000万"}))
+    refresh_followup_times((kept.id, gone.id))  # as add_followup would have kept them
     return fresh(kept), fresh(gone)
 
 
@@ -246,6 +249,33 @@ def test_undo_restores_both_records_and_moves_back_exactly_the_moved_rows(pair, 
     assert find_known(id_number=ID_NUMBER).customer.id == gone.id
     assert MergeLog.get_by_id(log.id).undone_by_id == admin.id
     assert AuditLog.select().where(AuditLog.action == "merge_undone").count() == 2
+
+
+def test_merge_and_its_undo_work_out_the_followup_times_again(make_user, make_customer, admin):
+    rep_a, rep_b = make_user("rep"), make_user("rep")
+    kept, gone = make_customer(owner=rep_a, name="陈静"), make_customer(owner=rep_b, name="陈静")
+    soon = office_today() + timedelta(days=3)
+    g1 = add_followup(gone, rep_b, "call", "第一次", next_at=soon)
+    k1 = add_followup(kept, rep_a, "call", "第一次", next_at=soon)
+    g2 = add_followup(gone, rep_b, "call", "第二次", next_at=soon)
+    k2 = add_followup(kept, rep_a, "call", "第二次")
+
+    def times():
+        done = {f.id: f.next_done_at for f in FollowUp.select().where(FollowUp.next_at.is_null(False))}
+        return done, fresh(kept).first_followup_at, fresh(gone).first_followup_at
+
+    before = times()
+    assert before == ({g1.id: g2.created_at, k1.id: k2.created_at, g2.id: None}, k1.created_at, g1.created_at)
+    log = merge(kept, gone, {}, admin)
+    # On the survivor the two histories interleave; the tombstone has no follow-up left.
+    assert times() == (
+        {g1.id: k1.created_at, k1.id: g2.created_at, g2.id: k2.created_at},
+        g1.created_at,
+        None,
+    )
+    add_followup(fresh(kept), rep_a, "call", "合并后")  # stays with the survivor after the undo
+    undo(log, admin)
+    assert times() == before
 
 
 def test_undo_twice_is_refused(pair, admin):

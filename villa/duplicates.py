@@ -18,6 +18,7 @@ from peewee import DateField, DateTimeField, IntegrityError, fn
 
 from villa.customers import set_alt_phone, set_id_number, set_phone
 from villa.db import is_sqlite, write_transaction
+from villa.followups import refresh_followup_times
 from villa.i18n import lazy_gettext as _l
 from villa.identity import IdentityError
 from villa.models import AuditLog, Customer, MergeLog, User, now
@@ -142,6 +143,7 @@ def _merge(survivor_id: int, absorbed_id: int, choices: dict, taken: list[str], 
         _make_tombstone(gone)  # first: frees the unique phone index for the survivor
         _take_over(keep, snapshot["absorbed"], taken)
         moved = _move_rows(gone.id, keep.id)
+        refresh_followup_times((keep.id, gone.id))  # the survivor's follow-ups now interleave
         _audit(actor, keep, "merged", {"from": gone.id, "fields": taken})
         _audit(actor, gone, "merged", {"into": keep.id})
         return MergeLog.create(
@@ -299,6 +301,8 @@ def _undo(log_id: int, actor: User) -> MergeLog:
         moved = json.loads(log.moved)
         for model, fk in _referencing():
             _repoint(model, fk, moved.get(model._meta.table_name, []), survivor_id, absorbed_id)
+        # Worked out again, not restored: the survivor may have had follow-ups added since the merge.
+        refresh_followup_times((survivor_id, absorbed_id))
         for customer_id, other in ((survivor_id, absorbed_id), (absorbed_id, survivor_id)):
             _audit(actor, Customer(id=customer_id), "merge_undone", {"merge": log.id, "other": other})
         log.undone_at, log.undone_by = now(), actor

@@ -1,7 +1,13 @@
 """Follow-ups (跟进): each contact with a customer, appended to the timeline and never changed.
 
-A wrong entry is corrected by a new entry that points at it; there is no update and no delete.
+A wrong entry is corrected by a new entry that points at it; what an entry says is never changed
+and no entry is deleted. Two times are kept for the scorecard as each contact is recorded: on an
+entry with a next date, when that next follow-up was done (next_done_at: the customer's next entry
+after it, by anyone, a correction included); on the customer, their first follow-up
+(first_followup_at).
 """
+
+from peewee import fn
 
 from villa.db import is_sqlite, write_transaction
 from villa.i18n import lazy_gettext as _l
@@ -54,13 +60,14 @@ def add_followup(
             grade=changed_grade,
             corrects=corrected,
         )
+        # The changes the follow-up caused carry its moment, so the timeline keeps them together.
+        moment = followup.created_at
         changed = _apply_to_customer(fresh, kind, bool(reached), next_at, changed_grade)
+        changed += _record_contact_time(fresh, moment)
         fresh.save(only=changed)
         details = {"followup": followup.id, "reached": bool(reached)}
         if corrected:
             details["corrects"] = corrected.id
-        # The changes the follow-up caused carry its moment, so the timeline keeps them together.
-        moment = followup.created_at
         _audit(fresh, author, "followup_added", details, moment)
         if changed_grade:
             _audit(fresh, author, "grade_changed", {"grade": [old_grade, changed_grade]}, moment)
@@ -127,6 +134,37 @@ def _apply_to_customer(customer: Customer, kind, reached, next_at, grade) -> lis
         customer.stage = "visited"
         changed.append(Customer.stage)
     return changed
+
+
+def _record_contact_time(customer: Customer, moment) -> list:
+    """The contact at `moment` is the next follow-up of the customer's earlier entries that wait for
+    one, and maybe their first follow-up; returns the customer fields that changed."""
+    FollowUp.update(next_done_at=moment).where(
+        FollowUp.customer == customer.id,
+        FollowUp.next_at.is_null(False),
+        FollowUp.created_at < moment,
+        FollowUp.next_done_at.is_null() | (FollowUp.next_done_at > moment),
+    ).execute()
+    if customer.first_followup_at is not None and customer.first_followup_at <= moment:
+        return []
+    customer.first_followup_at = moment
+    return [Customer.first_followup_at]
+
+
+def refresh_followup_times(customer_ids):
+    """Work out again, from the follow-ups they hold now, when each due entry of these customers was
+    done and their first follow-up: after follow-ups moved between customers, or were written
+    other than by add_followup."""
+    ids = list(customer_ids)
+    later = FollowUp.alias("later")
+    next_contact = later.select(fn.MIN(later.created_at)).where(
+        later.customer == FollowUp.customer, later.created_at > FollowUp.created_at
+    )
+    FollowUp.update(next_done_at=next_contact).where(
+        FollowUp.customer.in_(ids), FollowUp.next_at.is_null(False)
+    ).execute()
+    first = FollowUp.select(fn.MIN(FollowUp.created_at)).where(FollowUp.customer == Customer.id)
+    Customer.update(first_followup_at=first).where(Customer.id.in_(ids)).execute()
 
 
 def _audit(customer: Customer, actor: User, action: str, changes: dict, moment):

@@ -172,6 +172,7 @@ class Customer(BaseModel):
     sensitive_consent_at = DateTimeField(null=True)
     # Activity and lifecycle.
     next_followup_on = DateField(null=True, index=True)
+    first_followup_at = DateTimeField(null=True)  # the first follow-up by anyone, for the scorecard
     last_activity_at = DateTimeField(default=now, index=True)
     archived_at = DateTimeField(null=True)
     anonymised_at = DateTimeField(null=True)
@@ -180,11 +181,10 @@ class Customer(BaseModel):
 
     class Meta:
         indexes = (
-            (("owner", "registered_at"), False),
-            # Analytics (migration 0007): what the dashboard and the scorecards count by.
+            # Analytics (migrations 0007, 0008): what the dashboard and the scorecards count by.
             (("channel", "visit_type", "registered_at"), False),
             (("channel", "stage", "grade", "registered_at"), False),
-            (("owner", "id", "registered_at", "stage"), False),
+            (("owner", "registered_at", "stage", "first_followup_at"), False),
             (
                 (
                     "registered_by",
@@ -368,11 +368,13 @@ class FollowUp(BaseModel):
     grade = CharField(max_length=2, null=True)  # the grade after this contact, when it changed
     corrects = ForeignKeyField("self", null=True, backref="corrections", on_delete="RESTRICT")
     created_at = DateTimeField(default=now, index=True)
+    # When the next follow-up of this customer (by anyone) came, for an entry with a next date.
+    next_done_at = DateTimeField(null=True)
 
     class Meta:
         indexes = (
             (("customer", "created_at"), False),
-            (("author", "customer", "created_at", "next_at"), False),
+            (("author", "next_at", "created_at", "next_done_at"), False),
         )
 
 
