@@ -17,10 +17,11 @@ What each figure counts (the period: office dates, both ends included):
 - disputes won and lost: disputes decided in the period; "to_claimant" is won by the claimant,
   "keep_owner" by the owner.
 
-Every figure is one query for the reps asked for, read along an index that starts with the rep and
-holds the columns it needs, so no customer or follow-up row is opened; a ranking costs what its
-reps' cards cost together. Timeliness and days to the first follow-up add one index lookup per due
-date and per customer (the next, or first, follow-up by anyone).
+The time of the next follow-up after a due one (FollowUp.next_done_at) and of a customer's first
+follow-up (Customer.first_followup_at) are stored as follow-ups are written (villa.followups), so
+every figure is one query for the reps asked for, read along an index that starts with the rep and
+holds the columns it needs: no customer or follow-up row is opened, nothing is looked up per row,
+and a ranking costs what its reps' cards cost together.
 """
 
 from dataclasses import dataclass, field
@@ -190,83 +191,44 @@ def _timeliness(period, by_id):
     last_due_day = min(period.end, office_today() - timedelta(days=1))
     if last_due_day < period.start:
         return
-    later = FollowUp.alias()
-    next_contact = later.select(fn.MIN(later.created_at)).where(
-        later.customer == FollowUp.customer, later.created_at > FollowUp.created_at
-    )
-    # A rep's follow-ups are read on (author, customer, created_at, next_at), in customer order, so
-    # each next contact is looked up close to the one before; SQLite is kept off the date indexes,
-    # whose order would make those lookups jump across the whole follow-up index.
-    written, due_on = unindexed(FollowUp.created_at), unindexed(FollowUp.next_at)
-    dues = (
+    # Read on (author, next_at, created_at, next_done_at): the rep's due dates in the period.
+    done = FollowUp.next_done_at.is_null(False)
+    on_time = done & (office_date(FollowUp.next_done_at) <= FollowUp.next_at)
+    rows = (
         FollowUp.select(
-            FollowUp.author.alias("rep_id"), FollowUp.next_at.alias("due_on"), next_contact.alias("done_at")
+            FollowUp.author,
+            fn.COUNT(SQL("*")),
+            fn.SUM(Case(None, [(on_time, 1)], 0)),
+            fn.COUNT(FollowUp.next_done_at),
         )
         .where(
             FollowUp.author.in_(list(by_id)),
-            written >= office_day_start(period.start - timedelta(days=DUE_LOOKAHEAD_DAYS)),
-            written < office_day_start(last_due_day + timedelta(days=1)),
-            due_on.between(period.start, last_due_day),
+            FollowUp.next_at.between(period.start, last_due_day),
+            FollowUp.created_at >= office_day_start(period.start - timedelta(days=DUE_LOOKAHEAD_DAYS)),
+            FollowUp.created_at < office_day_start(last_due_day + timedelta(days=1)),
         )
-        # Materialised: else SQLite copies the subquery into each use of done_at and runs it twice.
-        .cte("dues", materialized=True)
-    )
-    done = dues.c.done_at.is_null(False)
-    on_time = done & (office_date(dues.c.done_at) <= dues.c.due_on)
-    rows = (
-        FollowUp.select(
-            dues.c.rep_id,
-            fn.COUNT(SQL("*")),
-            fn.SUM(Case(None, [(on_time, 1)], 0)),
-            fn.SUM(Case(None, [(done, 1)], 0)),
-        )
-        .from_(dues)
-        .with_cte(dues)
-        .group_by(dues.c.rep_id)
+        .group_by(FollowUp.author)
         .tuples()
     )
     for rep_id, due, in_time, with_contact in rows:
         score = by_id[rep_id]
         score.due, score.on_time = due, int(in_time or 0)
-        score.late = int(with_contact or 0) - score.on_time
-        score.overdue = due - int(with_contact or 0)
+        score.late = with_contact - score.on_time
+        score.overdue = due - with_contact
 
 
 def _customers(period, by_id):
-    first = (
-        FollowUp.select(FollowUp.created_at)
-        .where(FollowUp.customer == Customer.id)
-        .order_by(FollowUp.created_at)
-        .limit(1)
-    )
-    # Read on (owner, id, registered_at, stage): a rep's customers in id order, so each first
-    # follow-up is looked up close to the one before (the registration index would go by date).
-    registered_at = unindexed(Customer.registered_at)
-    owned = (
-        Customer.select(
-            Customer.owner.alias("rep_id"),
-            Customer.stage.alias("stage"),
-            Customer.registered_at.alias("registered_at"),
-            first.alias("first_at"),
-        )
-        .where(
-            Customer.owner.in_(list(by_id)),
-            registered_at >= period.since,
-            registered_at < period.until,
-        )
-        .cte("owned", materialized=True)  # one first-follow-up lookup per customer, not one per use
-    )
+    # Read on (owner, registered_at, stage, first_followup_at).
     rows = (
         Customer.select(
-            owned.c.rep_id,
+            Customer.owner,
             fn.COUNT(SQL("*")),
-            fn.SUM(Case(None, [(owned.c.stage == "signed", 1)], 0)),
-            fn.COUNT(owned.c.first_at),
-            fn.SUM(office_days_between(owned.c.first_at, owned.c.registered_at)),
+            fn.SUM(Case(None, [(Customer.stage == "signed", 1)], 0)),
+            fn.COUNT(Customer.first_followup_at),
+            fn.SUM(office_days_between(Customer.first_followup_at, Customer.registered_at)),
         )
-        .from_(owned)
-        .with_cte(owned)
-        .group_by(owned.c.rep_id)
+        .where(Customer.owner.in_(list(by_id)), period.covers(Customer.registered_at))
+        .group_by(Customer.owner)
         .tuples()
     )
     for rep_id, count, signed, followed_up, days in rows:
