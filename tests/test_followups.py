@@ -244,6 +244,19 @@ def test_the_customer_keeps_the_time_of_their_first_followup(owned):
     assert reload(customer).first_followup_at == first.created_at
 
 
+def test_saving_a_copy_loaded_before_a_followup_keeps_what_the_followup_wrote(owned):
+    """A manager's page loaded the customer, a rep logs a call, the manager saves: both stay."""
+    owner, _manager, customer = owned
+    loaded_earlier = reload(customer)
+    call = add_followup(customer, owner, "call", "约周六看房", next_at=office_today() + timedelta(days=3))
+    loaded_earlier.lost_reason = "预算不足"
+    loaded_earlier.save()
+    saved = reload(customer)
+    assert saved.lost_reason == "预算不足"
+    assert saved.first_followup_at == call.created_at
+    assert saved.next_followup_on == office_today() + timedelta(days=3)
+
+
 def test_the_times_are_worked_out_again_from_followups_written_directly(owned):
     owner, _manager, customer = owned
     at, due = now() - timedelta(days=5), office_today()

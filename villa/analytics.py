@@ -65,16 +65,6 @@ def _office_day_number(column):
     return Cast(shifted + 0.5, "INTEGER")
 
 
-def unindexed(column):
-    """The column, with SQLite told not to use its index (a unary +, the documented way).
-
-    For queries that must be read along one particular index: SQLite picks by rules of thumb (and by
-    statistics once `villa daily` has gathered them), not by the order the rows are needed in.
-    PostgreSQL's planner has statistics and is left to choose.
-    """
-    return NodeList((SQL("+"), column), glue="") if is_sqlite() else column
-
-
 def rate(part, whole) -> float | None:
     return part / whole if whole else None
 

@@ -52,6 +52,9 @@ class BaseModel(Model):
     class Meta:
         database = db
         legacy_table_names = False
+        # save() writes only the fields this request changed: a page that loaded a customer and
+        # saves a new owner must not write back the follow-up times someone added meanwhile.
+        only_save_dirty = True
 
 
 class User(UserMixin, BaseModel):

@@ -29,7 +29,8 @@ from datetime import timedelta
 
 from peewee import SQL, Case, fn
 
-from villa.analytics import Period, office_date, office_days_between, rate, unindexed
+from villa.analytics import Period, office_date, office_days_between, rate
+from villa.db import unindexed
 from villa.models import Customer, Dispute, FollowUp, Review, User, office_day_start, office_today
 from villa.review import COMPLETENESS
 
