@@ -43,6 +43,9 @@ MISS_PREFIX = "191"  # duplicate-check misses; seed.py never uses 191, 195 or 19
 REGISTER_PREFIX = "195"  # fresh phones for the registration POST (bench/register.lua)
 IMPORT_PREFIX = "196"  # rows of the generated Excel import
 SCALING_LIMIT = 0.20  # SPEC: 100k -> 1M costs no ratio more than 20%
+# Reported without a ratio target (issue 7: each renders well under a second at 1M customers);
+# skipped with a note on a version that lacks them.
+ANALYTICS = ("dashboard", "dashboard_90d", "ranking", "card")
 
 
 @dataclass
@@ -442,6 +445,10 @@ def _endpoints(samples: dict) -> list[Endpoint]:
         Endpoint("register", "registration POST", "reception", ["/reception/register"],
                  TARGETS["register"], expect=303, method="POST"),
         Endpoint("dashboard", "manager dashboard /analytics/", "manager", ["/analytics/"]),
+        Endpoint("dashboard_90d", "dashboard, last 90 days", "manager", ["/analytics/?preset=90d"]),
+        Endpoint("ranking", "rep ranking, last 90 days", "manager", ["/analytics/reps?preset=90d"]),
+        Endpoint("card", "a rep's own card, last 90 days", "rep",
+                 [f"/analytics/reps/{samples['rep_id']}?preset=90d"]),
     ]  # fmt: skip
 
 
@@ -521,8 +528,8 @@ def _preflight(endpoint: Endpoint, client: Client | None, server: Server, report
     else:
         status, headers, page = (client or Client(server.base)).request("GET", endpoint.paths[0])
     endpoint.alone_ms = round((time.perf_counter() - started) * 1000, 2)
-    if endpoint.key == "dashboard" and status == 404:
-        endpoint.skipped = "no /analytics/ in this version (404)"
+    if endpoint.key in ANALYTICS and status == 404:
+        endpoint.skipped = f"no {endpoint.paths[0]} in this version (404)"
         report["notes"].append(f"{endpoint.label}: skipped, {endpoint.skipped}")
         _log(f"{endpoint.key}: skipped, {endpoint.skipped}")
         return False
@@ -819,7 +826,9 @@ def _scaling(report: dict, args) -> dict | None:
         old_cpu, new_cpu = (before.get(e["key"]) or {}).get("cpu_ratio"), e.get("cpu_ratio")
         cpu_loss = round((old_cpu - new_cpu) / old_cpu, 3) if old_cpu and new_cpu else None
         rows.append({"key": e["key"], "label": e["label"], "before": old, "after": new,
-                     "loss": round(loss, 3), "passed": loss <= SCALING_LIMIT,
+                     # Only the SPEC's ratios are held to the limit; pages without a target
+                     # (analytics: they add up the period, which holds 10× the rows) are shown.
+                     "loss": round(loss, 3), "passed": loss <= SCALING_LIMIT if e.get("target") else None,
                      "cpu_before": old_cpu, "cpu_after": new_cpu, "cpu_loss": cpu_loss})  # fmt: skip
     against = Path(earlier_path).resolve()
     shown = against.relative_to(ROOT) if against.is_relative_to(ROOT) else against
@@ -839,16 +848,16 @@ def _table(report: dict) -> str:
         "",
     ]
     header = ("endpoint", "req/s", "p50", "p99", "errors", "× healthz", "target", "",
-              "CPU/req", "CPU ×", "others")  # fmt: skip
+              "CPU/req", "CPU ×", "others", "alone")  # fmt: skip
     rows = []
     if hz := report.get("healthz"):
         rows.append((
             hz["label"], _rps(hz["rps"]), _ms(hz["p50_ms"]), _ms(hz["p99_ms"]), str(hz["errors"]), "1.00",
-            "—", "", _ms(hz["server_cpu_ms"]), "1.00", f"{hz['others_cpu']:.0%}",
+            "—", "", _ms(hz["server_cpu_ms"]), "1.00", f"{hz['others_cpu']:.0%}", _ms(hz.get("alone_ms")),
         ))  # fmt: skip
     for e in report.get("endpoints", []):
         if e["skipped"]:
-            rows.append((e["label"], "—", "—", "—", "—", "—", "—", "skipped", "", "", ""))
+            rows.append((e["label"], "—", "—", "—", "—", "—", "—", "skipped", "", "", "", ""))
             continue
         verdict = "" if e["passed"] is None else ("pass" if e["passed"] else "FAIL")
         if e["problem"]:
@@ -860,12 +869,14 @@ def _table(report: dict) -> str:
             _ms(e["server_cpu_ms"]),
             _ratio(e.get("cpu_ratio")),
             "—" if e["others_cpu"] is None else f"{e['others_cpu']:.0%}",
+            _ms(e.get("alone_ms")),
         ))  # fmt: skip
     lines += _columns(header, rows)
     lines += [
         "× healthz: req/s ÷ /healthz's req/s in the runs just before and after (the SPEC's ratio).",
         "CPU/req: the server's CPU time per request; CPU ×: /healthz's CPU/req ÷ this one's;",
-        "others: the share of the CPUs that other processes used during the run.",
+        "others: the share of the CPUs that other processes used during the run;",
+        "alone: the first request, unloaded (one sample; a worker compiles a page's templates on first use).",
     ]
     lines.append("")
     if seed := report.get("seed"):
@@ -892,7 +903,8 @@ def _table(report: dict) -> str:
         lines += _columns(
             ("endpoint", "× healthz before", "now", "loss", "limit", "", "CPU × before", "now", "loss"),
             [(r["label"], _ratio(r["before"]), _ratio(r["after"]), f"{r['loss']:+.0%}",
-              f"≤ {SCALING_LIMIT:.0%}", "pass" if r["passed"] else "FAIL",
+              f"≤ {SCALING_LIMIT:.0%}" if r["passed"] is not None else "—",
+              {True: "pass", False: "FAIL", None: ""}[r["passed"]],
               _ratio(r.get("cpu_before")), _ratio(r.get("cpu_after")),
               "—" if r.get("cpu_loss") is None else f"{r['cpu_loss']:+.0%}") for r in scaling["rows"]],
         )  # fmt: skip
@@ -901,7 +913,7 @@ def _table(report: dict) -> str:
         if e["passed"] is False:
             lines.append(f"FAIL {e['label']}: {_ratio(e['ratio'])}× /healthz, target ≥ {e['target']:.2f}×")
     for r in (report.get("scaling") or {}).get("rows", []):
-        if not r["passed"]:
+        if r["passed"] is False:
             lines.append(f"FAIL {r['label']}: ratio lost {r['loss']:.0%} against the earlier run (limit 20%)")
     for note in report["notes"]:
         lines.append(f"note: {note}")

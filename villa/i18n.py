@@ -2,7 +2,7 @@
 
 Flask-Babel finds the request's domain, locale and catalogue again for every string it translates,
 and Flask-WTF reads WTForms' own catalogue from disk on every request that shows a form; a client
-page translates about a hundred strings. The catalogues do not change while the server runs, so
+page translates about 180 strings. The catalogues do not change while the server runs, so
 each is loaded once per locale and each request keeps the one it uses.
 """
 

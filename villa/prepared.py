@@ -50,14 +50,21 @@ class Prepared:
         reader.initialize = initialize_and_keep
 
     def first(self, *args):
-        for row in self.rows(*args):
-            return row
-        return None
+        """The first row, or None; the statement is finished either way (no read left open)."""
+        reader = self.rows(*args)
+        try:
+            return next(iter(reader), None)
+        finally:
+            reader.cursor.close()
 
     def scalar(self, *args):
         """The first column of the first row (a count, an id), or None when there is no row."""
         _, sql = self._query_and_sql()
-        row = db.execute_sql(sql, args).fetchone()
+        cursor = db.execute_sql(sql, args)
+        try:
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
         return row[0] if row else None
 
     def _query_and_sql(self):
