@@ -21,7 +21,6 @@ import os
 import random
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,17 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 SEED = 2026
 CHUNK = 5000  # customers per worker task and per write transaction
 SAMPLE_PER_CHUNK = 40  # known phones and rep-owned ids kept from each chunk for the load generator
-FOLLOWUP_COUNTS = (0, 1, 2, 3, 4)  # uniform: 2 follow-ups per customer on average
-FOLLOWUP_TEXTS = (
-    "电话沟通，客户对独栋户型感兴趣，约周末到访。",
-    "微信发送了价目表和户型图，客户说需要和家人商量。",
-    "到访样板间，重点看了花园和地下室，预算偏紧。",
-    "客户询问贷款政策和首付比例，已转交按揭专员。",
-    "未接通，稍后再联系。",
-    "客户已看过竞品项目，比较在意交付时间和物业。",
-    "陪同客户及家人看房，老人对一楼卧室满意。",
-)
-FOLLOWUP_RESULTS = ("", "", "约下周到访", "待家人商量", "已发资料")
 
 # Set in the parent before the worker processes fork; read by _prepare in the workers.
 _STATE: dict = {}
@@ -238,30 +226,21 @@ def _prepare(chunk: dict) -> dict:
 
 
 def _followups(rng, c, current, author) -> tuple[list, list]:
-    """0-4 follow-ups between the registration and now, each with its audit row, as add_followup writes
-    them: one with a next date carries when the next one came; the customer gets the first one's time."""
-    from villa.models import FOLLOWUP_KINDS
+    """0-4 follow-ups between the registration and now (villa.demo.draw_followups), each with its
+    audit row, as add_followup writes them; the customer gets the first one's time."""
+    from villa.demo import draw_followups
 
-    span = max((current - c.registered_at).total_seconds(), 60)
-    drawn = []
-    for _ in range(rng.choice(FOLLOWUP_COUNTS)):
-        at = c.registered_at + timedelta(seconds=rng.random() * span)
-        reached = rng.random() < 0.7
-        next_at = (at + timedelta(days=rng.randint(1, 14))).date() if rng.random() < 0.5 else None
-        texts = (rng.choice(FOLLOWUP_KINDS), rng.choice(FOLLOWUP_TEXTS), rng.choice(FOLLOWUP_RESULTS))
-        drawn.append((at, reached, next_at, texts))
-    times = sorted(at for at, *_rest in drawn)
-    c.first_followup_at = times[0] if times else None
-    followups, audits = [], []
-    for at, reached, next_at, (kind, content, result) in drawn:
-        done = next((later for later in times if later > at), None) if next_at else None
-        followups.append(
-            (c.id, author, kind, reached, content, result, str(next_at) if next_at else None, None, None,
-             str(at), str(done) if done else None)
-        )  # fmt: skip
-        audits.append(
-            (str(at), author, "followup_added", c.id, f"customer:{c.id}", json.dumps({"reached": reached}))
-        )
+    drawn = draw_followups(rng, c.registered_at, current)
+    c.first_followup_at = min((d.at for d in drawn), default=None)
+    followups = [
+        (c.id, author, d.kind, d.reached, d.content, d.result, str(d.next_at) if d.next_at else None,
+         None, None, str(d.at), str(d.done_at) if d.done_at else None)
+        for d in drawn
+    ]  # fmt: skip
+    audits = [
+        (str(d.at), author, "followup_added", c.id, f"customer:{c.id}", json.dumps({"reached": d.reached}))
+        for d in drawn
+    ]
     return followups, audits
 
 

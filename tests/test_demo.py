@@ -7,7 +7,7 @@ from villa.crypto import blind_index
 from villa.db import db
 from villa.demo import DEMO_PASSWORD, DEMO_USERS, DemoRefused, load_demo
 from villa.identity import normalise_id_number, try_normalise_phone
-from villa.models import AuditLog, Customer, Material, RotationEntry, User, Visit
+from villa.models import AuditLog, Customer, FollowUp, Material, RotationEntry, User, Visit
 from villa.users import create_user
 
 
@@ -90,6 +90,28 @@ def test_customers_are_owned_or_pooled_and_consented(loaded):
         assert c.consent_at == c.registered_at and c.notice_version == "2026-11"
         assert c.protected_until > c.registered_at
         assert c.last_activity_at >= c.registered_at
+
+
+def test_owned_customers_have_their_owners_followups_up_to_their_last_activity(loaded):
+    owned = list(Customer.select().where(Customer.owner.is_null(False)))
+    with_followups = 0
+    for c in owned:
+        entries = list(c.followups.order_by(FollowUp.created_at))
+        if not entries:
+            assert c.first_followup_at is None
+            continue
+        with_followups += 1
+        assert {e.author_id for e in entries} == {c.owner_id}
+        assert c.registered_at <= entries[0].created_at and entries[-1].created_at <= c.last_activity_at
+        assert c.first_followup_at == entries[0].created_at
+        assert entries[-1].next_at == c.next_followup_on  # the latest carries the customer's next date
+        for earlier, later in zip(entries, entries[1:], strict=False):
+            if earlier.next_at:
+                assert earlier.next_done_at == later.created_at
+    assert with_followups > len(owned) // 2
+    assert not FollowUp.select().join(Customer).where(Customer.owner.is_null()).exists()
+    added = AuditLog.select().where(AuditLog.action == "followup_added").count()
+    assert added == FollowUp.select().count()
 
 
 def test_the_same_seed_gives_the_same_customers(demo_app):

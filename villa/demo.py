@@ -2,6 +2,7 @@
 
 import json
 import random
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from stdnum.cn import ric
@@ -10,8 +11,22 @@ from villa import rotation
 from villa.auth import hash_password
 from villa.customers import set_alt_phone, set_id_number, set_phone
 from villa.db import db
+from villa.followups import refresh_followup_times
 from villa.identity import try_normalise_phone
-from villa.models import PURPOSES, AuditLog, Channel, Customer, Material, Review, Setting, User, Visit, now
+from villa.models import (
+    FOLLOWUP_KINDS,
+    PURPOSES,
+    AuditLog,
+    Channel,
+    Customer,
+    FollowUp,
+    Material,
+    Review,
+    Setting,
+    User,
+    Visit,
+    now,
+)
 
 
 class DemoRefused(Exception):
@@ -110,6 +125,7 @@ def load_demo(customers: int = 300, if_empty: bool = False) -> list[tuple[str, s
         rows = _customers(rng, customers, users)
         Customer.bulk_create(rows, batch_size=BATCH)
         _first_visits()
+        _followups(rng)
         _rejections(users, rng)
         _desk_today(users)
         AuditLog.create(
@@ -155,6 +171,88 @@ def _first_visits():
     ]
     for start in range(0, len(visits), BATCH):
         Visit.insert_many(visits[start : start + BATCH]).execute()
+
+
+FOLLOWUP_COUNTS = (0, 1, 2, 3, 4)  # uniform: 2 follow-ups per customer on average
+FOLLOWUP_TEXTS = (
+    "电话沟通，客户对独栋户型感兴趣，约周末到访。",
+    "微信发送了价目表和户型图，客户说需要和家人商量。",
+    "到访样板间，重点看了花园和地下室，预算偏紧。",
+    "客户询问贷款政策和首付比例，已转交按揭专员。",
+    "未接通，稍后再联系。",
+    "客户已看过竞品项目，比较在意交付时间和物业。",
+    "陪同客户及家人看房，老人对一楼卧室满意。",
+)
+FOLLOWUP_RESULTS = ("", "", "约下周到访", "待家人商量", "已发资料")
+
+
+@dataclass
+class DrawnFollowUp:
+    at: datetime
+    reached: bool
+    next_at: date | None
+    kind: str
+    content: str
+    result: str
+    done_at: datetime | None = None  # when the next follow-up came, for one with a next date
+
+
+def draw_followups(rng: random.Random, registered_at: datetime, until: datetime) -> list[DrawnFollowUp]:
+    """0-4 follow-ups between the registration and `until`, as add_followup would have written them
+    (the demo and the benchmark's bulk seeding share this)."""
+    span = max((until - registered_at).total_seconds(), 60)
+    drawn = []
+    for _ in range(rng.choice(FOLLOWUP_COUNTS)):
+        at = registered_at + timedelta(seconds=rng.random() * span)
+        reached = rng.random() < 0.7
+        next_at = (at + timedelta(days=rng.randint(1, 14))).date() if rng.random() < 0.5 else None
+        kind, content = rng.choice(FOLLOWUP_KINDS), rng.choice(FOLLOWUP_TEXTS)
+        drawn.append(DrawnFollowUp(at, reached, next_at, kind, content, rng.choice(FOLLOWUP_RESULTS)))
+    times = sorted(entry.at for entry in drawn)
+    for entry in drawn:
+        entry.done_at = next((t for t in times if t > entry.at), None) if entry.next_at else None
+    return drawn
+
+
+def _followups(rng: random.Random):
+    """Owned demo customers' follow-ups by their owner, up to their last activity; the latest one
+    carries the customer's next follow-up date."""
+    owned = Customer.select(
+        Customer.id,
+        Customer.owner,
+        Customer.registered_at,
+        Customer.last_activity_at,
+        Customer.next_followup_on,
+    ).where(Customer.is_demo == True, Customer.owner.is_null(False))  # noqa: E712
+    entries, audits = [], []
+    for c in owned:
+        if c.last_activity_at <= c.registered_at + timedelta(hours=1):
+            continue  # no contact since the registration
+        drawn = sorted(draw_followups(rng, c.registered_at, c.last_activity_at), key=lambda d: d.at)
+        if drawn:
+            drawn[-1].next_at = c.next_followup_on
+        for d in drawn:
+            entries.append(
+                {
+                    "customer": c.id,
+                    "author": c.owner_id,
+                    "kind": d.kind,
+                    "reached": d.reached,
+                    "content": d.content,
+                    "result": d.result,
+                    "next_at": d.next_at,
+                    "created_at": d.at,
+                }
+            )
+            changes = json.dumps({"reached": d.reached})
+            audits.append(
+                {"at": d.at, "actor": c.owner_id, "action": "followup_added", "customer": c.id,
+                 "target": f"customer:{c.id}", "changes": changes}
+            )  # fmt: skip
+    for start in range(0, len(entries), BATCH):
+        FollowUp.insert_many(entries[start : start + BATCH]).execute()
+        AuditLog.insert_many(audits[start : start + BATCH]).execute()
+    refresh_followup_times([c.id for c in owned])  # when each due one was done, each first follow-up
 
 
 def _desk_today(users: dict[str, User]):
