@@ -134,8 +134,9 @@ class Session:
 
 
 def create_user(role, username=None, manager=None, password=PASSWORD, **fields):
+    # Four random bytes: with two, a test that makes dozens of users now and then drew one twice.
     return User.create(
-        username=username or f"{role}{secrets.token_hex(2)}",
+        username=username or f"{role}{secrets.token_hex(4)}",
         display_name=fields.pop("display_name", f"{role} 测试"),
         role=role,
         manager=manager,
