@@ -57,11 +57,8 @@ def lazy_gettext(string, **variables):
     return LazyString(gettext, string, **variables)
 
 
-def _template_gettext(string):
-    return translations().ugettext(string)
-
-
 def _template_ngettext(singular, plural, num):
+    # Unformatted: Jinja's newstyle ngettext fills in %(num)s and the other variables itself.
     return translations().ungettext(singular, plural, num)
 
 
@@ -78,8 +75,7 @@ def _wtforms_translations():
 
 def init_app(app):
     """Templates translate through this module (after Flask-Babel installed its own)."""
-    # newstyle: Jinja fills in %(name)s itself and escapes the values, as with Flask-Babel's.
-    app.jinja_env.install_gettext_callables(
-        gettext=_template_gettext, ngettext=_template_ngettext, newstyle=True
-    )
+    # newstyle: Jinja calls gettext with the string alone, fills in %(name)s itself and escapes the
+    # values, as with Flask-Babel's.
+    app.jinja_env.install_gettext_callables(gettext=gettext, ngettext=_template_ngettext, newstyle=True)
     app.before_request(_wtforms_translations)
