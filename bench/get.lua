@@ -9,19 +9,11 @@
 -- (the status that counts as success, default 200), BENCH_HX=1 to send HX-Request like htmx.
 -- done() prints "bench-unexpected: N" and "bench-statuses: 200=N,..." for bench/run.py.
 
-local threads = {}
-local next_id = 0
-
-function setup(thread)
-  next_id = next_id + 1
-  thread:set("tid", next_id)
-  table.insert(threads, thread)
-end
+-- setup(), response() and done(): the counting both scripts share, next to this file.
+dofile((debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./") .. "tally.lua")
 
 paths = {}
 position = 0
-unexpected = 0
-statuses = {}
 
 function init(args)
   if args[1] then
@@ -41,23 +33,4 @@ end
 function request()
   position = position + 1
   return wrk.format("GET", paths[position % #paths + 1])
-end
-
-function response(status, headers, body)
-  if status ~= expect then unexpected = unexpected + 1 end
-  local key = tostring(status)
-  statuses[key] = (statuses[key] or 0) + 1
-end
-
-function done(summary, latency, requests)
-  local total, merged = 0, {}
-  for _, thread in ipairs(threads) do
-    total = total + (thread:get("unexpected") or 0)
-    for status, n in pairs(thread:get("statuses") or {}) do merged[status] = (merged[status] or 0) + n end
-  end
-  local parts = {}
-  for status, n in pairs(merged) do parts[#parts + 1] = status .. "=" .. n end
-  table.sort(parts)
-  io.write(string.format("bench-unexpected: %d\n", total))
-  io.write("bench-statuses: " .. table.concat(parts, ",") .. "\n")
 end

@@ -10,18 +10,10 @@
 -- client page; anything else (409 duplicate, 422 invalid form, 400 CSRF, 302 to the login page)
 -- is counted, and done() prints "bench-unexpected: N" and "bench-statuses: 303=N,..." for bench/run.py.
 
-local threads = {}
-local next_id = 0
-
-function setup(thread)
-  next_id = next_id + 1
-  thread:set("tid", next_id)
-  table.insert(threads, thread)
-end
+-- setup(), response() and done(): the counting both scripts share, next to this file.
+dofile((debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./") .. "tally.lua")
 
 counter = 0
-unexpected = 0
-statuses = {}
 
 function init(args)
   prefix = os.getenv("BENCH_PHONE_PREFIX") or "195"
@@ -38,23 +30,4 @@ function request()
   counter = counter + 1
   local phone = string.format("%s%d%07d", prefix, (tid or 1) % 10, counter)
   return wrk.format(nil, nil, nil, form_body .. "&phone=" .. phone)
-end
-
-function response(status, headers, body)
-  if status ~= expect then unexpected = unexpected + 1 end
-  local key = tostring(status)
-  statuses[key] = (statuses[key] or 0) + 1
-end
-
-function done(summary, latency, requests)
-  local total, merged = 0, {}
-  for _, thread in ipairs(threads) do
-    total = total + (thread:get("unexpected") or 0)
-    for status, n in pairs(thread:get("statuses") or {}) do merged[status] = (merged[status] or 0) + n end
-  end
-  local parts = {}
-  for status, n in pairs(merged) do parts[#parts + 1] = status .. "=" .. n end
-  table.sort(parts)
-  io.write(string.format("bench-unexpected: %d\n", total))
-  io.write("bench-statuses: " .. table.concat(parts, ",") .. "\n")
 end
