@@ -37,15 +37,49 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+class InFlight:
+    """Counts the requests the live server is still answering (each runs in its own thread)."""
+
+    def __init__(self, app):
+        self.app, self.count, self.changed = app, 0, threading.Condition()
+
+    def __call__(self, environ, start_response):
+        with self.changed:
+            self.count += 1
+        try:
+            body = self.app(environ, start_response)
+            try:
+                yield from body
+            finally:
+                if hasattr(body, "close"):  # WSGI: the server would have closed it
+                    body.close()
+        finally:
+            with self.changed:
+                self.count -= 1
+                self.changed.notify_all()
+
+    def wait_until_idle(self, timeout):
+        with self.changed:
+            return self.changed.wait_for(lambda: self.count == 0, timeout)
+
+
 @pytest.fixture
 def live_server(app):
-    """The app served over real HTTP on a free loopback port, in a thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    """The app served over real HTTP on a free loopback port, in a thread.
+
+    At the end it stops taking requests and waits for those under way: a request the browser sent
+    last must not still be using a database connection when the next test's app takes over.
+    """
+    in_flight = InFlight(app)
+    server = make_server("127.0.0.1", 0, in_flight, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+    finished = in_flight.wait_until_idle(timeout=15)
+    server.server_close()
+    assert finished, "the live server was still answering a request 15 s after the test"
 
 
 @pytest.fixture(scope="session")
