@@ -34,16 +34,16 @@ class DemoRefused(Exception):
 
 
 DEMO_PASSWORD = "villa-demo-2026"  # published in the README: demo logins are not secrets
-# (username, display name, role, manager username)
+# (username, display name, role, manager username): names as the office calls them; pages show the role
 DEMO_USERS = (
-    ("reception", "前台·小林", "reception", None),
-    ("manager", "销售经理·王经理", "manager", None),
-    ("manager2", "销售经理·赵经理", "manager", None),
-    ("rep", "置业顾问·李娜", "rep", "manager"),
-    ("rep2", "置业顾问·张伟", "rep", "manager"),
-    ("rep3", "置业顾问·陈静", "rep", "manager2"),
-    ("rep4", "置业顾问·刘洋", "rep", None),
-    ("auditor", "信息审核·周敏", "auditor", None),
+    ("reception", "小林", "reception", None),
+    ("manager", "王经理", "manager", None),
+    ("manager2", "赵经理", "manager", None),
+    ("rep", "李娜", "rep", "manager"),
+    ("rep2", "张伟", "rep", "manager"),
+    ("rep3", "陈静", "rep", "manager2"),
+    ("rep4", "刘洋", "rep", None),
+    ("auditor", "周敏", "auditor", None),
     ("admin", "系统管理员", "admin", None),
 )
 SEED = 2026

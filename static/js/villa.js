@@ -61,4 +61,12 @@
   document.addEventListener("click", function (evt) {
     if (evt.target.closest && evt.target.closest("#flash-error")) hideError();
   });
+
+  // An open drop-down menu (the account menu) closes on Escape; Pico closes it on a tap elsewhere.
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key !== "Escape") return;
+    document.querySelectorAll("details.dropdown[open]").forEach(function (menu) {
+      menu.removeAttribute("open");
+    });
+  });
 })();

@@ -116,3 +116,10 @@ def login_in_browser(page, live_server, username, password):
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server}/")
+
+
+def log_out_in_browser(page):
+    """Log out the way a user does: open the account menu at the top right, tap 退出登录."""
+    page.click("[data-testid=who]")
+    page.locator("[data-testid=account-menu] form[action='/logout'] button").click()
+    page.wait_for_url("**/login**")

@@ -5,7 +5,7 @@ from playwright.sync_api import expect
 from tests.conftest import PASSWORD
 from villa.models import ChangeRequest, Customer
 
-from .conftest import login_in_browser
+from .conftest import log_out_in_browser, login_in_browser
 
 PHONE = {"width": 390, "height": 844}
 
@@ -37,7 +37,7 @@ def test_rep_shows_the_qr_code_customer_corrects_manager_approves(
         context.close()
     assert ChangeRequest.get().status == "pending"
 
-    page.locator("form[action='/logout'] button").click()
+    log_out_in_browser(page)
     login_in_browser(page, live_server, "boss", PASSWORD)
     page.goto(f"{live_server}/corrections/")
     change = ChangeRequest.get()

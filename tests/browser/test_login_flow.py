@@ -5,7 +5,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
 
-from .conftest import ARTIFACTS, login_in_browser
+from .conftest import ARTIFACTS, log_out_in_browser, login_in_browser
 
 
 @pytest.mark.parametrize("role", ["reception", "rep", "manager", "auditor", "admin"])
@@ -14,12 +14,36 @@ def test_login_shows_the_roles_home_in_chinese(page, live_server, make_user, rol
     login_in_browser(page, live_server, user.username, PASSWORD)
     assert page.locator(f"[data-testid=home-{role}]").is_visible()
     assert "退出登录" in page.content()
-    # The navigation fits the tablet: nothing runs off the right edge.
+    # The navigation fits the tablet: nothing runs off the right edge, and even a manager's ten
+    # links and the account menu stay on one row.
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 1024
+    nav = page.locator("nav.topnav").bounding_box()
+    assert nav["height"] < 70, f"the top navigation wraps onto a second row ({nav['height']:.0f} px)"
     if role == "rep":
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "home-rep.png"), full_page=True)
+
+
+def test_account_menu_holds_role_password_language_and_log_out(page, live_server, make_user):
+    make_user("manager", username="wang", display_name="王经理")
+    login_in_browser(page, live_server, "wang", PASSWORD)
+    menu = page.locator("[data-testid=account-menu]")
+    expect(page.locator("[data-testid=who]")).to_have_text("王经理")
+    expect(menu.get_by_text("修改密码")).to_be_hidden()
+
+    page.click("[data-testid=who]")
+    expect(menu.get_by_text("销售经理")).to_be_visible()
+    expect(menu.get_by_role("link", name="修改密码")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(menu.get_by_text("修改密码")).to_be_hidden()
+
+    page.click("[data-testid=who]")
+    menu.get_by_role("link", name="修改密码").click()
+    page.wait_for_url("**/account/password")
+    log_out_in_browser(page)
+    page.goto(f"{live_server}/")
+    page.wait_for_url("**/login**")
 
 
 def test_wrong_password_stays_on_login_with_message(page, live_server, make_user):
