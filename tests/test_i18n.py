@@ -126,3 +126,22 @@ def test_a_request_translates_in_its_language_and_force_locale_switches_it(app):
         session["lang"] = "en"
         assert gettext("Edit") == "Edit"
         assert app.jinja_env.from_string("{{ _('Edit') }}").render() == "Edit"
+
+
+def test_templates_translate_escape_values_and_format_as_jinja_newstyle_does(app):
+    """Templates call villa.i18n's gettext directly: translated, values escaped, %% always a %."""
+    render = lambda source, **values: app.jinja_env.from_string(source).render(**values)  # noqa: E731
+    with app.test_request_context("/"):
+        assert render("{{ _('first registered %(day)s', day=day) }}", day="<b>") == "首次登记于&lt;b&gt;"
+        assert render("{{ gettext('Already a customer:') }}") == "已是登记客户："
+        assert render("{{ _('100%% sure') }}") == "100% sure"  # no variables, still formatted
+        many = "{{ ngettext('%(num)d customer to anonymise', '%(num)d customers to anonymise', n) }}"
+        assert render(many, n=3) == "待匿名化客户3位"
+        assert render("{% trans day=day %}first registered {{ day }}{% endtrans %}", day="<i>") == (
+            "首次登记于&lt;i&gt;"
+        )
+    with app.test_request_context("/"):
+        from flask import session
+
+        session["lang"] = "en"
+        assert render(many, n=1) == "1 customer to anonymise"
