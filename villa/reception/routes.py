@@ -104,6 +104,8 @@ def check():
         request.args.get("id_number", "")[:40],
         request.args.get("id_type", "resident"),
     )
+    if match is None:
+        return ""  # nobody known: the empty answer clears the warning (most keystrokes end here)
     return render_template("reception/_dup_warning.html", match=match)
 
 
