@@ -3,13 +3,14 @@
 import json
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import raw_column
 from villa.crypto import EncryptedField
 from villa.customers import search_customers, set_alt_phone
-from villa.db import db
+from villa.db import db, is_sqlite
 from villa.models import (
     AuditLog,
     ChangeRequest,
@@ -216,6 +217,26 @@ def test_anonymising_removes_personal_data_and_keeps_the_aggregates(full_record,
     assert edit.change_map == {"name": "changed", "budget": ["800-1000万", "1000-1500万"]}
     dump = " ".join(a.changes for a in AuditLog.select())
     assert "张三" not in dump
+
+
+# What full_record typed about the person, from the customer row, follow-ups, visit and dispute.
+REMOVED_TEXTS = ("张三丰", "衡山路", "zhangsf88", "征信良好", "附近上学", "带太太来", "一起来的", "先找的我")
+
+
+def test_anonymising_leaves_no_trace_in_the_sqlite_file_or_its_wal(full_record, app):
+    """Overwritten rows are zeroed (secure_delete) and the WAL's old page images are emptied."""
+    if not is_sqlite():
+        pytest.skip("PostgreSQL keeps dead rows until autovacuum; the file check is SQLite's")
+    path = Path(app.config["DATABASE_URL"].removeprefix("sqlite:///"))
+    files = lambda: [p for p in (path, Path(f"{path}-wal")) if p.exists()]  # noqa: E731
+    db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # the record as written, now in the file itself
+    assert any("张三丰".encode() in p.read_bytes() for p in files())
+
+    run_retention(apply=True)
+
+    for text in REMOVED_TEXTS:
+        found = [p.name for p in files() if text.encode() in p.read_bytes()]
+        assert not found, f"{text!r} still readable in {found}"
 
 
 def test_anonymised_customer_page_shows_no_personal_data(full_record, login_as):

@@ -19,6 +19,9 @@ SQLITE_PRAGMAS = {
     "foreign_keys": 1,
     "busy_timeout": 10_000,
     "cache_size": -32_000,
+    # Deleted and overwritten content is zeroed, not left in free space: what anonymising removes
+    # (names, notes, old ciphertexts) must not stay readable in the database file (PIPL).
+    "secure_delete": 1,
 }
 
 
@@ -112,6 +115,18 @@ def init_app(app):
     def _close(exc):
         if not db.is_closed():
             db.close()
+
+
+def forget_old_pages():
+    """After removing personal data: copy the WAL into the database file and empty it.
+
+    The WAL keeps whole page images from before each change, removed names included, until a
+    checkpoint overwrites them. A reader still using those pages makes SQLite stop short; the next
+    checkpoints (every 1,000 pages, and this call on the next run) finish the work. PostgreSQL
+    reclaims dead rows itself (autovacuum).
+    """
+    if is_sqlite():
+        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def write_transaction():

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from peewee import Value
 
-from villa.db import is_sqlite, write_transaction
+from villa.db import forget_old_pages, is_sqlite, write_transaction
 from villa.i18n import lazy_gettext as _l
 from villa.models import (
     OFFICE_TZ,
@@ -123,6 +123,8 @@ def run_retention(actor: User | None = None, apply: bool = False, moment: dateti
             still = _locked_ids(past_retention(moment), chunk)
             _anonymise_rows(still, actor, "retention", moment)
         done.update(still)
+    if done:
+        forget_old_pages()
     return [row for row in report if row[0] in done]
 
 
@@ -154,6 +156,7 @@ def anonymise(customer: Customer, actor: User | None, reason: str) -> Customer:
     with write_transaction():
         pending = Customer.select().where(Customer.id == customer.id, Customer.anonymised_at.is_null())
         _anonymise_rows(_locked_ids(pending, [customer.id]), actor, reason, now())
+    forget_old_pages()
     return Customer.get_by_id(customer.id)
 
 
