@@ -46,6 +46,19 @@ def test_account_menu_holds_role_password_language_and_log_out(page, live_server
     page.wait_for_url("**/login**")
 
 
+def test_account_menu_stays_top_right_when_the_links_wrap(page, live_server, make_user):
+    """In English a manager's links need two rows at tablet width: they wrap beside the menu."""
+    make_user("manager", username="wang", display_name="王经理")
+    login_in_browser(page, live_server, "wang", PASSWORD)
+    page.goto(f"{live_server}/lang/en?next=/")
+    nav = page.locator("nav.topnav").bounding_box()
+    who = page.locator("[data-testid=who]").bounding_box()
+    first_link = page.locator("nav.topnav a.brand").bounding_box()
+    assert nav["height"] > 70  # the links did wrap
+    assert who["y"] < first_link["y"] + first_link["height"], "the account menu fell below the links"
+    assert who["x"] + who["width"] <= 1024
+
+
 def test_wrong_password_stays_on_login_with_message(page, live_server, make_user):
     make_user("rep", username="lina")
     page.goto(f"{live_server}/login")
