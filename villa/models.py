@@ -18,7 +18,7 @@ from peewee import (
 
 from villa.crypto import EncryptedField
 from villa.db import db
-from villa.prepared import Prepared, slot
+from villa.prepared import Prepared, insert_new, slot
 
 ROLES = ("reception", "rep", "manager", "auditor", "admin")
 GENDERS = ("M", "F", "U")
@@ -55,6 +55,12 @@ class BaseModel(Model):
         # save() writes only the fields this request changed: a page that loaded a customer and
         # saves a new owner must not write back the follow-up times someone added meanwhile.
         only_save_dirty = True
+
+    def save(self, force_insert=False, only=None):
+        # A new row with an id the database assigns: the INSERT is built once (villa.prepared).
+        if only is None and self._pk is None and self._meta.auto_increment:
+            return insert_new(self, force_insert)
+        return super().save(force_insert=force_insert, only=only)
 
 
 class User(UserMixin, BaseModel):

@@ -78,3 +78,46 @@ class Prepared:
                 raise TypeError(f"a prepared query takes every value through slot(), not {params!r}")
             compiled = self._compiled[dialect] = (query, sql)
         return compiled
+
+
+# (database class, model, column names) -> (INSERT SQL, its fields in order, whether it returns the id)
+_inserts: dict = {}
+
+
+def insert_new(instance, force_insert: bool = False):
+    """What peewee's `save()` does for a new row, with the INSERT built once per model and columns.
+
+    Building the statement for a customer's 50 columns took peewee 0.27 ms, more than SQLite takes
+    to write the row. The columns are the ones save() would write (with only_save_dirty, those set
+    or defaulted since the instance was made); values go through each field's db_value, as there.
+    """
+    model, meta = type(instance), instance._meta
+    values = dict(instance.__data__)
+    if meta.only_save_dirty and not force_insert:
+        values = instance._prune_fields(values, instance.dirty_fields)
+        if not values:
+            instance._dirty.clear()
+            return False
+    instance._populate_unsaved_relations(values)
+    pk_field = meta.primary_key
+    values.pop(pk_field.name, None)
+    names = tuple(sorted(values))
+    key = (type(db.obj), model, names)
+    compiled = _inserts.get(key)
+    if compiled is None:
+        # In the model's field order, the order peewee writes the columns in.
+        fields = [field for field in meta.sorted_fields if field.name in values]
+        query = model.insert({field: slot() for field in fields})
+        returns_id = bool(db.obj.returning_clause)  # PostgreSQL: RETURNING; SQLite: lastrowid
+        if returns_id:
+            query = query.returning(pk_field)
+        sql, params = query.sql()
+        if params:  # a default peewee added itself would be bound in the wrong place
+            raise TypeError(f"an insert of {model.__name__} carries constants: {params!r}")
+        compiled = _inserts[key] = (sql, fields, returns_id)
+    sql, fields, returns_id = compiled
+    cursor = db.execute_sql(sql, [field.db_value(values[field.name]) for field in fields])
+    instance._pk = cursor.fetchone()[0] if returns_id else cursor.lastrowid
+    instance._dirty.discard(pk_field.name)
+    instance._dirty -= set(values)
+    return 1
