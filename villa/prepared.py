@@ -117,7 +117,10 @@ def insert_new(instance, force_insert: bool = False):
         compiled = _inserts[key] = (sql, fields, returns_id)
     sql, fields, returns_id = compiled
     cursor = db.execute_sql(sql, [field.db_value(values[field.name]) for field in fields])
-    instance._pk = cursor.fetchone()[0] if returns_id else cursor.lastrowid
+    try:
+        instance._pk = cursor.fetchone()[0] if returns_id else cursor.lastrowid
+    finally:
+        cursor.close()
     instance._dirty.discard(pk_field.name)
     instance._dirty -= set(values)
     return 1
