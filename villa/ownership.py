@@ -4,6 +4,7 @@ import json
 from datetime import timedelta
 
 from villa.db import db, is_sqlite, write_transaction
+from villa.i18n import lazy_gettext as _l
 from villa.models import AuditLog, Channel, Customer, Dispute, Setting, User, now
 
 
@@ -98,8 +99,6 @@ def active_claims(rep: User) -> int:
 
 def claim(customer: Customer, rep: User, visit_type: str | None = None, walked_in: bool = False) -> Customer:
     """A rep takes a customer from the public pool, within the quota; of two reps racing, one wins."""
-    from flask_babel import lazy_gettext as _l
-
     moment = now()
     visit_type = visit_type or customer.visit_type
     changes = {
@@ -157,8 +156,6 @@ def reassignable_reps(manager: User):
 
 def reassign(customer: Customer, manager: User, new_owner: User | None, reason: str) -> Customer:
     """A manager gives the customer to another rep of theirs, with fresh protection."""
-    from flask_babel import lazy_gettext as _l
-
     from villa.customers import can_write, manages
 
     reason = (reason or "").strip()
@@ -217,8 +214,6 @@ def disputes_for(manager: User, status: str = "open"):
 
 def decide_dispute(dispute: Dispute, manager: User, decision: str, note: str) -> Dispute:
     """Record the manager's decision; the customer moves to the claimant when they win."""
-    from flask_babel import lazy_gettext as _l
-
     if dispute.status != "open":
         raise OwnershipError(_l("This dispute has already been decided."))
     if decision not in DECISIONS:

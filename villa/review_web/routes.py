@@ -4,7 +4,6 @@ with its message) and without JavaScript (a 303 back to the queue with a flash).
 from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import ngettext
 from flask_login import current_user
 
 from villa import review
@@ -12,6 +11,7 @@ from villa.auth import is_htmx, login_required, role_required, safe_next
 from villa.customers import customer_by_id
 from villa.i18n import gettext as _
 from villa.i18n import lazy_gettext as _l
+from villa.i18n import ngettext
 from villa.models import Customer, Setting
 from villa.review_web import bp
 from villa.review_web.forms import BatchForm, DecisionForm, QueueFilterForm, RejectForm
