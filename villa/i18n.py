@@ -99,8 +99,7 @@ def _wtforms_translations():
 
 def init_app(app):
     """Templates translate through this module (after Flask-Babel installed its own)."""
-    # newstyle, as with Flask-Babel: %(name)s is filled in with escaped values. The i18n extension
-    # stays installed for {% trans %}; `_`, gettext and ngettext are then ours, called directly.
-    app.jinja_env.install_gettext_callables(gettext=gettext, ngettext=ngettext, newstyle=True)
+    # Flask-Babel installed Jinja's i18n extension, newstyle ({% trans %} passes its variables to
+    # gettext to fill in); `_`, gettext and ngettext are replaced by ours, called directly.
     app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext)
     app.before_request(_wtforms_translations)
