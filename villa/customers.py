@@ -215,6 +215,9 @@ def rep_day(rep: User, limit: int = 50) -> dict:
     from villa.review import latest_rejections
 
     mine = Customer.select().where(Customer.owner == rep)
+    # Read along a date's index and stop at `limit`, instead of sorting all of the rep's customers
+    # (a rep may own hundreds of thousands).
+    mine_by_date = Customer.select().where(unindexed(Customer.owner) == rep.id)
     today = office_today()
     to_fix = list(
         Customer.select()
@@ -228,20 +231,13 @@ def rep_day(rep: User, limit: int = 50) -> dict:
     return {
         "my_customers": mine.count(),
         "due_today": list(mine.where(Customer.next_followup_on == today).order_by(Customer.id).limit(limit)),
-        # Both read along their date's index and stop at `limit`, instead of sorting all of the
-        # rep's customers (a rep may own hundreds of thousands).
         "overdue": list(
-            Customer.select()
-            .where(unindexed(Customer.owner) == rep.id, Customer.next_followup_on < today)
+            mine_by_date.where(Customer.next_followup_on < today)
             .order_by(Customer.next_followup_on)
             .limit(limit)
         ),
         "protection_ending": list(
-            Customer.select()
-            .where(
-                unindexed(Customer.owner) == rep.id,
-                Customer.protected_until.between(now(), now() + timedelta(days=3)),
-            )
+            mine_by_date.where(Customer.protected_until.between(now(), now() + timedelta(days=3)))
             .order_by(Customer.protected_until)
             .limit(limit)
         ),
