@@ -104,7 +104,7 @@ def test_rejection_at_either_level_tells_the_customer_why(level, office, registr
 
 def test_a_typed_reason_alone_is_enough(office, registration):
     review.reject(registration, office["manager"], "  电话打不通  ")
-    assert review.latest_rejection(registration).reason == "电话打不通"
+    assert review.latest_rejections([registration])[registration.id].reason == "电话打不通"
 
 
 @pytest.mark.parametrize("data", [{}, {"reason": "   "}, {"reason": "", "note": ""}])

@@ -63,11 +63,19 @@ def level_for(user: User) -> int | None:
 
 
 def may_review(user: User, customer: Customer) -> bool:
-    """Is this registration in this user's queue? Nobody reviews what they registered or own."""
+    """Is this registration in this user's queue now, at the level it waits at?"""
     level = level_of(customer)
-    if level is None or level_for(user) != level:
-        return False
-    if user.id in (customer.registered_by_id, customer.owner_id):
+    return level is not None and level_for(user) == level and reviews(user, customer)
+
+
+def reviews(user: User, customer: Customer) -> bool:
+    """Is this customer's registration this user's to review, whatever level it stands at now?
+
+    The audit team reviews every record at the second level; a manager, at the first, the team's
+    customers and those of reps without a manager. Nobody reviews what they registered or own.
+    """
+    level = level_for(user)
+    if level is None or user.id in (customer.registered_by_id, customer.owner_id):
         return False
     if level == 2:
         return True
@@ -312,15 +320,6 @@ def _near(customer: Customer, other: Customer) -> bool:
     if customer.alt_phone_index and other.phone_index == customer.alt_phone_index:
         return True
     return abs(other.registered_at - customer.registered_at) <= timedelta(days=NEAR_DUPLICATE_DAYS)
-
-
-def latest_rejection(customer: Customer) -> Review | None:
-    return (
-        Review.select()
-        .where(Review.customer == customer, Review.decision == "rejected")
-        .order_by(Review.at.desc(), Review.id.desc())
-        .first()
-    )
 
 
 def latest_rejections(customers) -> dict[int, Review]:

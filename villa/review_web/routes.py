@@ -8,10 +8,11 @@ from flask_login import current_user
 
 from villa import review
 from villa.auth import is_htmx, login_required, role_required, safe_next
-from villa.customers import customer_by_id
+from villa.customers import can_see_full, customer_by_id
 from villa.i18n import gettext as _
 from villa.i18n import lazy_gettext as _l
 from villa.i18n import ngettext
+from villa.identity import mask_name
 from villa.models import Customer, Setting
 from villa.review_web import bp
 from villa.review_web.forms import BatchForm, DecisionForm, QueueFilterForm, RejectForm
@@ -64,6 +65,7 @@ def _queue_page(status: int = 200, failed: dict | None = None):
         "review/queue.html",
         customers=customers,
         glances=review.glances(customers),
+        in_full={c.id for c in customers if can_see_full(current_user, c)},
         filter_form=filter_form,
         level=review.level_for(current_user),
         checklist=Setting.read("review_checklist", []) or [],
@@ -82,8 +84,16 @@ def _customer(customer_id: int) -> Customer:
     return customer_by_id(customer_id) or abort(404)
 
 
+def _name(customer: Customer) -> str:
+    """The customer's name as this reviewer may see it."""
+    return customer.name if can_see_full(current_user, customer) else mask_name(customer.name)
+
+
 def _check(customer: Customer, form: DecisionForm):
-    """403 unless this user reviews the record; a stale page gets "already reviewed" instead."""
+    """403 unless the record is this user's to review; then a page showing a level the record has
+    left gets "already reviewed". In this order, so the answer tells nobody else how it stands."""
+    if not review.reviews(current_user, customer):
+        abort(403)
     shown = form.level.data
     if shown == review.level_for(current_user) and review.LEVELS.get(shown) != customer.review_status:
         raise review.ReviewRefused(review.ALREADY_REVIEWED, "already_reviewed")
@@ -96,7 +106,9 @@ def _refused(customer: Customer, refused: review.ReviewRefused, form: DecisionFo
     if status == 403:
         abort(403)
     if status == 409 and is_htmx():
-        return render_template("review/_stale_row.html", customer=customer, message=refused.message), 409
+        return render_template(
+            "review/_stale_row.html", customer=customer, name=_name(customer), message=refused.message
+        ), 409
     if is_htmx():
         return _row(customer, refused.message, form), status
     if status == 409:
@@ -113,6 +125,7 @@ def _row(customer: Customer, message, form: RejectForm):
         level=review.level_of(customer),
         reasons=Setting.read("rejection_reasons", []) or [],
         failed={"id": customer.id, "message": message, "form": form},
+        full=can_see_full(current_user, customer),
     )
 
 
@@ -133,7 +146,7 @@ def approve(customer_id):
         review.approve(customer, _reviewer())
     except review.ReviewRefused as refused:
         return _refused(customer, refused, form)
-    return _decided(_("Approved: %(name)s.", name=customer.name))
+    return _decided(_("Approved: %(name)s.", name=_name(customer)))
 
 
 @bp.post("/<int:customer_id>/reject")
@@ -145,7 +158,7 @@ def reject(customer_id):
         review.reject(customer, _reviewer(), form.full_reason)
     except review.ReviewRefused as refused:
         return _refused(customer, refused, form)
-    return _decided(_("Rejected: %(name)s. The rep will fix it.", name=customer.name))
+    return _decided(_("Rejected: %(name)s. The rep will fix it.", name=_name(customer)))
 
 
 @bp.post("/batch")
@@ -181,11 +194,11 @@ def resubmit(customer_id):
             abort(403)
         if is_htmx():
             return render_template(
-                "review/_resubmitted.html", customer=customer, message=refused.message
+                "review/_resubmitted.html", customer=customer, name=_name(customer), message=refused.message
             ), 409
         flash(refused.message, "error")
         return redirect(back, 303)
     if is_htmx():
-        return render_template("review/_resubmitted.html", customer=customer)
-    flash(_("Sent back to review: %(name)s.", name=customer.name), "success")
+        return render_template("review/_resubmitted.html", customer=customer, name=_name(customer))
+    flash(_("Sent back to review: %(name)s.", name=_name(customer)), "success")
     return redirect(back, 303)
