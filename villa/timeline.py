@@ -1,10 +1,15 @@
-"""One customer's story, newest first: visits, follow-ups, changes, reviews and ownership."""
+"""One customer's story, newest first: visits, follow-ups, changes, reviews and ownership.
+
+Everyone who opens the client page sees that something happened, who did it and when; what was
+written or changed (values, notes, contents, reasons) only who may see the customer in full.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime
 
 from peewee import JOIN
 
+from villa.customers import can_see_full
 from villa.followups import timeline_followups
 from villa.i18n import lazy_gettext as _l
 from villa.models import AuditLog, Customer, User, Visit
@@ -37,6 +42,8 @@ EVENT_LABELS = {
 }
 
 
+# Events whose changes name fields: a viewer who may not see the values still sees which fields.
+FIELD_EVENTS = ("field_changed", "stage_changed", "grade_changed")
 KIND_ORDER = {"followup": 2, "event": 1, "visit": 0}
 
 
@@ -45,6 +52,8 @@ class Entry:
     at: datetime
     kind: str  # followup, visit, event
     item: object
+    full: bool  # the viewer may read what was written or changed, not only that it happened
+    changes: dict | None = None  # an event's changes, as far as the viewer may see them
 
 
 def _visits_with_people():
@@ -72,14 +81,29 @@ _events = Prepared(
 )
 
 
-def timeline(customer: Customer, limit: int = 300) -> list[Entry]:
-    """Everything that happened to this customer, newest first."""
-    entries = [Entry(f.created_at, "followup", f) for f in timeline_followups(customer, limit)]
-    entries += [Entry(v.at, "visit", v) for v in _visits.rows(customer.id, limit)]
-    entries += [Entry(e.at, "event", e) for e in _events.rows(customer.id, *EVENT_LABELS, limit)]
+def timeline(customer: Customer, viewer: User, limit: int = 300) -> list[Entry]:
+    """Everything that happened to this customer, newest first, as this viewer may see it."""
+    full = can_see_full(viewer, customer)
+    entries = [Entry(f.created_at, "followup", f, full) for f in timeline_followups(customer, limit)]
+    entries += [Entry(v.at, "visit", v, full) for v in _visits.rows(customer.id, limit)]
+    entries += [
+        Entry(e.at, "event", e, full, shown_changes(e, full))
+        for e in _events.rows(customer.id, *EVENT_LABELS, limit)
+    ]
     # A follow-up and the grade or stage change it caused share one moment: the follow-up leads.
     entries.sort(key=lambda entry: (entry.at, KIND_ORDER[entry.kind]), reverse=True)
     return entries[:limit]
+
+
+def shown_changes(event: AuditLog, full: bool) -> dict:
+    """The event's changes; without the values for a viewer who may not see the customer in full:
+    which fields changed (and whether the record went back to review), nothing else."""
+    changes = event.change_map
+    if full:
+        return changes
+    if event.action not in FIELD_EVENTS:
+        return {}
+    return {name: (value if name == "review" else "changed") for name, value in changes.items()}
 
 
 def field_label(name: str):

@@ -77,7 +77,7 @@ def client_page(customer: Customer, **extra) -> dict:
         "may_reassign": current_user.role == "manager" and may_write,
         "eligibility": evaluate(customer.hukou_local, customer.social_insurance_months, customer.homes_owned),
         "materials": handed_to(customer),
-        "entries": timeline(customer),
+        "entries": timeline(customer, current_user),
         "event_labels": EVENT_LABELS,
         "field_label": field_label,
         "change_value": change_value,

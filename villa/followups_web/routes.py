@@ -59,6 +59,7 @@ def _added(customer, followup):
         customer=customer,
         followup_form=FollowUpForm(formdata=None, customer=customer),
         may_write=True,
+        full=can_see_full(current_user, customer),
     )
     # Grade, protection and next date may have changed: the page header refreshes itself.
     return body, 200, {"HX-Trigger": CHANGED_EVENT}
