@@ -32,9 +32,15 @@ def _fresh_gateway_calls():
 
 
 def notify(app, customer, kind, reason="", gateway=""):
+    """What a review decision does: the message composed, then handed to the gateway."""
     app.config["SMS_GATEWAY"] = gateway
     with app.app_context():
-        return messaging.notify(customer, kind, reason)
+        return send(customer, kind, reason)
+
+
+def send(customer, kind, reason=""):
+    message = messaging.compose(customer, kind, reason)
+    return messaging.deliver(message) if message else None
 
 
 def queued(customer, status="to_send", age_minutes=0, **fields):
@@ -85,7 +91,7 @@ def test_a_configured_gateway_sends_without_the_desk(base_config, app, make_cust
     customer = make_customer(phone="+8613800138000")
     gateway_app = create_app({**base_config, "SMS_GATEWAY": "tests.test_outbox:RecordingGateway"})
     with gateway_app.app_context():
-        message = messaging.notify(customer, "rejection", "证件不符")
+        message = send(customer, "rejection", "证件不符")
     assert RecordingGateway.calls == [(message.id, message.body, "+8613800138000")]
     stored = OutboxMessage.get_by_id(message.id)
     assert (stored.status, stored.gateway, stored.sent_by_id) == ("sent", "recording", None)
@@ -121,9 +127,10 @@ def test_the_page_lists_messages_to_send_first_oldest_first(login_as, make_custo
 
 
 def test_the_text_is_escaped(login_as, make_customer):
-    queued(make_customer(), body="<script>alert(1)</script>")
+    customer = make_customer(name="王五")
+    queued(customer, body="王五<script>alert(1)</script>")
     page = login_as("manager").get("/outbox/").get_data(as_text=True)
-    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+    assert "<script>alert(1)" not in page and "王*&lt;script&gt;alert(1)" in page
 
 
 def test_marking_sent_with_htmx_returns_the_row_and_records_who(make_user, login, make_customer):
@@ -213,3 +220,29 @@ def test_anonymous_users_are_sent_to_login(client):
 @pytest.mark.parametrize("role", ["reception", "manager"])
 def test_the_desk_sees_the_messages_link(login_as, role):
     assert 'href="/outbox/"' in login_as(role).get("/").get_data(as_text=True)
+
+
+def test_a_text_written_with_another_name_shows_only_with_the_number(make_user, login, make_customer):
+    """The customer was renamed after the message was written: masking the name it has now would leave
+    the old one in clear, so nothing of the text shows until the (logged) reveal."""
+    message = queued(make_customer(name="欧阳新名"), body="吴旧名您好，请补充信息。")
+    session = login(make_user("reception"))
+    page = session.get("/outbox/").get_data(as_text=True)
+    assert f'data-testid="message-{message.id}"' in page
+    assert "吴旧名" not in page and "请补充信息" not in page
+    row = session.post(f"/outbox/{message.id}/phone", htmx=True).get_data(as_text=True)
+    assert "吴旧名您好，请补充信息。" in row
+    assert AccessLog.select().count() == 1
+
+
+def test_a_manager_sends_only_for_customers_they_may_see_in_full(make_user, login, make_customer):
+    manager, other = make_user("manager"), make_user("manager")
+    customer = make_customer(owner=make_user("rep", manager=manager), name="孙八")
+    message = queued(customer, status="failed", error="ConnectionError")
+    outsider = login(other)
+    page = outsider.get("/outbox/").get_data(as_text=True)
+    assert f'data-testid="retry-{message.id}"' not in page and "孙八" not in page
+    for action in ("retry", "sent", "phone"):
+        assert outsider.post(f"/outbox/{message.id}/{action}", htmx=True).status_code == 403
+    assert OutboxMessage.get_by_id(message.id).status == "failed"
+    assert f'data-testid="retry-{message.id}"' in login(manager).get("/outbox/").get_data(as_text=True)

@@ -3,6 +3,9 @@
 The default gateway sends nothing: it leaves the message "to send by hand" for the desk, which marks
 it sent. A real SMS provider is a Gateway subclass named in VILLA_SMS_GATEWAY ("module:Class");
 the review code never changes for it.
+
+Sending by hand needs the full number and shows the text with the full name: the desk does it, and a
+manager for customers they may see in full; everyone else sees the masked name and a masked text.
 """
 
 import importlib
@@ -13,6 +16,8 @@ from abc import ABC, abstractmethod
 from flask import current_app
 from peewee import JOIN
 
+from villa.customers import can_see_full
+from villa.identity import mask_name
 from villa.models import Customer, OutboxMessage, Setting, User, now
 
 log = logging.getLogger("villa.messaging")
@@ -68,12 +73,6 @@ def compose(customer: Customer, kind: str, reason: str = "") -> OutboxMessage | 
     return OutboxMessage.create(customer=customer, kind=kind, body=render(kind, customer, reason))
 
 
-def notify(customer: Customer, kind: str, reason: str = "") -> OutboxMessage | None:
-    """Queue the message and hand it to the gateway at once."""
-    message = compose(customer, kind, reason)
-    return deliver(message) if message else None
-
-
 def deliver(message: OutboxMessage) -> OutboxMessage:
     """Hand the message to the configured gateway. Never raises: a provider failure, or a
     gateway that cannot even be loaded, leaves the message "failed" and the review goes on."""
@@ -106,6 +105,25 @@ def retry(message: OutboxMessage) -> OutboxMessage:
     return deliver(message)
 
 
+def sends_by_hand(user: User, message: OutboxMessage) -> bool:
+    """May this user send the message by hand (see its number and full text, mark it, retry it)?"""
+    customer = message.customer
+    if customer.anonymised_at:
+        return False
+    if user.role == "reception":
+        return True
+    return user.role == "manager" and can_see_full(user, customer)
+
+
+def masked_body(message: OutboxMessage) -> str | None:
+    """The text with the customer's name masked; None when the name it was written with is not the
+    customer's name now (renamed since): then nothing of it is shown."""
+    name = message.customer.name
+    if not name or name not in message.body:
+        return None
+    return message.body.replace(name, mask_name(name))
+
+
 def mark_sent(message: OutboxMessage, actor: User) -> OutboxMessage:
     """The desk sent it by hand. Marking it again keeps who sent it first, and when."""
     OutboxMessage.update(status="sent", sent_at=now(), sent_by=actor).where(
@@ -133,9 +151,12 @@ def recently_done(limit: int = 50):
 
 
 def _with_people(condition):
+    """Messages with their customer, the customer's owner (who may send decides on it) and who sent."""
+    owner = User.alias()
     return (
-        OutboxMessage.select(OutboxMessage, Customer, User)
+        OutboxMessage.select(OutboxMessage, Customer, owner, User)
         .join(Customer)
+        .join(owner, JOIN.LEFT_OUTER, on=(Customer.owner == owner.id))
         .switch(OutboxMessage)
         .join(User, JOIN.LEFT_OUTER, on=(OutboxMessage.sent_by == User.id))
         .where(condition)

@@ -1,4 +1,10 @@
-"""Messages to customers (the outbox): the desk sends by hand what the gateway left, and marks it sent."""
+"""Messages to customers (the outbox): the desk sends by hand what the gateway left, and marks it sent.
+
+The list shows masked names and texts; the number and the full text come with a logged reveal, to
+who may send by hand (messaging.sends_by_hand).
+"""
+
+from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -30,15 +36,30 @@ RETRY_NOTES = {
 }
 
 
+@dataclass
+class Row:
+    """One message as this user sees it: the text masked unless revealed, the actions they may take."""
+
+    m: OutboxMessage
+    may_send: bool
+    revealed: bool
+    body: str | None  # None: nothing of the text is shown before the reveal
+
+    @classmethod
+    def of(cls, message: OutboxMessage, revealed: bool = False) -> "Row":
+        body = message.body if revealed else messaging.masked_body(message)
+        return cls(message, messaging.sends_by_hand(current_user, message), revealed, body)
+
+
 @bp.get("/")
 @role_required(*DESK)
 def index():
-    queue = list(messaging.desk_queue(QUEUE_LIMIT + 1))
+    queue = [Row.of(message) for message in messaging.desk_queue(QUEUE_LIMIT + 1)]
     return render_template(
         "outbox/index.html",
         queue=queue[:QUEUE_LIMIT],
         more_waiting=len(queue) > QUEUE_LIMIT,
-        done=list(messaging.recently_done(50)),
+        done=[Row.of(message) for message in messaging.recently_done(50)],
         **_labels(),
     )
 
@@ -46,9 +67,9 @@ def index():
 @bp.post("/<int:message_id>/phone")
 @role_required(*DESK)
 def reveal_phone(message_id):
-    """Show the full number of a message still to send, and log that it was shown."""
-    message = _message(message_id)
-    if message.status != "to_send" or message.customer.anonymised_at:
+    """Show the full number and text of a message still to send, and log that they were shown."""
+    message = _sendable(message_id)
+    if message.status != "to_send":
         # htmx swaps 4xx answers: the row lands in place, showing why there is no number.
         return (_row(message), 403) if is_htmx() else abort(403)
     log_reveal(current_user._get_current_object(), message.customer, ["phone"], request.remote_addr or "")
@@ -58,7 +79,7 @@ def reveal_phone(message_id):
 @bp.post("/<int:message_id>/sent")
 @role_required(*DESK)
 def mark_sent(message_id):
-    message = messaging.mark_sent(_message(message_id), current_user._get_current_object())
+    message = messaging.mark_sent(_sendable(message_id), current_user._get_current_object())
     return _answer(message, _("Marked as sent."))
 
 
@@ -66,12 +87,16 @@ def mark_sent(message_id):
 @role_required(*DESK)
 def retry(message_id):
     """Hand a message that has not gone out to the gateway again."""
-    message = messaging.retry(_message(message_id))
+    message = messaging.retry(_sendable(message_id))
     return _answer(message, str(RETRY_NOTES[message.status]))
 
 
-def _message(message_id: int) -> OutboxMessage:
-    return OutboxMessage.get_or_none(OutboxMessage.id == message_id) or abort(404)
+def _sendable(message_id: int) -> OutboxMessage:
+    """The message, when this user may send it by hand; else 404 or 403."""
+    message = OutboxMessage.get_or_none(OutboxMessage.id == message_id) or abort(404)
+    if not messaging.sends_by_hand(current_user, message):
+        abort(403)
+    return message
 
 
 def _labels() -> dict:
@@ -79,7 +104,7 @@ def _labels() -> dict:
 
 
 def _row(message: OutboxMessage, revealed: bool = False) -> str:
-    return render_template("outbox/_row.html", m=message, revealed=revealed, **_labels())
+    return render_template("outbox/_row.html", row=Row.of(message, revealed), **_labels())
 
 
 def _answer(message: OutboxMessage, note: str):
