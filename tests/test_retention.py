@@ -51,7 +51,10 @@ PERSONAL_COLUMNS = (
     Customer.credit_notes,
     Customer.notes,
     Customer.referrer_name,
+    Customer.broker_agency,
     Customer.broker_name,
+    Customer.competing_projects,
+    Customer.lost_reason,
     Customer.anonymised_at,
     Customer.archived_at,
 )
@@ -97,7 +100,9 @@ def full_record(make_user, make_customer):
         id_number=OLD_ID,
         channel="referral",
         referrer_name="李四",
+        broker_agency="衡山地产经纪行",
         broker_name="王五",
+        competing_projects="湖畔壹号、西山别墅",
         address="上海市徐汇区衡山路8号",
         wechat="zhangsf88",
         payment_method="全款",
@@ -105,7 +110,8 @@ def full_record(make_user, make_customer):
         credit_notes="征信良好",
         notes="客户说住在衡山路，女儿在附近上学。",
         grade="B+",
-        stage="visited",
+        stage="lost",
+        lost_reason="太太嫌离学校远",
         budget="1000-1500万",
         unit_type="双拼 280㎡",
     )
@@ -127,6 +133,15 @@ def full_record(make_user, make_customer):
         action="field_changed",
         customer=customer,
         changes=json.dumps({"name": ["张三", "张三丰"], "budget": ["800-1000万", "1000-1500万"]}),
+    )
+    for field, old, new in (
+        ("broker_agency", "徐汇置业中介", "衡山地产经纪行"),
+        ("competing_projects", "滨江一号", "湖畔壹号、西山别墅"),
+        ("referrer_name", "李四的同事", "李四"),
+    ):
+        AuditLog.on_customer(customer, rep, "field_changed", {field: [old, new]})
+    AuditLog.on_customer(
+        customer, rep, "stage_changed", {"stage": ["visited", "lost"], "lost_reason": "太太嫌离学校远"}
     )
     return idle(customer, years(3) + 1)
 
@@ -155,7 +170,7 @@ def test_dry_run_lists_exactly_what_the_real_run_changes_and_changes_nothing(
     assert row[1:] == (
         office_day(full_record.registered_at),
         office_day(full_record.last_activity_at),
-        "visited",
+        "lost",
     )
     assert snapshot(c.id for c in everyone) == before
     assert AuditLog.select().count() == audit_rows
@@ -192,7 +207,8 @@ def test_anonymising_removes_personal_data_and_keeps_the_aggregates(full_record,
         Customer.credit_notes,
     ):
         assert raw_column(column, customer.id) is None, column.name
-    assert (fresh.notes, fresh.referrer_name, fresh.broker_name) == ("", "", "")
+    typed = ("notes", "referrer_name", "broker_agency", "broker_name", "competing_projects", "lost_reason")
+    assert {name: getattr(fresh, name) for name in typed} == dict.fromkeys(typed, "")
     # What the office analyses stays.
     kept = ("channel_id", "stage", "grade", "budget", "unit_type", "registered_at", "owner_id", "visit_type")
     assert {k: getattr(fresh, k) for k in kept} == {k: getattr(customer, k) for k in kept}
@@ -213,14 +229,37 @@ def test_anonymising_removes_personal_data_and_keeps_the_aggregates(full_record,
     # The audit log says it happened, without what was removed.
     row = AuditLog.get(AuditLog.action == "anonymised")
     assert (row.customer_id, row.actor_id, row.change_map) == (customer.id, None, {"reason": "retention"})
-    edit = AuditLog.get(AuditLog.action == "field_changed")
-    assert edit.change_map == {"name": "changed", "budget": ["800-1000万", "1000-1500万"]}
+    edits = [row.change_map for row in AuditLog.select().where(AuditLog.action == "field_changed")]
+    assert edits == [
+        {"name": "changed", "budget": ["800-1000万", "1000-1500万"]},
+        {"broker_agency": "changed"},
+        {"competing_projects": "changed"},
+        {"referrer_name": "changed"},
+    ]
+    stage = AuditLog.get(AuditLog.action == "stage_changed")
+    assert stage.change_map == {"stage": ["visited", "lost"], "lost_reason": REMOVED}
     dump = " ".join(a.changes for a in AuditLog.select())
     assert "张三" not in dump
 
 
-# What full_record typed about the person, from the customer row, follow-ups, visit and dispute.
-REMOVED_TEXTS = ("张三丰", "衡山路", "zhangsf88", "征信良好", "附近上学", "带太太来", "一起来的", "先找的我")
+# What full_record typed about the person, from the customer row, its audit rows, follow-ups, visit
+# and dispute.
+REMOVED_TEXTS = (
+    "张三丰",
+    "衡山路",
+    "zhangsf88",
+    "征信良好",
+    "附近上学",
+    "带太太来",
+    "一起来的",
+    "先找的我",
+    "衡山地产",
+    "徐汇置业",
+    "湖畔壹号",
+    "滨江一号",
+    "李四的同事",
+    "离学校远",
+)
 
 
 def test_anonymising_leaves_no_trace_in_the_sqlite_file_or_its_wal(full_record, app):
@@ -237,6 +276,27 @@ def test_anonymising_leaves_no_trace_in_the_sqlite_file_or_its_wal(full_record, 
     for text in REMOVED_TEXTS:
         found = [p.name for p in files() if text.encode() in p.read_bytes()]
         assert not found, f"{text!r} still readable in {found}"
+
+
+def test_every_field_typed_about_the_person_is_cleared():
+    """A text field added to the registration or stage form must be added to what anonymising empties
+    (and scrubs from the audit log): this test names it."""
+    from wtforms import StringField, TextAreaField
+
+    from villa.clients.forms import StageForm
+    from villa.reception.forms import RegistrationForm
+    from villa.retention import CLEARED_COLUMNS, FREE_TEXT_COLUMNS, FREE_TEXT_KEYS
+
+    typed = {
+        name
+        for form in (RegistrationForm, StageForm)
+        for name, unbound in vars(form).items()
+        if getattr(unbound, "field_class", None) in (StringField, TextAreaField)
+    }
+    assert {"notes", "lost_reason", "competing_projects", "broker_agency"} <= typed
+    cleared = {column.name for column in (*CLEARED_COLUMNS, *FREE_TEXT_COLUMNS)} | {"name", "phone"}
+    assert typed - cleared == set()
+    assert {column.name for column in FREE_TEXT_COLUMNS} <= set(FREE_TEXT_KEYS)
 
 
 def test_anonymised_customer_page_shows_no_personal_data(full_record, login_as):

@@ -39,7 +39,6 @@ NAME_PREFIX = "已匿名#"
 # no HMAC (64 hex digits) can equal, so the unique index holds and no search ever finds it.
 PHONE_PLACEHOLDER = "anonymised"
 INDEX_PREFIX = "anon:"
-# Keys of audit-log changes that may carry what someone typed about the person.
 CLEARED_COLUMNS = (
     Customer.alt_phone,
     Customer.alt_phone_index,
@@ -51,7 +50,23 @@ CLEARED_COLUMNS = (
     Customer.asset_band,
     Customer.credit_notes,
 )
-FREE_TEXT_KEYS = ("name", "notes", "referrer_name", "broker_name", "reason", "decision_note", "note")
+# What staff type about the person, kept in clear on the customer row: emptied.
+FREE_TEXT_COLUMNS = (
+    Customer.notes,
+    Customer.referrer_name,
+    Customer.broker_agency,
+    Customer.broker_name,
+    Customer.competing_projects,
+    Customer.lost_reason,
+)
+# Keys of audit-log changes that may carry what someone typed about the person.
+FREE_TEXT_KEYS = (
+    "name",
+    *(column.name for column in FREE_TEXT_COLUMNS),
+    "reason",
+    "decision_note",
+    "note",
+)
 
 
 class ErasureRefused(Exception):
@@ -193,9 +208,7 @@ def _anonymise_rows(ids: list[int], actor: User | None, reason: str, moment: dat
             Customer.phone: PHONE_PLACEHOLDER,
             Customer.phone_index: Value(INDEX_PREFIX).concat(Customer.id.cast("TEXT")),
             **dict.fromkeys(CLEARED_COLUMNS, None),
-            Customer.notes: "",
-            Customer.referrer_name: "",
-            Customer.broker_name: "",
+            **dict.fromkeys(FREE_TEXT_COLUMNS, ""),
             # Nobody can reach them any more: keep them off every rep's list of calls to make.
             Customer.next_followup_on: None,
             Customer.anonymised_at: moment,
