@@ -1,7 +1,9 @@
 """Disputes reach the managers, get decided, and both reps see the outcome; return visits reach the owner."""
 
+import pytest
+
 from villa.models import AuditLog, Customer, Dispute
-from villa.ownership import open_dispute
+from villa.ownership import OwnershipError, close_superseded, decide_dispute, open_dispute, reassign
 from villa.registration import log_return_visit
 
 
@@ -41,6 +43,29 @@ def test_a_manager_of_another_team_cannot_decide(make_user, login, make_customer
     outsider = login(other_manager)
     assert f"dispute-{dispute.id}" not in outsider.get("/disputes/").get_data(as_text=True)
     assert outsider.post(f"/disputes/{dispute.id}/decide", {"decision": "to_claimant"}).status_code == 403
+
+
+def test_only_the_owners_manager_decides_and_an_out_of_date_dispute_moves_nobody(make_user, make_customer):
+    team_a, team_b = make_user("manager"), make_user("manager")
+    owner, newcomer = make_user("rep", manager=team_a), make_user("rep", manager=team_a)
+    claimant = make_user("rep", manager=team_b)
+    customer = make_customer(owner=owner)
+    dispute = open_dispute(customer, claimant, "理由")
+    with pytest.raises(OwnershipError):
+        decide_dispute(dispute, team_b, "to_claimant", "")
+    reassign(customer, team_a, newcomer, "调整")
+    with pytest.raises(OwnershipError):
+        decide_dispute(dispute, team_a, "to_claimant", "")
+    assert Customer.get_by_id(customer.id).owner_id == newcomer.id
+    assert Dispute.get_by_id(dispute.id).status == "open"
+    close_superseded(dispute, team_a)
+    closed = Dispute.get_by_id(dispute.id)
+    assert (closed.status, closed.decided_by_id) == ("superseded", team_a.id)
+    assert Customer.get_by_id(customer.id).owner_id == newcomer.id
+    logged = AuditLog.get(AuditLog.action == "dispute_superseded")
+    assert logged.change_map == {"dispute": dispute.id, "owner": newcomer.username}
+    with pytest.raises(OwnershipError):
+        close_superseded(dispute, team_a)
 
 
 def test_reps_cannot_open_the_dispute_list(login_as):

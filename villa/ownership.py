@@ -198,44 +198,97 @@ def open_dispute(customer: Customer, claimant: User, reason: str) -> Dispute:
 
 
 DECISIONS = ("keep_owner", "to_claimant")
+SUPERSEDED = _l(
+    "The customer changed owner after this dispute was opened: deciding it now would move the customer "
+    "away from its new owner. Close it; the claimant can open a new dispute."
+)
+
+
+def touches(manager: User, dispute: Dispute) -> bool:
+    """Is this dispute the manager's business: their rep claims, owned, or owns the customer now?"""
+    from villa.customers import manages
+
+    return (
+        manages(manager, dispute.claimant)
+        or manages(manager, dispute.owner)
+        or may_decide(manager, dispute.customer)
+    )
+
+
+def may_decide(manager: User, customer: Customer) -> bool:
+    """The manager of the customer's owner decides a dispute over it (any manager while it has no
+    owner, or its owner no manager): never the claimant's manager alone."""
+    from villa.customers import manages
+
+    return manager.role == "manager" and (customer.owner_id is None or manages(manager, customer.owner))
+
+
+def superseded(dispute: Dispute) -> bool:
+    """An open dispute whose customer has changed owner since it was opened: it can no longer move it."""
+    return dispute.status == "open" and dispute.customer.owner_id != dispute.owner_id
 
 
 def disputes_for(manager: User, status: str = "open"):
-    """Disputes a manager decides: those touching their team, or reps with no manager."""
-    from villa.customers import manages
-
+    """Disputes of this status that are the manager's business (see touches)."""
     rows = (
         Dispute.select()
         .where(Dispute.status == status)
-        .order_by(Dispute.opened_at.desc() if status == "decided" else Dispute.opened_at)
+        .order_by(Dispute.opened_at.desc() if status != "open" else Dispute.opened_at)
     )
-    return [d for d in rows if manages(manager, d.claimant) or manages(manager, d.owner)]
+    return [d for d in rows if touches(manager, d)]
 
 
 def decide_dispute(dispute: Dispute, manager: User, decision: str, note: str) -> Dispute:
     """Record the manager's decision; the customer moves to the claimant when they win."""
-    if dispute.status != "open":
-        raise OwnershipError(_l("This dispute has already been decided."))
     if decision not in DECISIONS:
         raise OwnershipError(_l("Choose who keeps the customer."))
-    customer = dispute.customer
-    if decision == "to_claimant":
-        customer.owner = dispute.claimant
-        customer.in_public_pool = False
-        customer.protected_until = protection_end(customer.channel, customer.visit_type)
-        customer.save()
-    dispute.status, dispute.decision, dispute.decision_note = "decided", decision, note.strip()
-    dispute.decided_by, dispute.decided_at = manager, now()
-    dispute.save()
-    record_ownership(
-        customer,
-        manager,
-        "dispute_decided",
-        dispute=dispute.id,
-        decision=decision,
-        owner=customer.owner.username,
-    )
+    with write_transaction():
+        dispute, customer = _open_dispute_locked(dispute)
+        if customer.owner_id != dispute.owner_id:
+            raise OwnershipError(SUPERSEDED)
+        if not may_decide(manager, customer):
+            raise OwnershipError(_l("Only the manager of the customer's owner decides this dispute."))
+        if decision == "to_claimant":
+            customer.owner = dispute.claimant
+            customer.in_public_pool = False
+            customer.protected_until = protection_end(customer.channel, customer.visit_type)
+            customer.save()
+        dispute.status, dispute.decision, dispute.decision_note = "decided", decision, note.strip()
+        dispute.decided_by, dispute.decided_at = manager, now()
+        dispute.save()
+        record_ownership(
+            customer,
+            manager,
+            "dispute_decided",
+            dispute=dispute.id,
+            decision=decision,
+            owner=customer.owner.username,
+        )
     return dispute
+
+
+def close_superseded(dispute: Dispute, manager: User) -> Dispute:
+    """Close a dispute the owner change made out of date: nobody moves, and the log says why."""
+    with write_transaction():
+        dispute, customer = _open_dispute_locked(dispute)
+        if customer.owner_id == dispute.owner_id:
+            raise OwnershipError(_l("The customer still has the owner it had: decide the dispute instead."))
+        dispute.status, dispute.decided_by, dispute.decided_at = "superseded", manager, now()
+        dispute.save()
+        owner = customer.owner.username if customer.owner_id else None
+        record_ownership(customer, manager, "dispute_superseded", dispute=dispute.id, owner=owner)
+    return dispute
+
+
+def _open_dispute_locked(dispute: Dispute) -> tuple[Dispute, Customer]:
+    """The dispute and its customer as stored now, locked on PostgreSQL; refused unless still open.
+    Inside a write transaction, so an owner change cannot slip in between the check and the move."""
+    disputes = Dispute.select().where(Dispute.id == dispute.id)
+    fresh = (disputes if is_sqlite() else disputes.for_update()).get()
+    if fresh.status != "open":
+        raise OwnershipError(_l("This dispute has already been decided."))
+    customers = Customer.select().where(Customer.id == fresh.customer_id)
+    return fresh, (customers if is_sqlite() else customers.for_update()).get()
 
 
 POOL_PAGE_SIZE = 25

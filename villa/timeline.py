@@ -29,6 +29,7 @@ EVENT_LABELS = {
     "reassigned": _l("Reassigned by a manager"),
     "dispute_opened": _l("Dispute opened"),
     "dispute_decided": _l("Dispute decided"),
+    "dispute_superseded": _l("Dispute closed: the customer had changed owner since"),
     "sensitive_consent": _l("Separate consent for ID and financial data recorded"),
     "review_approved": _l("Review approved"),
     "review_rejected": _l("Review rejected"),
