@@ -78,7 +78,7 @@ def test_a_dispute_older_than_the_owner_moves_nobody(server, staff):
     assert closed.status == 303
     assert _status(server, dispute_id) == "superseded" and _owner(server, customer_id) == "solo5"
     audit = server.db.query(
-        "SELECT action FROM audit_log WHERE customer_id = ? AND action LIKE 'dispute%' ORDER BY id",
-        (customer_id,),
+        "SELECT action FROM audit_log WHERE customer_id = ? AND action IN (?, ?, ?) ORDER BY id",
+        (customer_id, "dispute_opened", "dispute_decided", "dispute_superseded"),
     )
     assert [row[0] for row in audit] == ["dispute_opened", "dispute_superseded"]
