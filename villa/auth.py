@@ -13,6 +13,7 @@ from flask_login import LoginManager, current_user, logout_user
 from villa.db import db
 from villa.i18n import lazy_gettext as _l
 from villa.models import ROLES, LoginFailure, PasswordHistory, User, now
+from villa.passwords import weakness
 from villa.prepared import Prepared, slot
 
 login_manager = LoginManager()
@@ -35,12 +36,16 @@ def hash_password(password: str) -> str:
     return hasher.hash(password)
 
 
-def password_problem(user: User | None, username: str, password: str):
-    """The policy's objection to a new password, or None."""
+def password_problem(user: User | None, username: str, password: str, display_name: str | None = None):
+    """The policy's objection to a new password, or None. Every way of setting a password asks this."""
     if len(password) < PASSWORD_MIN_LENGTH:
         return _l("Use at least 12 characters.")
     if password.strip().lower() == username.strip().lower():
         return _l("The password must not be the username.")
+    known = (username, display_name or (user.display_name if user is not None else None))
+    weak = weakness(password, known)
+    if weak is not None:
+        return weak
     if user is not None and check_password(user, password):
         return _l("Choose a password different from the current one.")
     recent = _history(user).limit(HISTORY_KEPT) if user is not None else ()
