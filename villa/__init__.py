@@ -6,6 +6,7 @@ from babel import Locale
 from flask import Flask, has_request_context, request, session
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from villa import crypto, db
 from villa.auth import enforce_session_rules, login_manager
@@ -38,6 +39,10 @@ def create_app(config=None, check_keys=True):
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.from_object(Config(**(config or {})))
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind N proxies the client is the address the Nth one from us names; only then.
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     db.init_app(app)
