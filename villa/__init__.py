@@ -1,6 +1,7 @@
 """villa: the customer-registration system of a villa sales office."""
 
 import logging
+import os
 
 from babel import Locale
 from flask import Flask, has_request_context, request, session
@@ -33,6 +34,9 @@ def _request_locale() -> Locale:
 
 def create_app(config=None, check_keys=True):
     """Build the app; `config` is a mapping of overrides (tests give a temp instance)."""
+    # Before anything is written: what villa creates (database, WAL, keys, backups, uploads) is
+    # the owner's alone. The command line, `villa serve` and its gunicorn workers all start here.
+    os.umask(0o077)
     app = Flask(
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),
