@@ -14,6 +14,12 @@ def _login(client, username, password):
     return session.post("/login", {"username": username, "password": password})
 
 
+def _client_at(app, address):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
 def test_good_login_redirects_home_and_sets_hardened_cookie(client, make_user):
     user = make_user("rep", username="lina")
     response = _login(client, "lina", PASSWORD)
@@ -40,20 +46,41 @@ def test_wrong_password_shows_message_and_keeps_username(client, make_user):
     assert 'value="lina"' in html
 
 
-def test_five_failures_lock_the_account_for_15_minutes(client, make_user):
-    user = make_user("rep", username="lina")
+def test_five_failures_lock_the_account_from_that_address_for_15_minutes(app, client, make_user):
+    make_user("rep", username="lina")
     for _ in range(4):
         assert _login(client, "lina", "wrong-password-1").status_code == 200
     fifth = _login(client, "lina", "wrong-password-1")
     assert fifth.status_code == 429
-    locked = User.get_by_id(user.id)
-    assert locked.locked_until > now() + timedelta(minutes=14)
-    # Even the right password is refused while locked, and the page says for how long.
+    # Even the right password is refused from here, and the page says for how long...
     refused = _login(client, "lina", PASSWORD)
     assert refused.status_code == 429
     assert "15" in refused.get_data(as_text=True)
-    User.update(locked_until=now() - timedelta(seconds=1)).where(User.id == user.id).execute()
+    # ...while the same account logs in from another address.
+    elsewhere = _client_at(app, "10.0.0.9")
+    assert _login(elsewhere, "lina", PASSWORD).status_code == 303
+    LoginFailure.update(at=now() - timedelta(minutes=16)).execute()
     assert _login(client, "lina", PASSWORD).status_code == 303
+
+
+def test_the_account_ceiling_locks_everywhere_alerts_and_a_reset_unlocks(app, client, make_user):
+    app.config["ACCOUNT_FAILURES_PER_WINDOW"] = 6
+    user = make_user("rep", username="lina")
+    admin = make_user("admin")
+    for n in range(6):
+        desk = _client_at(app, f"10.0.0.{n % 3}")
+        assert _login(desk, "lina", "wrong-password-1").status_code == (429 if n == 5 else 200)
+    fresh = _client_at(app, "10.0.0.99")
+    assert _login(fresh, "lina", PASSWORD).status_code == 429
+    assert User.get_by_id(user.id).locked_until > now() + timedelta(minutes=14)
+    (alert,) = AuditLog.select().where(AuditLog.action == "alert_account_locked")
+    assert alert.target == f"user:{user.id}" and alert.actor_id is None
+    assert alert.change_map == {"failures": 6, "addresses": 3, "minutes": 15}
+    from villa.users import reset_password
+
+    reset_password(User.get_by_id(user.id), "lantern-orchid-quietly-7", admin)
+    assert _login(fresh, "lina", "lantern-orchid-quietly-7").status_code == 303
+    assert User.get_by_id(user.id).locked_until is None
 
 
 def test_many_failures_from_one_address_are_throttled(app, client, make_user):
@@ -166,3 +193,15 @@ def test_new_password_must_follow_policy(make_user, login):
     assert response.status_code == 422
     assert 'data-testid="error-new"' in response.get_data(as_text=True)
     assert User.get_by_id(user.id).password_hash == user.password_hash
+
+
+def test_proxy_headers_count_only_when_the_proxy_is_trusted(monkeypatch, tmp_path):
+    from villa.config import Config, ConfigError
+
+    monkeypatch.setenv("VILLA_TRUSTED_PROXIES", "one")
+    with pytest.raises(ConfigError, match="VILLA_TRUSTED_PROXIES must be a whole number"):
+        Config(INSTANCE_PATH=str(tmp_path), SECRET_KEY="x")
+    monkeypatch.setenv("VILLA_TRUSTED_PROXIES", "1")
+    assert Config(INSTANCE_PATH=str(tmp_path), SECRET_KEY="x").TRUSTED_PROXIES == 1
+    monkeypatch.delenv("VILLA_TRUSTED_PROXIES")
+    assert Config(INSTANCE_PATH=str(tmp_path), SECRET_KEY="x").TRUSTED_PROXIES == 0

@@ -279,7 +279,7 @@ def test_an_approval_that_fails_validation_applies_nothing(app, team, customer, 
     [
         ("owner", 200),
         ("manager", 200),
-        ("reception", 200),
+        ("reception", 403),
         ("other_rep", 403),
         ("other_manager", 403),
         ("auditor", 403),

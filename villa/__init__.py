@@ -1,11 +1,13 @@
 """villa: the customer-registration system of a villa sales office."""
 
 import logging
+import os
 
 from babel import Locale
 from flask import Flask, has_request_context, request, session
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from villa import crypto, db
 from villa.auth import enforce_session_rules, login_manager
@@ -32,12 +34,19 @@ def _request_locale() -> Locale:
 
 def create_app(config=None, check_keys=True):
     """Build the app; `config` is a mapping of overrides (tests give a temp instance)."""
+    # Before anything is written: what villa creates (database, WAL, keys, backups, uploads) is
+    # the owner's alone. The command line, `villa serve` and its gunicorn workers all start here.
+    os.umask(0o077)
     app = Flask(
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.from_object(Config(**(config or {})))
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind N proxies the client is the address the Nth one from us names; only then.
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     db.init_app(app)

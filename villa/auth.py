@@ -1,5 +1,6 @@
 """Who may log in, and who may open which page."""
 
+import json
 from contextlib import suppress
 from datetime import timedelta
 from functools import wraps
@@ -9,10 +10,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import abort, current_app, make_response, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, logout_user
+from peewee import Case, fn
 
 from villa.db import db
 from villa.i18n import lazy_gettext as _l
-from villa.models import ROLES, LoginFailure, PasswordHistory, User, now
+from villa.models import ROLES, AuditLog, LoginFailure, PasswordHistory, User, now
+from villa.passwords import weakness
 from villa.prepared import Prepared, slot
 
 login_manager = LoginManager()
@@ -35,12 +38,16 @@ def hash_password(password: str) -> str:
     return hasher.hash(password)
 
 
-def password_problem(user: User | None, username: str, password: str):
-    """The policy's objection to a new password, or None."""
+def password_problem(user: User | None, username: str, password: str, display_name: str | None = None):
+    """The policy's objection to a new password, or None. Every way of setting a password asks this."""
     if len(password) < PASSWORD_MIN_LENGTH:
         return _l("Use at least 12 characters.")
     if password.strip().lower() == username.strip().lower():
         return _l("The password must not be the username.")
+    known = (username, display_name or (user.display_name if user is not None else None))
+    weak = weakness(password, known)
+    if weak is not None:
+        return weak
     if user is not None and check_password(user, password):
         return _l("Choose a password different from the current one.")
     recent = _history(user).limit(HISTORY_KEPT) if user is not None else ()
@@ -80,49 +87,115 @@ def set_password(user: User, password: str, must_change: bool):
         user.failed_logins = 0
         user.locked_until = None
         user.save()
+        # A new password ends any lockout: the failures counted against the account go.
+        LoginFailure.delete().where(LoginFailure.username == user.username).execute()
 
 
 def authenticate(username: str, password: str, ip: str) -> User:
-    """Return the user for these credentials, or raise LoginRefused with what to show."""
-    config = current_app.config
-    window_start = now() - timedelta(minutes=config["LOCKOUT_MINUTES"])
-    recent = LoginFailure.select().where(LoginFailure.ip == ip, LoginFailure.at > window_start)
-    if recent.count() >= config["IP_FAILURES_PER_WINDOW"]:
-        raise LoginRefused(_l("Too many failed logins from this device. Wait 15 minutes."), 429)
-    user = User.by_username(username) if username else None
-    if user is not None and user.locked_until and user.locked_until > now():
-        minutes = int((user.locked_until - now()).total_seconds() // 60) + 1
-        raise LoginRefused(_l("This account is locked for %(minutes)d more minutes.", minutes=minutes), 429)
-    if user is None:
-        _verify_dummy(password)
-    elif user.active and check_password(user, password):
+    """Return the user for these credentials, or raise LoginRefused with what to show.
+
+    A known and an unknown username take the same steps: the limits count the username as typed,
+    and an unknown one is checked against a dummy hash, so neither the answer nor its time tells
+    whether the account exists."""
+    typed, ip = (username or "").strip().lower()[:40], (ip or "")[:45]
+    recent = _recent_failures(typed, ip)
+    user = User.by_username(typed) if typed else None
+    _refuse_if_limited(recent)
+    matched = check_password(user, password) if user is not None else _verify_dummy(password)
+    if user is not None and user.active and matched:
         if hasher.check_needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
         user.failed_logins, user.locked_until, user.last_login_at = 0, None, now()
         user.save()
+        LoginFailure.delete().where(LoginFailure.username == typed, LoginFailure.ip == ip).execute()
         return user
-    _record_failure(user, ip)
-    if user is not None and user.locked_until:
-        raise LoginRefused(_l("Too many wrong passwords: this account is locked for 15 minutes."), 429)
+    _record_failure(user, typed, ip, recent)
+    _refuse_if_limited(recent, this_one=1)
     raise LoginRefused(_l("Wrong username or password."), 200)
 
 
-def _verify_dummy(password: str):
+class RecentFailures:
+    """Failed logins within the lockout window: from this address, of this username, and both."""
+
+    def __init__(self, from_address: int, of_account: int, of_account_here: int, addresses: int):
+        self.from_address = from_address
+        self.of_account = of_account
+        self.of_account_here = of_account_here
+        self.addresses = addresses
+
+
+def _recent_failures(typed: str, ip: str) -> RecentFailures:
+    start = now() - timedelta(minutes=current_app.config["LOCKOUT_MINUTES"])
+    here, mine = LoginFailure.ip == ip, LoginFailure.username == typed
+    counts = (
+        LoginFailure.select(
+            fn.COUNT(Case(None, [(here, 1)])),
+            fn.COUNT(Case(None, [(mine, 1)])),
+            fn.COUNT(Case(None, [(here & mine, 1)])),
+            fn.COUNT(fn.DISTINCT(Case(None, [(mine, LoginFailure.ip)]))),
+        )
+        .where(LoginFailure.at > start, here | mine)
+        .tuples()
+        .get()
+    )
+    return RecentFailures(*counts)
+
+
+def _refuse_if_limited(recent: RecentFailures, this_one: int = 0):
+    """LoginRefused (429) when a limit is reached, counting `this_one` failure not yet counted."""
+    config = current_app.config
+    minutes = config["LOCKOUT_MINUTES"]
+    if recent.from_address >= config["IP_FAILURES_PER_WINDOW"]:  # earlier failures only
+        message = _l("Too many failed logins from this device. Wait %(minutes)d minutes.", minutes=minutes)
+    elif recent.of_account + this_one >= config["ACCOUNT_FAILURES_PER_WINDOW"]:
+        message = _l(
+            "Too many wrong passwords for this account: it is locked for %(minutes)d minutes. "
+            "An administrator can unlock it by resetting the password.",
+            minutes=minutes,
+        )
+    elif recent.of_account_here + this_one >= config["LOCKOUT_FAILURES"]:
+        message = _l(
+            "Too many wrong passwords for this account from this device. Wait %(minutes)d minutes.",
+            minutes=minutes,
+        )
+    else:
+        return
+    raise LoginRefused(message, 429)
+
+
+def _verify_dummy(password: str) -> bool:
     with suppress(VerificationError):
         hasher.verify(_UNKNOWN_USER_HASH, password)
+    return False
 
 
-def _record_failure(user: User | None, ip: str):
+def _record_failure(user: User | None, typed: str, ip: str, recent: RecentFailures):
+    """Count the failure; the one that reaches the account's ceiling alerts the audit team.
+
+    One transaction (one commit, one sync to disk) whether the user exists or not."""
     config = current_app.config
-    LoginFailure.create(ip=ip)
-    LoginFailure.delete().where(LoginFailure.at < now() - timedelta(days=1)).execute()
-    if user is None:
-        return
-    user.failed_logins += 1
-    if user.failed_logins >= config["LOCKOUT_FAILURES"]:
-        user.locked_until = now() + timedelta(minutes=config["LOCKOUT_MINUTES"])
-        user.failed_logins = 0
-    user.save()
+    with db.atomic():
+        LoginFailure.create(ip=ip, username=typed)
+        LoginFailure.delete().where(LoginFailure.at < now() - timedelta(days=1)).execute()
+        if user is None:
+            return
+        user.failed_logins += 1
+        ceiling_reached = recent.of_account + 1 >= config["ACCOUNT_FAILURES_PER_WINDOW"]
+        if ceiling_reached and not (user.locked_until and user.locked_until > now()):
+            # For the users page; the counts decide, for known and unknown usernames alike.
+            user.locked_until = now() + timedelta(minutes=config["LOCKOUT_MINUTES"])
+            _alert_locked(user, recent)
+        user.save()
+
+
+def _alert_locked(user: User, recent: RecentFailures):
+    """An alert for the audit team: an AuditLog row whose action starts with `alert_`."""
+    details = {
+        "failures": recent.of_account + 1,
+        "addresses": recent.addresses + (0 if recent.of_account_here else 1),
+        "minutes": current_app.config["LOCKOUT_MINUTES"],
+    }
+    AuditLog.create(action="alert_account_locked", target=f"user:{user.id}", changes=json.dumps(details))
 
 
 def end_session(user: User):

@@ -24,6 +24,19 @@ def _secret_key(instance: Path) -> str:
     return path.read_text().strip()
 
 
+class ConfigError(ValueError):
+    """An environment variable that cannot be used as it is."""
+
+
+def _whole_number(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number (0 or more), not {raw!r}")
+    return int(raw)
+
+
 class Config:
     """Settings for a running villa; tests pass a mapping that overrides any of them."""
 
@@ -39,11 +52,17 @@ class Config:
         self.SESSION_COOKIE_SECURE = os.environ.get("VILLA_HTTPS", "") == "1"
         self.SESSION_COOKIE_NAME = "villa_session"
         self.PERMANENT_SESSION_LIFETIME = 12 * 3600
-        self.IDLE_TIMEOUT_MINUTES = int(os.environ.get("VILLA_IDLE_MINUTES", "30"))
+        self.IDLE_TIMEOUT_MINUTES = _whole_number("VILLA_IDLE_MINUTES", 30)
         self.PASSWORD_MAX_AGE_DAYS = 90
-        self.LOCKOUT_FAILURES = 5
+        # Failed logins, counted over the last LOCKOUT_MINUTES: of one account from one address
+        # (that account is then refused from that address), of one account from anywhere (then
+        # refused everywhere, and the audit team is alerted), and of one address for any account.
         self.LOCKOUT_MINUTES = 15
-        self.IP_FAILURES_PER_WINDOW = int(os.environ.get("VILLA_IP_FAILURES", "30"))
+        self.LOCKOUT_FAILURES = 5
+        self.ACCOUNT_FAILURES_PER_WINDOW = _whole_number("VILLA_ACCOUNT_FAILURES", 50)
+        self.IP_FAILURES_PER_WINDOW = _whole_number("VILLA_IP_FAILURES", 30)
+        # How many reverse proxies in front set X-Forwarded-For/-Proto; 0: the headers are ignored.
+        self.TRUSTED_PROXIES = _whole_number("VILLA_TRUSTED_PROXIES", 0)
         self.WTF_CSRF_TIME_LIMIT = None  # tied to the session instead; tablets stay open all day
         self.WTF_CSRF_SSL_STRICT = False  # SameSite=Lax plus the token already bind the request
         self.BABEL_DEFAULT_LOCALE = "zh_Hans"

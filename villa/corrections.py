@@ -32,7 +32,7 @@ NOTE = "note"  # the customer's free-text message, kept beside the fields and ne
 NOTE_MAX = 500
 RATE_LIMIT = 20
 RATE_WINDOW = timedelta(minutes=10)
-LINK_CREATORS = ("reception", "rep", "manager")
+LINK_CREATORS = ("rep", "manager")
 REVIEWERS = ("manager", "auditor")
 
 
@@ -61,9 +61,9 @@ class AlreadyDecided(CorrectionError):
 
 
 def may_create_link(user: User, customer: Customer) -> bool:
-    """The owner, their manager, and the front desk (right after registering the customer)."""
-    if user.role == "reception":
-        return not (customer.archived_at or customer.anonymised_at)
+    """Those who may change the customer: the owner and their manager.
+
+    A new link voids the customer's earlier ones, so anyone else could break the link the rep gave."""
     return user.role in LINK_CREATORS and can_write(user, customer)
 
 

@@ -59,9 +59,25 @@ def ngettext(singular, plural, num, **variables):
     return translations().ungettext(singular, plural, num) % variables
 
 
-def lazy_gettext(string, **variables):
-    """A string translated when it is shown, in the language of the request showing it."""
-    return LazyString(gettext, string, **variables)
+class LazyText(LazyString):
+    """A string translated when it is shown, in the language of the request showing it.
+
+    Flask-Babel's LazyString gives templates the finished string as markup, values and all: a
+    display name or a spreadsheet cell would then be HTML (and htmx acts on its attributes). Here
+    the translation is trusted and every value put into it is escaped."""
+
+    def __init__(self, msgid: str, **variables):
+        super().__init__(gettext, msgid, **variables)
+        self.msgid = msgid
+        self.variables = variables
+
+    def __html__(self) -> Markup:
+        translated = Markup(translations().ugettext(self.msgid))
+        return translated % self.variables if self.variables else translated
+
+
+def lazy_gettext(string, **variables) -> LazyText:
+    return LazyText(string, **variables)
 
 
 # In templates, `_()` went through three layers (Jinja's alias, its newstyle wrapper, our gettext),

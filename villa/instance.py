@@ -1,9 +1,13 @@
-"""Setting up an instance: key file, schema, default channels, and the key check."""
+"""Setting up an instance: key file, schema, default channels, the key check, private file modes."""
 
+import os
+import stat
 from pathlib import Path
 
+from flask import current_app
+
 from villa import crypto
-from villa.db import db, migrate
+from villa.db import db, is_sqlite, migrate
 from villa.models import Channel, Setting
 
 KEY_CHECK = "villa key check"
@@ -79,7 +83,31 @@ def initialise(keys_file: str) -> list[str]:
             write_key_check()
         verify_keys()
         seed_defaults()
+    make_private(Path(current_app.config["INSTANCE_PATH"]))
     return applied
+
+
+def make_private(instance: Path):
+    """The instance folder, everything in it and the SQLite files: the owner's alone (0700/0600).
+
+    Files written before villa set its umask (or copied in since) may be readable by every user
+    of the machine; the database file holds the encrypted data and its blind indexes."""
+    paths = [instance]
+    for folder, subfolders, files in os.walk(instance):
+        paths += [Path(folder, name) for name in (*subfolders, *files)]
+    if is_sqlite():
+        database = Path(db.database)
+        paths += [database, Path(f"{database}-wal"), Path(f"{database}-shm")]
+    for path in paths:
+        if path.is_symlink():
+            continue
+        try:  # the WAL and -shm come and go while other processes use the database
+            mode = path.stat().st_mode
+            private = 0o700 if stat.S_ISDIR(mode) else 0o600
+            if stat.S_IMODE(mode) != private:
+                path.chmod(private)
+        except FileNotFoundError:
+            continue
 
 
 def write_key_check():

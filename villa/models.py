@@ -262,10 +262,15 @@ class AccessLog(BaseModel):
 
 
 class LoginFailure(BaseModel):
-    """Failed logins by address, so throttling holds across workers and hosts."""
+    """Failed logins by address and by the username typed (known or not), so the limits hold across
+    workers and hosts."""
 
     ip = CharField(max_length=45, index=True)
+    username = CharField(max_length=40, default="")
     at = DateTimeField(default=now, index=True)
+
+    class Meta:
+        indexes = ((("username", "at"), False),)
 
 
 class Setting(BaseModel):

@@ -1,5 +1,7 @@
 """What the web server needs beyond the app: safe integer URLs, upload limits, a redacting access log."""
 
+import re
+
 from flask import request
 from gunicorn.glogging import Logger
 from werkzeug.routing import IntegerConverter
@@ -19,12 +21,22 @@ class BoundedIntegerConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+# A self-service correction link, however many slashes lead to it: its token is a key.
+CORRECTION_LINK = re.compile(r"^/+c/")
+
+
 class RedactingLogger(Logger):
-    """Gunicorn's access log without the secrets some paths carry (self-service correction links)."""
+    """Gunicorn's access log without the secrets some paths carry (self-service correction links).
+
+    A request gunicorn could not parse reaches the log with whatever it had read: atoms may be
+    missing or None. An exception here ends the worker, so every atom is taken as it comes."""
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
-        if atoms.get("U", "").startswith("/c/"):
+        path = atoms.get("U")
+        if not isinstance(path, str):
+            atoms["U"] = "-"
+        elif CORRECTION_LINK.match(path):
             atoms["U"] = "/c/[token]"
         return atoms
 

@@ -44,7 +44,7 @@ def create_user(username, role, name=None, manager_username=None, password="", m
             raise UserProblem(f"{manager_username!r} is not a manager", "manager")
         if role != "rep":
             raise UserProblem("only reps have a manager", "manager")
-    problem = password_problem(None, username, password)
+    problem = password_problem(None, username, password, display_name=name)
     if problem:
         raise UserProblem(problem, "password")
     try:

@@ -43,13 +43,21 @@ def pytest_collection_modifyitems(items):
 # Servers with other settings, each for the tests that need them: name -> (environment, users).
 AUX_SERVERS = {
     # Five wrong passwords lock an account: counted here, they never lock the shared server's users.
-    "lockout": ({}, {"victim": ("rep", None), "bystander": ("rep", None), "other": ("rep", None)}),
+    "lockout": (
+        {},
+        {"victim": ("rep", None), "bystander": ("rep", None), "other": ("rep", None), "known": ("rep", None)},
+    ),
     # A low per-address limit, reached on purpose: it refuses every login from 127.0.0.1 after.
     "throttle": ({"VILLA_IP_FAILURES": "6"}, {"innocent": ("rep", None)}),
     # Behind the HTTPS proxy: the cookie must be Secure (and so never comes back over plain HTTP).
     "https": ({"VILLA_HTTPS": "1"}, {"secure": ("rep", None)}),
     # A zero idle limit: any pause between two requests is past it (see test_sessions).
     "idle": ({"VILLA_IDLE_MINUTES": "0"}, {"sleepy": ("rep", None)}),
+    # Behind one trusted reverse proxy: X-Forwarded-For names the client; low limits to reach.
+    "proxy": (
+        {"VILLA_TRUSTED_PROXIES": "1", "VILLA_IP_FAILURES": "6", "VILLA_ACCOUNT_FAILURES": "8"},
+        {"walker": ("rep", None), "target": ("rep", None), "target2": ("rep", None)},
+    ),
 }
 
 

@@ -38,8 +38,8 @@ BY_DESIGN = {
     "repb": {"reception.dispute": "allowed", "reception.return_visit": "allowed",
              "reception.take": "refused", "pool.claim_customer": "refused"},
     "mgrb": {"reception.return_visit": "allowed"},
-    # The front desk logs return visits and makes correction links for any customer it registers.
-    "desk": {"reception.return_visit": "allowed", "corrections.create": "allowed"},
+    # The front desk logs return visits (correction links are the owner's and the manager's).
+    "desk": {"reception.return_visit": "allowed"},
     # The audit team reveals (logged) and reviews at the second level; it never edits customers.
     "audit": {"clients.reveal": "allowed"},
     # The admin erases customers (PIPL); it may not review (segregation of duties) nor edit.

@@ -46,7 +46,10 @@ class UserCreateForm(FlaskForm):
     manager = SelectField(_l("Manager (sales reps only)"))
     password = PasswordField(
         _l("Initial password"),
-        description=_l("At least 12 characters. The user must change it at the first login."),
+        description=_l(
+            "At least 12 characters, hard to guess (not a name nor the office's words). "
+            "The user must change it at the first login."
+        ),
         validators=[DataRequired(_l("Type an initial password.")), Length(max=200)],
     )
 
@@ -66,7 +69,8 @@ class UserCreateForm(FlaskForm):
             raise ValidationError(_l("Only sales reps have a manager."))
 
     def validate_password(self, field):
-        problem = password_problem(None, self.username.data or "", field.data or "")
+        username, name = self.username.data or "", self.display_name.data
+        problem = password_problem(None, username, field.data or "", display_name=name)
         if problem:
             raise ValidationError(problem)
 
@@ -90,7 +94,10 @@ class UserEditForm(FlaskForm):
 class PasswordResetForm(FlaskForm):
     password = PasswordField(
         _l("Temporary password"),
-        description=_l("At least 12 characters. The user must change it at the next login."),
+        description=_l(
+            "At least 12 characters, hard to guess (not a name nor the office's words). "
+            "The user must change it at the next login."
+        ),
         validators=[DataRequired(_l("Type a temporary password.")), Length(max=200)],
     )
 
