@@ -22,12 +22,12 @@ from peewee import __exception_wrapper__ as peewee_errors
 
 from villa.crypto import blind_indexes
 from villa.db import db, write_transaction
+from villa.fields import NAME_MAX, name_allowed
 from villa.i18n import force_locale
 from villa.i18n import lazy_gettext as _l
 from villa.identity import IdentityError, mask_name, mask_phone, normalise_id_number, normalise_phone
 from villa.models import OFFICE_TZ, AuditLog, Channel, Customer, ImportRun, User, Visit, now, office_today
 from villa.ownership import protection_days
-from villa.reception.forms import NAME_PATTERN
 from villa.transfer import Outcome, Report
 
 # Legacy headers (after dropping spaces, * and colons) and the Customer field each fills.
@@ -43,7 +43,7 @@ HEADER_FIELDS = {
     "证件号码": "id_number", "身份证号": "id_number", "身份证号码": "id_number",
 }  # fmt: skip
 REQUIRED = {"name": "姓名", "phone": "电话", "channel": "来源渠道", "registered_at": "登记日期"}
-MAX_LENGTHS = {"name": 40, "unit_type": 30, "area_band": 20, "budget": 20}
+MAX_LENGTHS = {"name": NAME_MAX, "unit_type": 30, "area_band": 20, "budget": 20}
 NEEDS_HEADERS = {"unit_type": "意向户型", "area_band": "面积", "budget": "预算"}
 GENDERS = {"男": "M", "男士": "M", "先生": "M", "m": "M", "女": "F", "女士": "F", "小姐": "F", "f": "F"}
 UNKNOWN_GENDER = {"", "未知", "-", "—", "/"}
@@ -247,7 +247,7 @@ def _entry(name: str, raw_phone: str, cells: dict, rules: _Rules) -> dict:
     name = " ".join(name.split())
     if not name:
         raise RowProblem("missing_name")
-    if len(name) > MAX_LENGTHS["name"] or not NAME_PATTERN.match(name) or any(c.isdigit() for c in name):
+    if len(name) > MAX_LENGTHS["name"] or not name_allowed(name):
         raise RowProblem("bad_name")
     if not raw_phone:
         raise RowProblem("missing_phone")

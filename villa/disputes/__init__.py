@@ -8,11 +8,11 @@ from wtforms.validators import InputRequired, Length
 
 from villa.auth import role_required
 from villa.customers import manages
+from villa.fields import options
 from villa.i18n import gettext as _
 from villa.i18n import lazy_gettext as _l
 from villa.models import Dispute
 from villa.ownership import OwnershipError, decide_dispute, disputes_for
-from villa.reception.forms import options
 
 bp = Blueprint("disputes", __name__, url_prefix="/disputes")
 
