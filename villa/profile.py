@@ -21,7 +21,6 @@ from villa.identity import normalise_phone
 from villa.models import STAGES, AuditLog, Customer, User, now
 
 FUNNEL = STAGES[:-1]  # registered → visited → pledged → subscribed → signed; "lost" stands apart
-HISTORY_ACTIONS = ("field_changed", "stage_changed", "grade_changed")
 # A changed identity makes the approved registration a new one for the reviewers.
 RESUBMIT_ON = ("name", "phone", "id_number")
 # Numbers never shown in an edit form: the rep types them afresh, and they are compared normalised.
@@ -314,12 +313,3 @@ def record_sensitive_consent(customer: Customer, actor: User) -> Customer:
     changes = {"sensitive_consent": "recorded"}
     _save(customer, actor, "sensitive_consent", changes, [Customer.sensitive_consent_at], before, "consent")
     return customer
-
-
-def field_history(customer: Customer) -> list[AuditLog]:
-    """Field, stage and grade changes, newest first; personal fields carry "changed" only."""
-    return list(
-        AuditLog.select()
-        .where(AuditLog.customer == customer, AuditLog.action.in_(HISTORY_ACTIONS))
-        .order_by(AuditLog.at.desc(), AuditLog.id.desc())
-    )
