@@ -334,13 +334,20 @@ def _transfer_commands(app):
     def import_command(path, apply_rows, actor_name, owner, with_ids, report):
         """Check a legacy 客户登记表 (.xlsx) row by row; with --apply, import the rows that pass."""
         from villa.i18n import force_locale
-        from villa.importer import ImportOptions, ImportProblem, run_import
+        from villa.importer import SERVER_LIMITS, ImportOptions, ImportProblem, check_file_size, run_import
         from villa.transfer import report_workbook
 
         actor = _staff(actor_name, ("admin",)) if actor_name else None
         if apply_rows and actor is None:
             raise CommandError("--apply needs --as USERNAME: the admin responsible for the import")
         default_owner = _staff(owner, ("rep",)) if owner else None
+        try:
+            check_file_size(os.path.getsize(path), SERVER_LIMITS)  # before reading it into memory
+        except OSError as exc:
+            raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
+        except ImportProblem as exc:
+            with force_locale("en"):
+                raise CommandError(f"{path}: {exc.message}") from exc
         content = _read_file(path)
         bar = _Progress()
         try:

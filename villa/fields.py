@@ -20,6 +20,7 @@ from villa.labels import GENDER_LABELS, ID_TYPE_LABELS, PURPOSE_LABELS
 # Names as people write them: Chinese characters, Latin letters, the middle dot of minority names.
 NAME_PATTERN = re.compile(r"^[\w\u00b7\u30fb .'-]+$")
 NAME_MAX = 40
+NOTES_MAX = 1000
 AGE_BANDS = ("", "<30", "30-39", "40-49", "50-59", "60+")
 AREA_BANDS = ("", "<200㎡", "200-300㎡", "300-400㎡", "400㎡+")
 BUDGET_BANDS = ("", "<800万", "800-1000万", "1000-1500万", "1500-2000万", "2000万+")
@@ -140,7 +141,7 @@ CUSTOMER_FIELDS = {
         _l("Purpose"), SelectField, options([("", _l("Not given")), *PURPOSE_LABELS.items()]), ""
     ),
     "competing_projects": _text(_l("Other projects considered"), 200),
-    "notes": _text(_l("Notes"), 1000, TextAreaField),
+    "notes": _text(_l("Notes"), NOTES_MAX, TextAreaField),
     "hukou_local": FieldSpec(_l("Local household registration"), SelectField, YES_NO, ""),
     "social_insurance_months": FieldSpec(
         _l("Months of local social insurance or tax"),
