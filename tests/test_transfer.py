@@ -16,7 +16,8 @@ from openpyxl import Workbook, load_workbook
 
 from tests.conftest import create_customer, create_user, raw_column
 from tests.test_cli import villa
-from villa.importer import SERVER_LIMITS, ImportOptions, ImportProblem, run_import
+from villa.import_file import SERVER_LIMITS, ImportProblem
+from villa.importer import ImportOptions, run_import
 from villa.models import AccessLog, Channel, Customer, ImportRun, Visit
 from villa.transfer import Report, neutralise, report_workbook
 

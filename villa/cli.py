@@ -353,7 +353,8 @@ def serve_command(workers):
 def import_command(path, apply_rows, actor_name, owner, with_ids, report):
     """Check a legacy 客户登记表 (.xlsx) row by row; with --apply, import the rows that pass."""
     from villa.i18n import force_locale
-    from villa.importer import SERVER_LIMITS, ImportOptions, ImportProblem, check_file_size, run_import
+    from villa.import_file import SERVER_LIMITS, ImportProblem, check_file_size
+    from villa.importer import ImportOptions, run_import
     from villa.transfer import report_workbook
 
     actor = _staff(actor_name, ("admin",)) if actor_name else None

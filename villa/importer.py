@@ -2,23 +2,14 @@
 
 A dry run (the default) writes only an ImportRun holding the row-by-row report. Applying writes the
 customers in batches, one transaction each: a half-done import run again finds its rows as duplicates.
-Each row is checked by the cell rules of villa.import_cells. A file is read only within its
-ImportLimits: its size, and its parts' unpacked sizes, are checked before openpyxl opens it, and
-openpyxl parses its XML through defusedxml (no DTDs, no entities).
+The file is opened within its ImportLimits by villa.import_file; each row is checked by the cell
+rules of villa.import_cells.
 """
 
 import hashlib
-import io
 import json
-import re
-import zipfile
-import zlib
-from contextlib import contextmanager
 from dataclasses import dataclass
-from xml.etree.ElementTree import ParseError
 
-from defusedxml import DefusedXmlException
-from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from peewee import IntegrityError, chunked
 
@@ -26,6 +17,14 @@ from villa.db import insert_rows, write_transaction
 from villa.i18n import lazy_gettext as _l
 from villa.identity import mask_name
 from villa.import_cells import Rules, cell_text, check_row, lookup_key
+from villa.import_file import (
+    SERVER_LIMITS,
+    ImportLimits,
+    ImportProblem,
+    open_workbook,
+    sheet_rows,
+    too_many_rows,
+)
 from villa.models import AuditLog, Customer, ImportRun, User, Visit, now
 from villa.transfer import Outcome, Report
 
@@ -46,34 +45,6 @@ LEGACY_NOTICE = "legacy-import"
 VISIT_NOTE = "客户登记表导入"  # office data, like the channel names: stored in Chinese
 HEADER_SCAN_ROWS = 10
 BATCH = 1000  # rows per transaction; ids per IN (...) lookup
-MB = 1024 * 1024
-# The worksheets openpyxl reads row by row; every other part (the shared strings above all) it
-# reads whole into memory.
-WORKSHEET_PART = re.compile(r"xl/worksheets/[^/]+\.xml", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class ImportLimits:
-    """How much one import reads: the file, its parts once unpacked (checked from the zip's
-    directory before anything is unpacked), and its rows."""
-
-    file_bytes: int
-    unpacked_bytes: int  # all parts together
-    part_bytes: int  # any part but a worksheet
-    rows: int
-    on_page: bool  # the admin page, which sends larger files to `villa import`
-
-
-WEB_LIMITS = ImportLimits(10 * MB, 64 * MB, 16 * MB, 20_000, on_page=True)
-SERVER_LIMITS = ImportLimits(100 * MB, 1024 * MB, 128 * MB, 200_000, on_page=False)
-
-
-class ImportProblem(ValueError):
-    """The file as a whole cannot be imported (not .xlsx, no header row, too many rows…)."""
-
-    def __init__(self, message):
-        super().__init__(str(message))
-        self.message = message
 
 
 @dataclass
@@ -123,90 +94,14 @@ def run_import(
     return run, report
 
 
-def check_file_size(size: int, limits: ImportLimits):
-    """Refuse a file too large for these limits before it is read. Raises ImportProblem."""
-    if size > limits.file_bytes:
-        raise ImportProblem(too_large(limits))
-
-
-def too_large(limits: ImportLimits):
-    """What a file over the size limit is told."""
-    if limits.on_page:
-        return _l(
-            "This file is larger than %(limit)d MB: import it on the server with `villa import`.",
-            limit=limits.file_bytes // MB,
-        )
-    return _l("This file is larger than %(limit)d MB.", limit=limits.file_bytes // MB)
-
-
-def _check_parts(content: bytes, limits: ImportLimits):
-    """Refuse a file that unpacks to more than the limits, by the sizes its zip directory declares
-    (unpacking never yields more than declared: a part that tries fails its check)."""
-    with _reading(), zipfile.ZipFile(io.BytesIO(content)) as archive:
-        parts = archive.infolist()
-    if sum(part.file_size for part in parts) > limits.unpacked_bytes:
-        raise ImportProblem(
-            _l(
-                "Unpacked, this file holds more than %(limit)d MB: more than one import reads.",
-                limit=limits.unpacked_bytes // MB,
-            )
-        )
-    if any(
-        part.file_size > limits.part_bytes and not WORKSHEET_PART.fullmatch(part.filename) for part in parts
-    ):
-        raise ImportProblem(
-            _l(
-                "The text of this file adds up to more than %(limit)d MB: more than one import reads.",
-                limit=limits.part_bytes // MB,
-            )
-        )
-
-
-@contextmanager
-def _reading():
-    """What reading a crafted or broken file raises, as a clear refusal."""
-    try:
-        yield
-    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, IndexError, OSError, ValueError) as exc:
-        # openpyxl reports a part it could not parse as a ValueError caused by the parser's error.
-        if _caused_by(exc, DefusedXmlException):  # a DTD or entities: XXE, billion laughs
-            raise ImportProblem(
-                _l("This file holds XML that no Excel file needs (a DTD or entities): it was not read.")
-            ) from exc
-        if _caused_by(exc, ParseError):
-            raise ImportProblem(_l("This file is damaged: part of its XML cannot be read.")) from exc
-        raise ImportProblem(_l("This is not an Excel .xlsx file.")) from exc
-    except ParseError as exc:
-        raise ImportProblem(_l("This file is damaged: part of its XML cannot be read.")) from exc
-
-
-def _caused_by(exc: BaseException | None, kind: type) -> bool:
-    while exc is not None:
-        if isinstance(exc, kind):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-def _sheet_rows(sheet):
-    with _reading():
-        yield from enumerate(sheet.iter_rows(values_only=True), start=1)
-
-
 def _read_and_check(content: bytes, report: Report, rules: Rules, limits: ImportLimits, progress) -> list:
-    check_file_size(len(content), limits)
-    _check_parts(content, limits)
-    with _reading():
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    try:
+    with open_workbook(content, limits) as book:
         for sheet in book.worksheets:
             estimate = sheet.max_row or 0
             sheet.reset_dimensions()  # some writers record wrong dimensions; read every row there is
-            rows = _sheet_rows(sheet)
+            rows = sheet_rows(sheet)
             if _map_header(rows, report, sheet.title):
                 return _check_rows(rows, report, rules, limits, progress, estimate)
-    finally:
-        book.close()
     raise ImportProblem(
         _l("No header row found: one of the first rows must name the columns (姓名, 电话 …).")
     )
@@ -252,7 +147,7 @@ def _check_rows(rows, report: Report, rules: Rules, limits: ImportLimits, progre
             report.blank_rows += 1
             continue
         if len(checked) >= limits.rows:
-            raise ImportProblem(_too_many_rows(limits))
+            raise ImportProblem(too_many_rows(limits))
         outcome, entry = check_row(number, cells, rules)
         report.outcomes.append(outcome)
         checked.append((outcome, entry))
@@ -261,15 +156,6 @@ def _check_rows(rows, report: Report, rules: Rules, limits: ImportLimits, progre
     if progress:
         progress("checking", number, number)
     return checked
-
-
-def _too_many_rows(limits: ImportLimits):
-    if limits.on_page:
-        return _l(
-            "This file has more than %(limit)d rows: import it on the server with `villa import`.",
-            limit=limits.rows,
-        )
-    return _l("This file has more than %(limit)d rows.", limit=limits.rows)
 
 
 def _sort_duplicates(checked: list) -> list:

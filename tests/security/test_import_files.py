@@ -16,7 +16,8 @@ from flask_babel import force_locale
 
 from tests.conftest import create_user
 from tests.test_cli import assert_one_line_error, villa
-from villa.importer import MB, SERVER_LIMITS, WEB_LIMITS, ImportOptions, ImportProblem, run_import
+from villa.import_file import MB, SERVER_LIMITS, WEB_LIMITS, ImportProblem
+from villa.importer import ImportOptions, run_import
 from villa.models import Customer, ImportRun
 
 HEADER = ["登记日期", "姓名", "手机号", "渠道", "备注"]

@@ -15,14 +15,8 @@ from villa.auth import role_required
 from villa.errors import render_error
 from villa.i18n import gettext as _
 from villa.i18n import lazy_gettext as _l
-from villa.importer import (
-    WEB_LIMITS,
-    ImportOptions,
-    ImportProblem,
-    file_digest,
-    run_import,
-    too_large,
-)
+from villa.import_file import WEB_LIMITS, ImportProblem, too_large
+from villa.importer import ImportOptions, file_digest, run_import
 from villa.models import ImportRun, User
 from villa.transfer import NOTES, XLSX_TYPE, Report, report_workbook, status_label
 
