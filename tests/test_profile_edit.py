@@ -445,7 +445,8 @@ def test_every_edit_form_sent_back_unchanged_changes_nothing(team, login, make_c
 
 
 # Values the form does not offer: the demo data and the Excel import store bands such as "350㎡以上",
-# and imported notes may be longer than the form takes. Opening and saving must keep them.
+# and imported notes may be longer than the form takes (columns without a size of their own may
+# hold more than the form). Opening and saving must keep them.
 UNOFFERED = {
     "age_band": "35岁",
     "unit_type": "独栋 380㎡",
@@ -455,7 +456,6 @@ UNOFFERED = {
     "payment_method": "分期付款",
     "asset_band": "5000万",
     "notes": "老客户资料：" + "喜欢湖景。" * 300,
-    "competing_projects": "融创·桃花源、" * 40,
     "credit_notes": "良好" * 150,
 }
 
