@@ -6,9 +6,10 @@ Run it after `villa init` and `villa demo --customers 0` (the demo users own the
 customers come from villa/demo.py's generators (names, phones, ID numbers, needs, deal stage,
 ownership) and go through villa.customers.set_phone & co., so normalising, blind indexes and
 encryption are the app's own. Only the writing differs from `villa demo`: rows are prepared as
-plain column values in worker processes (one per core; the AES-GCM and HMAC work happens there)
-and written with executemany in one transaction per chunk, with synchronous=OFF on this
-connection only. SQLite only: the benchmark targets in SPEC.md are measured on SQLite.
+column values as stored in worker processes (one per core; the AES-GCM and HMAC work happens
+there) and written by villa.db.insert_stored (the importer's too), one transaction per chunk, with
+synchronous=OFF on this connection only. SQLite only: the benchmark targets in SPEC.md are
+measured on SQLite.
 
 The --out file lists what the load generator needs: phones that are known (duplicate check hits),
 customers the rep `rep` owns (client pages), and the seeding time.
@@ -81,7 +82,7 @@ def seed(count: int, workers: int = 2, log=None) -> dict:
                 prepared = pool.imap(_prepare, chunks) if workers > 1 else map(_prepare, chunks)
                 for part in prepared:
                     _drop_id_collisions(part["customers"], seen_ids)
-                    _write(connection, part)
+                    _write(part)
                     for key in totals:
                         totals[key] += len(part[key]) if key != "audit_rows" else len(part["audits"])
                     samples["known_phones"] += part["known_phones"]
@@ -268,7 +269,8 @@ def _fast_pragmas(connection):
     connection.execute("PRAGMA temp_store=MEMORY")
 
 
-def _write(connection, part: dict):
+def _write(part: dict):
+    from villa.db import db, insert_stored
     from villa.models import AuditLog, Customer, FollowUp, Visit
 
     visit_columns = ("customer", "kind", "at", "received_by", "rep", "is_first", "via_rotation", "note",
@@ -276,27 +278,11 @@ def _write(connection, part: dict):
     followup_columns = ("customer", "author", "kind", "reached", "content", "result", "next_at", "grade",
                         "corrects", "created_at", "next_done_at")  # fmt: skip
     audit_columns = ("at", "actor", "action", "customer", "target", "changes")
-    statements = (
-        (_insert_sql(Customer, [f.name for f in _STATE["customer_fields"]]), part["customers"]),
-        (_insert_sql(Visit, visit_columns), part["visits"]),
-        (_insert_sql(FollowUp, followup_columns), part["followups"]),
-        (_insert_sql(AuditLog, audit_columns), part["audits"]),
-    )
-    connection.execute("BEGIN")
-    try:
-        for sql, rows in statements:
-            if rows:
-                connection.executemany(sql, rows)
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    connection.execute("COMMIT")
-
-
-def _insert_sql(model, names) -> str:
-    fields = [model._meta.fields[name] for name in names]
-    columns = ", ".join(f'"{f.column_name}"' for f in fields)
-    return f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ({", ".join("?" * len(fields))})'
+    with db.atomic():
+        insert_stored(Customer, [f.name for f in _STATE["customer_fields"]], part["customers"])
+        insert_stored(Visit, visit_columns, part["visits"])
+        insert_stored(FollowUp, followup_columns, part["followups"])
+        insert_stored(AuditLog, audit_columns, part["audits"])
 
 
 if __name__ == "__main__":

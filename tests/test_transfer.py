@@ -6,6 +6,7 @@ import os
 import random
 import re
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from openpyxl import Workbook, load_workbook
 
 from tests.conftest import create_customer, create_user, raw_column
 from tests.test_cli import villa
-from villa.importer import ImportOptions, ImportProblem, run_import
+from villa.import_file import SERVER_LIMITS, ImportProblem
+from villa.importer import ImportOptions, run_import
 from villa.models import AccessLog, Channel, Customer, ImportRun, Visit
 from villa.transfer import Report, neutralise, report_workbook
 
@@ -224,7 +226,9 @@ def test_a_file_that_is_not_a_register_is_refused(app, office):
         with pytest.raises(ImportProblem, match="来源渠道"):
             run_import(raw.getvalue(), "x.xlsx", None, ImportOptions())
         with pytest.raises(ImportProblem, match="more than 5 rows"):
-            run_import(SHEET.read_bytes(), SHEET.name, None, ImportOptions(row_limit=5))
+            run_import(
+                SHEET.read_bytes(), SHEET.name, None, ImportOptions(limits=replace(SERVER_LIMITS, rows=5))
+            )
     assert ImportRun.select().count() == 0
 
 

@@ -24,6 +24,7 @@ from itertools import product
 
 from peewee import CTE, SQL, Case, Cast, NodeList, ValuesList, fn
 
+from villa.clock import OFFICE_UTC_OFFSET, office_day_start, office_today
 from villa.db import is_sqlite
 from villa.models import (
     GRADES,
@@ -33,16 +34,12 @@ from villa.models import (
     Channel,
     Customer,
     Visit,
-    office_day_start,
-    office_today,
 )
 
 FUNNEL = ("registered", "visited", "pledged", "subscribed", "signed")
-PRESETS = ("week", "month", "90d", "custom")
 MAX_DAYS = 366
 CLAIM_ACTIONS = ("pool_claimed", "pool_taken")  # taken by a rep's claim, or by a walk-in at the desk
-# Office time is China Standard Time: UTC+8 all year (no daylight saving since 1991).
-OFFICE_UTC_OFFSET_HOURS = 8
+OFFICE_UTC_OFFSET_HOURS = OFFICE_UTC_OFFSET // timedelta(hours=1)
 
 
 def office_date(column):

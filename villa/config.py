@@ -4,6 +4,8 @@ import os
 import secrets
 from pathlib import Path
 
+from villa.clock import OFFICE_TZ_NAME
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -66,7 +68,7 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None  # tied to the session instead; tablets stay open all day
         self.WTF_CSRF_SSL_STRICT = False  # SameSite=Lax plus the token already bind the request
         self.BABEL_DEFAULT_LOCALE = "zh_Hans"
-        self.BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+        self.BABEL_DEFAULT_TIMEZONE = OFFICE_TZ_NAME
         self.LANGUAGES = ("zh_Hans", "en")
         self.MAX_CONTENT_LENGTH = 16 * 1024 * 1024
         self.SMS_GATEWAY = os.environ.get("VILLA_SMS_GATEWAY", "")  # "module:Class"; empty: by hand

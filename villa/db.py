@@ -1,9 +1,11 @@
 """The database: one proxy every model binds to, opened from VILLA_DATABASE_URL."""
 
+import sqlite3
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
-from peewee import SQL, DatabaseProxy, NodeList, SqliteDatabase
+import psycopg
+from peewee import SQL, DatabaseProxy, IntegrityError, NodeList, SqliteDatabase, Table
 from playhouse.migrations import Runner
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
@@ -25,6 +27,8 @@ SQLITE_PRAGMAS = {
 }
 
 
+# What the drivers raise when a unique index refuses a row (peewee's own queries wrap it for us).
+DRIVER_INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.IntegrityError)
 # A worker serves one request at a time per thread; connections beyond this wait for one to come back.
 MAX_CONNECTIONS = 32
 # PostgreSQL connections older than this are closed on return instead of reused (server restarts,
@@ -133,3 +137,35 @@ def write_transaction():
     """A transaction that will write: on SQLite it takes the write lock up front (BEGIN IMMEDIATE),
     so concurrent writers queue on the busy timeout instead of failing on a lock upgrade."""
     return db.obj.atomic("IMMEDIATE") if is_sqlite() else db.atomic()
+
+
+def insert_rows(model, rows: list[dict]):
+    """Write many new rows of a model: each value through its field's db_value (encryption
+    included); fields the rows leave out take their default, or NULL. The rows share their keys.
+    Call it inside a transaction; a unique index refusing a row raises IntegrityError."""
+    given = rows[0].keys()
+    fields = [
+        f
+        for f in model._meta.sorted_fields
+        if f is not model._meta.primary_key and (f.name in given or f.default is not None)
+    ]
+    defaults = {
+        f.name: f.default() if callable(f.default) else f.default for f in fields if f.name not in given
+    }
+    values = [
+        [f.db_value(row[f.name] if f.name in given else defaults[f.name]) for f in fields] for row in rows
+    ]
+    insert_stored(model, [f.name for f in fields], values)
+
+
+def insert_stored(model, names: list[str], rows: list):
+    """Write rows whose values are already as the database stores them, one prepared INSERT run
+    for every row (DB-API executemany): peewee's multi-row insert_many builds its SQL value by
+    value, which is most of the time a large import or the benchmark's seeding takes."""
+    columns = [model._meta.fields[name].column_name for name in names]
+    table = Table(model._meta.table_name, columns).bind(db)
+    sql, _ = table.insert([[None] * len(columns)], columns=[getattr(table, c) for c in columns]).sql()
+    try:
+        db.cursor().executemany(sql, rows)
+    except DRIVER_INTEGRITY_ERRORS as exc:
+        raise IntegrityError(*exc.args) from exc

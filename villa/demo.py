@@ -9,6 +9,7 @@ from stdnum.cn import ric
 
 from villa import rotation
 from villa.auth import hash_password
+from villa.clock import OFFICE_UTC_OFFSET, now
 from villa.customers import set_alt_phone, set_id_number, set_phone
 from villa.db import db
 from villa.followups import refresh_followup_times
@@ -25,7 +26,6 @@ from villa.models import (
     Setting,
     User,
     Visit,
-    now,
 )
 
 
@@ -95,7 +95,6 @@ LOST_REASONS = ["预算不足", "选择了竞品项目", "家人意见不统一"
 GRADE_WEIGHTS = {"B+": 6, "B": 12, "B-": 8, "C+": 12, "C": 20, "C-": 8, "D": 4}
 STAGE_WEIGHTS = {"registered": 45, "visited": 25, "pledged": 10, "subscribed": 7, "signed": 4, "lost": 9}
 OWNER_WEIGHTS = {"rep": 35, "rep2": 30, "rep3": 15, "rep4": 10, None: 10}  # None: the public pool
-OFFICE_UTC_OFFSET = timedelta(hours=8)  # registrations happen in office hours, Asia/Shanghai
 
 
 def database_state() -> str:

@@ -1,8 +1,6 @@
 """The tables villa keeps. Schema changes go through migrations/, never create_tables()."""
 
 import json
-from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
 
 from flask_login import UserMixin
 from peewee import (
@@ -16,6 +14,8 @@ from peewee import (
     TextField,
 )
 
+# Office time lives in villa.clock; these names stay importable from here for the modules that use them.
+from villa.clock import OFFICE_TZ, now, office_day_start, office_today  # noqa: F401
 from villa.crypto import EncryptedField
 from villa.db import db
 from villa.prepared import Prepared, insert_new, slot
@@ -25,27 +25,7 @@ GENDERS = ("M", "F", "U")
 VISIT_TYPES = ("visit", "call")
 GRADES = ("A", "B+", "B", "B-", "C+", "C", "C-", "D")
 STAGES = ("registered", "visited", "pledged", "subscribed", "signed", "lost")
-REVIEW_STATES = ("pending_first", "pending_second", "approved", "rejected")
 PURPOSES = ("own_use", "investment", "vacation", "upgrade")
-
-
-OFFICE_TZ = ZoneInfo("Asia/Shanghai")
-
-
-def now() -> datetime:
-    """The current time in UTC, naive, as every timestamp column stores it."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def office_today() -> date:
-    """Today's date on the office's clock (China has one time zone)."""
-    return datetime.now(OFFICE_TZ).date()
-
-
-def office_day_start(day: date | None = None) -> datetime:
-    """The UTC moment the office's day began, naive like the stored timestamps."""
-    day = day or office_today()
-    return datetime.combine(day, time.min, OFFICE_TZ).astimezone(UTC).replace(tzinfo=None)
 
 
 class BaseModel(Model):

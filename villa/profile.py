@@ -5,7 +5,7 @@ details) is recorded there only as "changed", never with its values.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 
 from flask_wtf.i18n import translations as wtforms_translations
@@ -15,15 +15,16 @@ from wtforms import Form
 from villa.crypto import blind_indexes
 from villa.customers import set_alt_phone, set_id_number, set_phone
 from villa.db import write_transaction
+from villa.fields import CUSTOMER_FIELDS
 from villa.i18n import lazy_gettext as _l
 from villa.identity import normalise_phone
 from villa.models import STAGES, AuditLog, Customer, User, now
-from villa.reception.forms import RegistrationForm as Desk
 
 FUNNEL = STAGES[:-1]  # registered → visited → pledged → subscribed → signed; "lost" stands apart
-HISTORY_ACTIONS = ("field_changed", "stage_changed", "grade_changed")
 # A changed identity makes the approved registration a new one for the reviewers.
 RESUBMIT_ON = ("name", "phone", "id_number")
+# Numbers never shown in an edit form: the rep types them afresh, and they are compared normalised.
+TYPED_FRESH = ("phone", "alt_phone", "id_number")
 _NULLABLE = ("alt_phone", "address", "wechat", "payment_method", "asset_band", "credit_notes")
 _YES_NO = {"yes": True, "no": False}
 
@@ -41,16 +42,14 @@ class ProfileError(ValueError):
 class Editable:
     """One thing a rep may change on the client page.
 
-    `fields` are WTForms unbound fields (field factories) taken from the registration form, so the
-    edit accepts exactly what the desk accepts; `checks` are that form's inline validators.
-    kind: plain (logged with values), personal (logged as "changed"), sensitive (personal, and
-    stored only with the customer's separate consent).
+    `fields` are the villa.fields specs of its inputs, so the edit accepts exactly what the desk
+    accepts, with the same checks. kind: plain (logged with values), personal (logged as "changed"),
+    sensitive (personal, and stored only with the customer's separate consent).
     """
 
     label: object
     fields: dict
     kind: str = "plain"
-    checks: dict = field(default_factory=dict)
     confidential: bool = False  # shown in clear only to who may see the customer in full
 
     @property
@@ -62,41 +61,36 @@ class Editable:
         return self.personal or self.confidential
 
 
-def _desk(name: str, kind: str = "plain", check: bool = False, **extra) -> Editable:
-    unbound = getattr(Desk, name)
-    checks = {name: getattr(Desk, f"validate_{name}")} if check else {}
-    return Editable(unbound.args[0], {name: unbound}, kind, checks, **extra)
+def _editable(*names: str, kind: str = "plain", **extra) -> Editable:
+    """The last name is the field itself; any before it are asked with it (the ID's type)."""
+    specs = {name: CUSTOMER_FIELDS[name] for name in names}
+    return Editable(specs[names[-1]].label, specs, kind, **extra)
 
 
 EDITABLE = {
-    "name": _desk("name", check=True),
-    "gender": _desk("gender"),
-    "age_band": _desk("age_band"),
-    "phone": _desk("phone", "personal", check=True),
-    "alt_phone": _desk("alt_phone", "personal", check=True),
-    "address": _desk("address", "personal"),
-    "wechat": _desk("wechat", "personal"),
-    "id_number": Editable(
-        Desk.id_number.args[0],
-        {"id_type": Desk.id_type, "id_number": Desk.id_number},
-        "sensitive",
-        {"id_number": Desk.validate_id_number},
-    ),
-    "unit_type": _desk("unit_type"),
-    "area_band": _desk("area_band"),
-    "budget": _desk("budget"),
-    "purpose": _desk("purpose"),
-    "competing_projects": _desk("competing_projects"),
-    "notes": _desk("notes", confidential=True),
-    "hukou_local": _desk("hukou_local"),
-    "social_insurance_months": _desk("social_insurance_months"),
-    "homes_owned": _desk("homes_owned"),
-    "payment_method": _desk("payment_method", "sensitive"),
-    "asset_band": _desk("asset_band", "sensitive"),
-    "credit_notes": _desk("credit_notes", "sensitive"),
-    "referrer_name": _desk("referrer_name"),
-    "broker_agency": _desk("broker_agency"),
-    "broker_name": _desk("broker_name"),
+    "name": _editable("name"),
+    "gender": _editable("gender"),
+    "age_band": _editable("age_band"),
+    "phone": _editable("phone", kind="personal"),
+    "alt_phone": _editable("alt_phone", kind="personal"),
+    "address": _editable("address", kind="personal"),
+    "wechat": _editable("wechat", kind="personal"),
+    "id_number": _editable("id_type", "id_number", kind="sensitive"),
+    "unit_type": _editable("unit_type"),
+    "area_band": _editable("area_band"),
+    "budget": _editable("budget"),
+    "purpose": _editable("purpose"),
+    "competing_projects": _editable("competing_projects"),
+    "notes": _editable("notes", confidential=True),
+    "hukou_local": _editable("hukou_local"),
+    "social_insurance_months": _editable("social_insurance_months"),
+    "homes_owned": _editable("homes_owned"),
+    "payment_method": _editable("payment_method", kind="sensitive"),
+    "asset_band": _editable("asset_band", kind="sensitive"),
+    "credit_notes": _editable("credit_notes", kind="sensitive"),
+    "referrer_name": _editable("referrer_name"),
+    "broker_agency": _editable("broker_agency"),
+    "broker_name": _editable("broker_name"),
 }
 
 
@@ -110,10 +104,10 @@ class CheckForm(Form):
 
 @cache
 def form_class(field_name: str, base: type = CheckForm) -> type:
-    """A form holding just this field's inputs and the registration form's checks for them."""
-    spec = EDITABLE[field_name]
-    attrs = dict(spec.fields)
-    attrs.update({f"validate_{name}": check for name, check in spec.checks.items()})
+    """A form holding just this field's inputs and their checks, as the desk's form has them."""
+    specs = EDITABLE[field_name].fields
+    attrs = {name: spec.unbound() for name, spec in specs.items()}
+    attrs.update({f"validate_{name}": spec.check for name, spec in specs.items() if spec.check})
     return type(f"{field_name.title().replace('_', '')}Form", (base,), attrs)
 
 
@@ -124,12 +118,22 @@ def current_value(customer: Customer, field_name: str):
     return (value or None) if field_name in _NULLABLE else value
 
 
+def form_value(customer: Customer, field_name: str) -> str:
+    """The stored value as an edit form shows it, and sends it back when left alone."""
+    value = current_value(customer, field_name)
+    if field_name == "hukou_local":
+        return {True: "yes", False: "no"}.get(value, "")
+    return "" if value is None else str(value)
+
+
 def update_field(customer: Customer, actor: User, field_name: str, values) -> Customer:
     """Change one field (ID type and number count as one); `values` is the raw text typed, or a
     mapping of input name to raw text such as the request's form. Raises ProfileError."""
     spec = EDITABLE.get(field_name)
     if spec is None:
         raise ProfileError(field_name, _l("This field cannot be changed here."))
+    if _sent_back_unchanged(customer, field_name, values):
+        return customer
     new = _validated(customer, field_name, spec, values)
     old = current_value(customer, field_name)
     if _same(new, old) or (field_name == "id_number" and new[1] is old[1] is None):
@@ -174,6 +178,20 @@ def _validated(customer: Customer, field_name: str, spec: Editable, values):
     if field_name == "alt_phone":
         return normalise_phone(text) if text else None
     return (text or None) if field_name in _NULLABLE else text
+
+
+def _sent_back_unchanged(customer: Customer, field_name: str, values) -> bool:
+    """The form came back as it was shown: no change, whatever its rules say today (a band the
+    list does not offer, a note from the legacy import longer than the form takes)."""
+    if field_name in TYPED_FRESH:
+        return False
+    sent = values.get(field_name) if isinstance(values, Mapping) else values
+    return _plain(sent) == _plain(form_value(customer, field_name))
+
+
+def _plain(text) -> str:
+    # Browsers send a textarea's line breaks as CRLF; what the desk stored may have either.
+    return ("" if text is None else str(text)).replace("\r\n", "\n").strip()
 
 
 def _check_channel_asks(customer: Customer, field_name: str, value: str):
@@ -295,12 +313,3 @@ def record_sensitive_consent(customer: Customer, actor: User) -> Customer:
     changes = {"sensitive_consent": "recorded"}
     _save(customer, actor, "sensitive_consent", changes, [Customer.sensitive_consent_at], before, "consent")
     return customer
-
-
-def field_history(customer: Customer) -> list[AuditLog]:
-    """Field, stage and grade changes, newest first; personal fields carry "changed" only."""
-    return list(
-        AuditLog.select()
-        .where(AuditLog.customer == customer, AuditLog.action.in_(HISTORY_ACTIONS))
-        .order_by(AuditLog.at.desc(), AuditLog.id.desc())
-    )

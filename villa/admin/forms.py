@@ -12,11 +12,11 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 
 from villa.auth import password_problem
+from villa.fields import options
 from villa.i18n import lazy_gettext as _l
 from villa.labels import ROLE_LABELS
 from villa.materials import NAME_MAX
 from villa.models import User
-from villa.reception.forms import options
 from villa.users import USERNAME
 
 

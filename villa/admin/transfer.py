@@ -6,14 +6,17 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
+from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField, SelectField
 from wtforms.fields.choices import SelectChoice
 
 from villa.admin import bp, section
 from villa.auth import role_required
+from villa.errors import render_error
 from villa.i18n import gettext as _
 from villa.i18n import lazy_gettext as _l
-from villa.importer import WEB_ROW_LIMIT, ImportOptions, ImportProblem, file_digest, run_import
+from villa.import_file import WEB_LIMITS, ImportProblem, too_large
+from villa.importer import ImportOptions, file_digest, run_import
 from villa.models import ImportRun, User
 from villa.transfer import NOTES, XLSX_TYPE, Report, report_workbook, status_label
 
@@ -46,17 +49,14 @@ class ApplyForm(FlaskForm):
 @bp.route("/import", methods=["GET", "POST"])
 @role_required("admin")
 def import_register():
-    form = ImportForm()
-    form.default_owner.choices = [SelectChoice("", _l("The public pool"))] + [
-        SelectChoice(rep.username, rep.display_name) for rep in User.reps()
-    ]
+    form = _import_form()
     if form.validate_on_submit():
         content = _upload_bytes(form.upload)
         if content is not None:
             options = ImportOptions(
                 with_ids=form.with_ids.data,
-                row_limit=WEB_ROW_LIMIT,
                 default_owner=_rep_or_none(form.default_owner.data),
+                limits=WEB_LIMITS,
             )
             try:
                 run, _report = run_import(content, form.upload.data.filename or "", current_user, options)
@@ -64,9 +64,36 @@ def import_register():
                 form.upload.errors.append(problem.message)
             else:
                 return redirect(url_for("admin.import_report", run_id=run.id), 303)
-    status = 422 if request.method == "POST" else 200
+    return _import_page(form, 422 if request.method == "POST" else 200)
+
+
+def _import_form(**kwargs) -> ImportForm:
+    form = ImportForm(**kwargs)
+    form.default_owner.choices = [SelectChoice("", _l("The public pool"))] + [
+        SelectChoice(rep.username, rep.display_name) for rep in User.reps()
+    ]
+    return form
+
+
+def _import_page(form: ImportForm, status: int):
     runs = ImportRun.select().order_by(ImportRun.id.desc()).limit(20)
-    return render_template("admin/import.html", form=form, runs=runs, row_limit=WEB_ROW_LIMIT), status
+    return render_template("admin/import.html", form=form, runs=runs, row_limit=WEB_LIMITS.rows), status
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _upload_too_large(error):
+    """An upload past the request limit: refused before it is read, said where the file was chosen."""
+    # Raised before the view (reading the form for its CSRF token): its role check has not run yet.
+    is_admin = current_user.is_authenticated and current_user.role == "admin"
+    if not is_admin or request.endpoint not in ("admin.import_register", "admin.apply_import"):
+        return render_error(413)
+    message = too_large(WEB_LIMITS)
+    if request.endpoint == "admin.apply_import":
+        flash(message, "error")
+        return redirect(url_for("admin.import_report", run_id=request.view_args["run_id"]), 303)
+    form = _import_form(formdata=None)
+    form.upload.errors = [message]
+    return _import_page(form, 413)
 
 
 @bp.get("/import/<int:run_id>")
@@ -100,8 +127,8 @@ def apply_import(run_id):
     stored = Report.from_run(run).options
     options = ImportOptions(
         with_ids=bool(stored.get("with_ids")),
-        row_limit=WEB_ROW_LIMIT,
         default_owner=_rep_or_none(stored.get("default_owner")),
+        limits=WEB_LIMITS,
     )
     try:
         applied, report = run_import(content, run.filename, current_user, options, apply=True)

@@ -4,15 +4,14 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length
 
+from villa.fields import offer_stored, options
 from villa.i18n import lazy_gettext as _l
 from villa.labels import STAGE_LABELS
 from villa.models import Customer
-from villa.profile import EDITABLE, current_value, form_class, next_stages
-from villa.reception.forms import options
+from villa.profile import EDITABLE, TYPED_FRESH, form_class, form_value, next_stages
 
-# Never prefilled: the rep types the new number, so opening the form reveals nothing (and needs
-# no access-log row); the page shows the masked current value as the hint.
-TYPED_FRESH = ("phone", "alt_phone", "id_number")
+# TYPED_FRESH numbers are never prefilled: opening the form reveals nothing (and needs no
+# access-log row); the page shows the masked current value as the hint.
 # Optional numbers: left empty they stay as they are; removing one takes the tick below.
 REMOVABLE = ("alt_phone", "id_number")
 
@@ -32,7 +31,11 @@ def field_form(field_name: str, customer: Customer, may_reveal: bool, hint=None)
     """
     base = RemovableFieldForm if field_name in REMOVABLE else FieldForm
     spec = EDITABLE[field_name]
-    form = form_class(field_name, base)(data=_prefill(customer, field_name, spec, may_reveal))
+    shown = _prefill(customer, field_name, spec, may_reveal)
+    form = form_class(field_name, base)(data=shown)
+    for name, value in shown.items():
+        if hasattr(form[name], "choices"):
+            offer_stored(form[name], value)
     if field_name in TYPED_FRESH:
         typed = form[field_name]
         typed.render_kw = {"placeholder": _l("type the new value"), "autocomplete": "off"}
@@ -45,10 +48,7 @@ def _prefill(customer: Customer, field_name: str, spec, may_reveal: bool) -> dic
         return {"id_type": customer.id_type, "id_number": ""}
     if field_name in TYPED_FRESH or (spec.personal and not may_reveal):
         return {field_name: ""}
-    value = current_value(customer, field_name)
-    if field_name == "hukou_local":
-        value = {True: "yes", False: "no"}.get(value, "")
-    return {field_name: value}
+    return {field_name: form_value(customer, field_name)}
 
 
 def submitted_values(field_name: str, form: FlaskForm) -> dict | None:

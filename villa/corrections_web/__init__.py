@@ -12,13 +12,13 @@ from wtforms.validators import DataRequired, Length
 from villa import corrections
 from villa.auth import is_htmx, role_required
 from villa.customers import customer_by_id
+from villa.fields import AREA_BANDS, BUDGET_BANDS, UNIT_TYPES, options
 from villa.i18n import gettext as _
 from villa.i18n import lazy_gettext as _l
 from villa.identity import mask_name, mask_phone
 from villa.labels import PURPOSE_LABELS
 from villa.models import ChangeRequest, Customer
 from villa.profile import EDITABLE, ProfileError
-from villa.reception.forms import AREA_BANDS, BUDGET_BANDS, UNIT_TYPES, options
 
 bp = Blueprint("corrections", __name__)
 

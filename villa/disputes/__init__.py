@@ -15,6 +15,7 @@ from wtforms.validators import InputRequired, Length
 
 from villa.auth import role_required
 from villa.customers import can_see_full
+from villa.fields import options
 from villa.i18n import gettext as _
 from villa.i18n import lazy_gettext as _l
 from villa.models import Dispute
@@ -28,7 +29,6 @@ from villa.ownership import (
     superseded,
     touches,
 )
-from villa.reception.forms import options
 
 bp = Blueprint("disputes", __name__, url_prefix="/disputes")
 

@@ -4,10 +4,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from villa.fields import options
 from villa.followups import CONTENT_MAX, RESULT_MAX
 from villa.i18n import lazy_gettext as _l
 from villa.models import GRADES, Customer, FollowUp, office_today
-from villa.reception.forms import options
 
 KIND_LABELS = {
     "call": _l("Phone call"),

@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, InputRequired, Length
 
 from villa.auth import is_htmx, role_required
 from villa.customers import can_write, customer_by_id
+from villa.fields import options
 from villa.i18n import gettext as _
 from villa.i18n import lazy_gettext as _l
 from villa.models import Customer, User
@@ -26,7 +27,6 @@ from villa.ownership import (
     reassignable_reps,
     release_lapsed,
 )
-from villa.reception.forms import options
 
 bp = Blueprint("pool", __name__)
 

@@ -1,11 +1,9 @@
-"""The registration form: what the desk types, checked field by field."""
-
-import re
+"""The registration form: what the desk types, checked field by field (the customer's fields and
+their checks come from villa.fields)."""
 
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -13,35 +11,14 @@ from wtforms import (
     TextAreaField,
     ValidationError,
 )
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from villa.fields import CUSTOMER_FIELDS as F
+from villa.fields import check_alt_phone, check_id_number, check_name, check_phone, options
 from villa.i18n import lazy_gettext as _l
-from villa.identity import ID_TYPES, IdentityError, normalise_id_number, normalise_phone
-from villa.labels import GENDER_LABELS, ID_TYPE_LABELS, PURPOSE_LABELS, VISIT_TYPE_LABELS
+from villa.labels import VISIT_TYPE_LABELS
 from villa.models import GRADES, Channel
-
-# Names as people write them: Chinese characters, Latin letters, the middle dot of minority names.
-NAME_PATTERN = re.compile(r"^[\w\u00b7\u30fb .'-]+$")
-AGE_BANDS = ("", "<30", "30-39", "40-49", "50-59", "60+")
-AREA_BANDS = ("", "<200㎡", "200-300㎡", "300-400㎡", "400㎡+")
-BUDGET_BANDS = ("", "<800万", "800-1000万", "1000-1500万", "1500-2000万", "2000万+")
-UNIT_TYPES = ("", "独栋", "双拼", "联排", "叠拼", "合院")
-PAYMENT_METHODS = ("", "全款", "商业贷款", "公积金贷款", "组合贷款")
-ASSET_BANDS = ("", "<1000万", "1000-3000万", "3000万-1亿", "1亿+")
-
-
-def options(pairs):
-    """WTForms 3.3 choices from (value, label) pairs."""
-    return [SelectChoice(value, label) for value, label in pairs]
-
-
-def _band_choices(values):
-    return options((v, v or _l("Not given")) for v in values)
-
-
-YES_NO = options((("", _l("Not asked")), ("yes", _l("Yes")), ("no", _l("No"))))
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -56,48 +33,38 @@ class RegistrationForm(FlaskForm):
         default="visit",
         validators=[InputRequired()],
     )
-    name = StringField(
-        _l("Name"), validators=[DataRequired(_l("Enter the customer's name.")), Length(max=40)]
-    )
-    gender = RadioField(_l("Gender"), choices=options(GENDER_LABELS.items()), default="U")
-    age_band = SelectField(_l("Age"), choices=_band_choices(AGE_BANDS), default="")
-    phone = StringField(
-        _l("Mobile phone"), validators=[DataRequired(_l("Please enter a phone number.")), Length(max=40)]
-    )
-    alt_phone = StringField(_l("Other phone"), validators=[Optional(), Length(max=40)])
+    name = F["name"].unbound()
+    gender = F["gender"].unbound()
+    age_band = F["age_band"].unbound()
+    phone = F["phone"].unbound()
+    alt_phone = F["alt_phone"].unbound()
     channel = SelectField(
         _l("Source channel"), validators=[DataRequired(_l("Choose a channel."))], validate_choice=False
     )
-    referrer_name = StringField(_l("Referred by"), validators=[Length(max=40)])
-    broker_agency = StringField(_l("Agency"), validators=[Length(max=60)])
-    broker_name = StringField(_l("Broker"), validators=[Length(max=40)])
+    referrer_name = F["referrer_name"].unbound()
+    broker_agency = F["broker_agency"].unbound()
+    broker_name = F["broker_name"].unbound()
     rep = SelectField(_l("Sales rep"), coerce=int, validate_choice=False)
-    unit_type = SelectField(_l("Unit type"), choices=_band_choices(UNIT_TYPES), default="")
-    area_band = SelectField(_l("Area"), choices=_band_choices(AREA_BANDS), default="")
-    budget = SelectField(_l("Budget"), choices=_band_choices(BUDGET_BANDS), default="")
-    purpose = SelectField(
-        _l("Purpose"), choices=options([("", _l("Not given")), *PURPOSE_LABELS.items()]), default=""
-    )
+    unit_type = F["unit_type"].unbound()
+    area_band = F["area_band"].unbound()
+    budget = F["budget"].unbound()
+    purpose = F["purpose"].unbound()
     grade = SelectField(_l("Intent grade"), choices=options((g, g) for g in GRADES), default="C")
-    competing_projects = StringField(_l("Other projects considered"), validators=[Length(max=200)])
-    notes = TextAreaField(_l("Notes"), validators=[Length(max=1000)])
-    hukou_local = SelectField(_l("Local household registration"), choices=YES_NO, default="")
-    social_insurance_months = IntegerField(
-        _l("Months of local social insurance or tax"), validators=[Optional(), NumberRange(0, 600)]
-    )
-    homes_owned = IntegerField(_l("Homes the family owns"), validators=[Optional(), NumberRange(0, 50)])
-    address = StringField(_l("Address"), validators=[Length(max=200)])
-    wechat = StringField(_l("WeChat"), validators=[Length(max=60)])
+    competing_projects = F["competing_projects"].unbound()
+    notes = F["notes"].unbound()
+    hukou_local = F["hukou_local"].unbound()
+    social_insurance_months = F["social_insurance_months"].unbound()
+    homes_owned = F["homes_owned"].unbound()
+    address = F["address"].unbound()
+    wechat = F["wechat"].unbound()
     sensitive_consent = BooleanField(
         _l("The customer agrees separately to ID and financial data being stored")
     )
-    id_type = SelectField(
-        _l("ID type"), choices=options((t, ID_TYPE_LABELS[t]) for t in ID_TYPES), default="resident"
-    )
-    id_number = StringField(_l("ID number"), validators=[Length(max=40)])
-    payment_method = SelectField(_l("Payment method"), choices=_band_choices(PAYMENT_METHODS), default="")
-    asset_band = SelectField(_l("Assets"), choices=_band_choices(ASSET_BANDS), default="")
-    credit_notes = StringField(_l("Credit notes"), validators=[Length(max=200)])
+    id_type = F["id_type"].unbound()
+    id_number = F["id_number"].unbound()
+    payment_method = F["payment_method"].unbound()
+    asset_band = F["asset_band"].unbound()
+    credit_notes = F["credit_notes"].unbound()
     materials = MultiCheckboxField(_l("Materials handed over"), coerce=int, validate_choice=False)
     consent = BooleanField(_l("The customer agrees to the privacy notice"))
 
@@ -109,23 +76,10 @@ class RegistrationForm(FlaskForm):
         self.materials.choices = options((m.id, m.name) for m in materials)
         self.normal_phone = self.normal_id = None
 
-    def validate_name(self, field):
-        field.data = (field.data or "").strip()
-        if not NAME_PATTERN.match(field.data) or any(ch.isdigit() for ch in field.data):
-            raise ValidationError(_l("Use letters only: no digits, angle brackets or other symbols."))
-
-    def validate_phone(self, field):
-        try:
-            self.normal_phone = normalise_phone(field.data or "")
-        except IdentityError as err:
-            raise ValidationError(err.message) from None
-
-    def validate_alt_phone(self, field):
-        if field.data:
-            try:
-                normalise_phone(field.data)
-            except IdentityError as err:
-                raise ValidationError(err.message) from None
+    validate_name = check_name
+    validate_phone = check_phone
+    validate_alt_phone = check_alt_phone
+    validate_id_number = check_id_number
 
     def validate_channel(self, field):
         channel = next((c for c in self.channels if c.code == field.data), None)  # active ones only
@@ -136,15 +90,6 @@ class RegistrationForm(FlaskForm):
     def chosen_rep(self):
         """The active rep picked in the list, or None."""
         return next((r for r in self.reps if r.id == self.rep.data), None)
-
-    def validate_id_number(self, field):
-        field.data = (field.data or "").strip()
-        if not field.data:
-            return
-        try:
-            self.normal_id = normalise_id_number(field.data, self.id_type.data)
-        except IdentityError as err:
-            raise ValidationError(err.message) from None
 
     def validate_consent(self, field):
         if not field.data:

@@ -4,10 +4,10 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Optional
 
+from villa.fields import options
 from villa.i18n import lazy_gettext as _l
 from villa.models import Channel, Setting, User
 from villa.ownership import reassignable_reps
-from villa.reception.forms import options
 from villa.review import QueueFilters
 
 
