@@ -50,6 +50,19 @@ AUX_SERVERS = {
     "https": ({"VILLA_HTTPS": "1"}, {"secure": ("rep", None)}),
     # A zero idle limit: any pause between two requests is past it (see test_sessions).
     "idle": ({"VILLA_IDLE_MINUTES": "0"}, {"sleepy": ("rep", None)}),
+    # The lookup oracle (test_oracle): users who run into the lookup limits on purpose.
+    "oracle": (
+        {},
+        {
+            "boss": ("manager", None),
+            "boss2": ("manager", None),
+            "owner": ("rep", "boss"),
+            "mate": ("rep", "boss"),
+            "snoop": ("rep", "boss2"),
+            "snoopdesk": ("reception", None),
+            "watch": ("auditor", None),
+        },
+    ),
 }
 
 
