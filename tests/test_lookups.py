@@ -143,6 +143,7 @@ def test_the_same_number_again_counts_once(team, login):
     desk = login(users["reception"])
     for _ in range(10):  # typing, then leaving the field: the form asks again
         assert desk.htmx_get("/reception/check", query_string={"phone": PHONE}).status_code == 200
+    assert len(lookups()) == 1, "the same customer found again the same day is logged once"
     assert desk.htmx_get("/reception/check", query_string={"phone": other_phone(1)}).status_code == 200
     assert desk.htmx_get("/reception/check", query_string={"phone": other_phone(2)}).status_code == 429
 
@@ -291,3 +292,18 @@ def test_the_office_chooses_the_stricter_masked_form(team, login):
         ).status_code
         == 422
     )
+
+
+def test_lookups_of_ones_own_customers_do_not_count(team, login, make_customer):
+    users, customer = team
+    limit(per_minute=1)
+    owner = login(users["owner"])
+    mine = [make_customer(owner=users["owner"], phone=other_phone(n)) for n in range(5)]
+    for c in [customer, *mine]:
+        html = owner.htmx_get("/customers/", query_string={"q": c.phone}).get_data(as_text=True)
+        assert f"/customers/{c.id}" in html
+        assert owner.htmx_get("/reception/check", query_string={"phone": c.phone}).status_code == 200
+    assert RateEvent.select().count() == 0
+    # A number that finds nobody counts: the next one is past the limit of one.
+    assert owner.htmx_get("/customers/", query_string={"q": other_phone(99)}).status_code == 200
+    assert owner.htmx_get("/customers/", query_string={"q": other_phone(98)}).status_code == 429

@@ -12,7 +12,7 @@ from villa.identity import (
     normalise_id_number,
     normalise_phone,
 )
-from villa.lookups import count_lookup, exact_query, log_lookups
+from villa.lookups import begin_lookup, exact_query
 from villa.models import AccessLog, Channel, Customer, Dispute, User, Visit, now, office_day_start
 from villa.prepared import Prepared, slot
 
@@ -41,14 +41,18 @@ def can_see_full(user: User, customer: Customer) -> bool:
     return user.role == "auditor"
 
 
-def visible_in_full(user: User):
-    """can_see_full as a condition on Customer, for .where(): the customers this user sees in full."""
+def visible_in_full(user: User, indexed: bool = True):
+    """can_see_full as a condition on Customer, for .where(): the customers this user sees in full.
+
+    indexed=False keeps SQLite off the owner and pool indexes, for a query read along the id.
+    """
+    column = (lambda c: c) if indexed else unindexed
     live = Customer.anonymised_at.is_null()
     if user.role == "rep":
-        return live & ((Customer.owner == user.id) | (Customer.in_public_pool == True))  # noqa: E712
+        return live & ((column(Customer.owner) == user.id) | (column(Customer.in_public_pool) == True))  # noqa: E712
     if user.role == "manager":
         managed = User.select(User.id).where(User.manager.is_null() | (User.manager == user.id))
-        return live & (Customer.owner.is_null() | Customer.owner.in_(managed))
+        return live & (column(Customer.owner).is_null() | column(Customer.owner).in_(managed))
     if user.role == "reception":
         desk = User.select(User.id).where(User.role == "reception")
         return live & (Customer.registered_at >= office_day_start()) & Customer.registered_by.in_(desk)
@@ -203,14 +207,13 @@ def search_customers(
 ):
     """One page of customers, newest first: exact phone or ID through the blind index, else name.
 
-    Each row carries `shown_name`. An exact number is a lookup (villa.lookups): counted against the
-    user's limits (LookupRefused beyond them) and logged for the customers it finds that the user
-    may not see in full. Keyset pagination on the id (`before_id`) stays fast however many
-    customers there are.
+    Each row carries `shown_name`. An exact number is a lookup (villa.lookups): refused beyond the
+    user's limits (LookupRefused), counted unless it finds only customers the user sees in full, and
+    logged for those it finds that the user may not see in full. Keyset pagination on the id
+    (`before_id`) stays fast however many customers there are.
     """
     number = exact_query(q)
-    if number:
-        count_lookup(user, number)
+    lookup = begin_lookup(user, number) if number else None
     # Only what a row shows (clients/_rows.html), owner and channel joined.
     query = (
         Customer.select(*LIST_COLUMNS, User.id, User.display_name, User.manager, Channel.id, Channel.name)
@@ -222,8 +225,8 @@ def search_customers(
     if before_id:
         query = query.where(Customer.id < before_id)
     rows = with_shown_names(user, query.order_by(Customer.id.desc()).limit(PAGE_SIZE + 1))
-    if number:
-        log_lookups(user, [c for c in rows if not can_see_full(user, c)], number.field, ip)
+    if lookup:
+        lookup.record(rows, [c for c in rows if not can_see_full(user, c)], ip)
     more = len(rows) > PAGE_SIZE
     return rows[:PAGE_SIZE], (rows[PAGE_SIZE - 1].id if more else None)
 
@@ -247,7 +250,8 @@ def _text_match(user: User, q: str):
     if number is None:
         # Name search: a literal substring, so % and _ typed by a user match themselves.
         found = fn.INSTR(Customer.name, q) > 0 if is_sqlite() else fn.STRPOS(Customer.name, q) > 0
-        return found & visible_in_full(user)
+        # Newest first along the id, stopping at a page: a rep's own and the pool may be most rows.
+        return found & visible_in_full(user, indexed=False)
     indexes = number.indexes()  # two while the index key is being rotated
     if number.field == "phone":
         return Customer.phone_index.in_(indexes) | Customer.alt_phone_index.in_(indexes)

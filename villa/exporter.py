@@ -17,7 +17,7 @@ from villa.customers import can_reveal, can_see_full, matching
 from villa.i18n import force_locale
 from villa.identity import format_phone, mask_name, mask_phone
 from villa.labels import STAGE_LABELS, office_time
-from villa.lookups import count_lookup, exact_query, log_lookups
+from villa.lookups import begin_lookup, exact_query
 from villa.models import AccessLog, Channel, Customer, User, now
 from villa.transfer import safe_row
 
@@ -60,8 +60,7 @@ def export_customers(
     Raises LookupRefused, writing nothing, when `q` is a complete number beyond the exporter's limits.
     """
     number = exact_query(q)
-    if number:
-        count_lookup(exporter, number)
+    lookup = begin_lookup(exporter, number) if number else None
     book = Workbook(write_only=True)
     sheet = book.create_sheet("客户")
     moment = office_time(now())
@@ -75,7 +74,7 @@ def export_customers(
         sheet.append(safe_row(sheet, values))
     with force_locale("zh_Hans"):
         stages = {code: str(label) for code, label in STAGE_LABELS.items()}
-    count, any_full, truncated, not_theirs = 0, False, False, []
+    count, any_full, truncated, found, not_theirs = 0, False, False, [], []
     masking = settings.masking()
     for customer in _customers(exporter, q, filters or {}, None if limit is None else limit + 1).iterator():
         if limit is not None and count == limit:
@@ -84,8 +83,10 @@ def export_customers(
             break
         full = allow_full and can_reveal(exporter, customer)
         any_full = any_full or full
-        if number and not can_see_full(exporter, customer):
-            not_theirs.append(customer)
+        if lookup:
+            found.append(customer)
+            if not can_see_full(exporter, customer):
+                not_theirs.append(customer)
         sheet.append(safe_row(sheet, _row(customer, full, stages, masking)))
         count += 1
     book.save(target)
@@ -93,8 +94,8 @@ def export_customers(
         actor=exporter, action="export", customer=None, fields="phone,name" if any_full else "masked", ip=ip
     )
     note_access(exporter, "export")
-    if number:
-        log_lookups(exporter, not_theirs, number.field, ip)
+    if lookup:
+        lookup.record(found, not_theirs, ip)
     return Export(rows=count, full=any_full, truncated=truncated)
 
 

@@ -9,7 +9,7 @@ from villa.crypto import blind_indexes
 from villa.customers import can_see_full, customer_by_id, set_alt_phone, set_id_number, set_phone
 from villa.db import write_transaction
 from villa.identity import try_normalise_id_number, try_normalise_phone
-from villa.lookups import count_lookup, exact_number, log_lookups
+from villa.lookups import begin_lookup, exact_number
 from villa.materials import record_handover
 from villa.models import AuditLog, Channel, Customer, Setting, User, Visit, now
 from villa.ownership import is_protected, protection_end
@@ -114,19 +114,18 @@ def find_known(phone: str | None = None, id_number: str | None = None, id_type: 
 
 
 def check_known(user: User, phone: str = "", id_number: str = "", id_type: str = "resident", ip: str = ""):
-    """The desk's duplicate check while typing: find_known, with each complete number a lookup.
-
-    Complete numbers count against the user's limits (LookupRefused beyond them); a customer found
-    that the user may not see in full is logged. Incomplete numbers (typing) are neither.
+    """The desk's duplicate check while typing: find_known, with each complete number a lookup
+    (villa.lookups): refused beyond the user's limits, counted, and logged when it finds a customer
+    the user may not see in full. Incomplete numbers (typing) are none of these.
     """
     numbers = [
         n for n in (exact_number(phone=phone), exact_number(id_number=id_number, id_type=id_type)) if n
     ]
-    for number in numbers:
-        count_lookup(user, number)
+    lookups = [begin_lookup(user, number) for number in numbers]
     match = find_known(phone, id_number, id_type) if numbers else None
-    if match is not None and not can_see_full(user, match.customer):
-        log_lookups(user, [match.customer], match.matched, ip)
+    for lookup in lookups:
+        found = [match.customer] if match and match.matched == lookup.number.field else []
+        lookup.record(found, [c for c in found if not can_see_full(user, c)], ip)
     return match
 
 

@@ -213,10 +213,10 @@ class KeepingForm(SettingsSection):
 class LookupsForm(SettingsSection):
     keys = ("lookup_limit_per_minute", "lookup_limit_per_day")
     lookup_limit_per_minute = IntegerField(
-        _l("Complete phone or ID numbers one user may look up in a minute (1-1000)"),
+        _l("Complete phone or ID numbers one user may look up in a minute"),
         description=_l("Typing is never counted; a number looked up again the same day counts once."),
     )
-    lookup_limit_per_day = IntegerField(_l("… and in a day (1-100000)"))
+    lookup_limit_per_day = IntegerField(_l("… and in a day"))
 
 
 MASKED_FORMS = {
