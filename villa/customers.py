@@ -1,19 +1,18 @@
 """Customers: who may see what, finding them, and keeping their blind indexes right."""
 
-import operator
 from datetime import timedelta
-from functools import reduce
 
 from peewee import JOIN, SQL, fn
 
-from villa.crypto import blind_index, blind_indexes
+from villa.alerts import note_access, recent_alerts, unusual_activity
+from villa.crypto import blind_index
 from villa.db import is_sqlite, unindexed
 from villa.identity import (
+    mask_name,
     normalise_id_number,
     normalise_phone,
-    try_normalise_id_number,
-    try_normalise_phone,
 )
+from villa.lookups import begin_lookup, exact_query
 from villa.models import AccessLog, Channel, Customer, Dispute, User, Visit, now, office_day_start
 from villa.prepared import Prepared, slot
 
@@ -26,14 +25,70 @@ def manages(manager: User, rep: User | None) -> bool:
 
 
 def can_see_full(user: User, customer: Customer) -> bool:
-    """May this user reveal the full phone and ID number (each reveal is logged)?"""
+    """Does this user see the customer in full: the name, and the page beyond the 判客 card?
+
+    One rule, also written as a query condition (visible_in_full); a test checks they agree.
+    Full phone and ID numbers take one more step: can_reveal.
+    """
     if customer.anonymised_at:
         return False
     if user.role == "rep":
-        return customer.owner_id == user.id
+        return customer.owner_id == user.id or bool(customer.in_public_pool)
     if user.role == "manager":
         return customer.owner_id is None or manages(user, customer.owner)
+    if user.role == "reception":
+        return registered_by_desk_today(customer)
     return user.role == "auditor"
+
+
+def visible_in_full(user: User, indexed: bool = True):
+    """can_see_full as a condition on Customer, for .where(): the customers this user sees in full.
+
+    indexed=False keeps SQLite off the owner and pool indexes, for a query read along the id.
+    """
+    column = (lambda c: c) if indexed else unindexed
+    live = Customer.anonymised_at.is_null()
+    if user.role == "rep":
+        return live & ((column(Customer.owner) == user.id) | (column(Customer.in_public_pool) == True))  # noqa: E712
+    if user.role == "manager":
+        managed = User.select(User.id).where(User.manager.is_null() | (User.manager == user.id))
+        return live & (column(Customer.owner).is_null() | column(Customer.owner).in_(managed))
+    if user.role == "reception":
+        desk = User.select(User.id).where(User.role == "reception")
+        return live & (Customer.registered_at >= office_day_start()) & Customer.registered_by.in_(desk)
+    if user.role == "auditor":
+        return live
+    return SQL("1 = 0")
+
+
+def registered_by_desk_today(customer: Customer) -> bool:
+    """The front desk registered this customer today: the desk sees its name in full."""
+    return customer.registered_at >= office_day_start() and customer.registered_by.role == "reception"
+
+
+def can_reveal(user: User, customer: Customer) -> bool:
+    """May this user show the full phone and ID number (each reveal is logged)?
+
+    Only staff who work the customer and the audit team. A rep sees a pool customer's name, which
+    claiming needs, but its phone only once the customer is theirs: the pool quota limits how many
+    contacts a rep takes from the pool, and revealing without claiming would go round it.
+    """
+    if user.role not in ("rep", "manager", "auditor") or not can_see_full(user, customer):
+        return False
+    return user.role != "rep" or customer.owner_id == user.id
+
+
+def shown_name(user: User, customer: Customer) -> str:
+    """The customer's name as this user sees it: in full, or masked (张**)."""
+    return customer.name if can_see_full(user, customer) else mask_name(customer.name)
+
+
+def with_shown_names(user: User, customers):
+    """The customers as a list, each with `shown_name` set for this user (what templates print)."""
+    customers = list(customers)
+    for customer in customers:
+        customer.shown_name = shown_name(user, customer)
+    return customers
 
 
 def can_write(user: User, customer: Customer) -> bool:
@@ -127,6 +182,7 @@ def return_visits_waiting(rep: User):
 
 def log_reveal(user: User, customer: Customer, fields: list[str], ip: str):
     AccessLog.create(actor=user, action="reveal", customer=customer, fields=",".join(fields), ip=ip)
+    note_access(user, "reveal")
 
 
 FILTERS = ("grade", "stage", "channel", "owner", "due", "pool")
@@ -139,17 +195,28 @@ LIST_COLUMNS = (
     Customer.stage,
     Customer.owner,
     Customer.registered_at,
+    # What decides whether the name shows in full (can_see_full).
+    Customer.in_public_pool,
+    Customer.anonymised_at,
+    Customer.registered_by,
 )
 
 
-def search_customers(user: User, q: str = "", before_id: int | None = None, filters: dict | None = None):
+def search_customers(
+    user: User, q: str = "", before_id: int | None = None, filters: dict | None = None, ip: str = ""
+):
     """One page of customers, newest first: exact phone or ID through the blind index, else name.
 
-    Keyset pagination on the id (`before_id`) stays fast however many customers there are.
+    Each row carries `shown_name`. An exact number is a lookup (villa.lookups): refused beyond the
+    user's limits (LookupRefused), counted unless it finds only customers the user sees in full, and
+    logged for those it finds that the user may not see in full. Keyset pagination on the id
+    (`before_id`) stays fast however many customers there are.
     """
+    number = exact_query(q)
+    lookup = begin_lookup(user, number) if number else None
     # Only what a row shows (clients/_rows.html), owner and channel joined.
     query = (
-        Customer.select(*LIST_COLUMNS, User.id, User.display_name, Channel.id, Channel.name)
+        Customer.select(*LIST_COLUMNS, User.id, User.display_name, User.manager, Channel.id, Channel.name)
         .join(User, on=(Customer.owner == User.id), join_type=JOIN.LEFT_OUTER)
         .switch(Customer)
         .join(Channel)
@@ -157,33 +224,38 @@ def search_customers(user: User, q: str = "", before_id: int | None = None, filt
     query = matching(query, user, q, filters)
     if before_id:
         query = query.where(Customer.id < before_id)
-    rows = list(query.order_by(Customer.id.desc()).limit(PAGE_SIZE + 1))
+    rows = with_shown_names(user, query.order_by(Customer.id.desc()).limit(PAGE_SIZE + 1))
+    if lookup:
+        lookup.record(rows, [c for c in rows if not can_see_full(user, c)], ip)
     more = len(rows) > PAGE_SIZE
     return rows[:PAGE_SIZE], (rows[PAGE_SIZE - 1].id if more else None)
 
 
 def matching(query, user: User, q: str = "", filters: dict | None = None):
-    """The list's search and filters applied to a customer query (the list and its export share it)."""
+    """The list's search and filters applied to a customer query (the list and its export share it).
+
+    A name matches only among the customers the user sees in full: name search must not tell who
+    hides behind a masked name.
+    """
     q = (q or "").strip()
     if q:
-        query = query.where(_text_match(q))
+        query = query.where(_text_match(user, q))
     for condition in _filter_conditions(user, filters or {}):
         query = query.where(condition)
     return query
 
 
-def _text_match(q: str):
-    phone, id_number = try_normalise_phone(q), try_normalise_id_number(q)
-    if not (phone or id_number):
+def _text_match(user: User, q: str):
+    number = exact_query(q)
+    if number is None:
         # Name search: a literal substring, so % and _ typed by a user match themselves.
-        return fn.INSTR(Customer.name, q) > 0 if is_sqlite() else fn.STRPOS(Customer.name, q) > 0
-    matches = []
-    if phone:
-        indexes = blind_indexes("phone", phone)  # two while the index key is being rotated
-        matches += [Customer.phone_index.in_(indexes), Customer.alt_phone_index.in_(indexes)]
-    if id_number:
-        matches.append(Customer.id_index.in_(blind_indexes("id", id_number)))
-    return reduce(operator.or_, matches)
+        found = fn.INSTR(Customer.name, q) > 0 if is_sqlite() else fn.STRPOS(Customer.name, q) > 0
+        # Newest first along the id, stopping at a page: a rep's own and the pool may be most rows.
+        return found & visible_in_full(user, indexed=False)
+    indexes = number.indexes()  # two while the index key is being rotated
+    if number.field == "phone":
+        return Customer.phone_index.in_(indexes) | Customer.alt_phone_index.in_(indexes)
+    return Customer.id_index.in_(indexes)
 
 
 def _filter_conditions(user: User, filters: dict):
@@ -210,7 +282,10 @@ def _filter_conditions(user: User, filters: dict):
 
 
 def rep_day(rep: User, limit: int = 50) -> dict:
-    """The rep's day: who to call today, who is overdue, whose protection is ending, what to fix."""
+    """The rep's day: who to call today, who is overdue, whose protection is ending, what to fix.
+
+    Every customer in it carries `shown_name`.
+    """
     from villa.models import office_today
     from villa.review import latest_rejections
 
@@ -219,43 +294,52 @@ def rep_day(rep: User, limit: int = 50) -> dict:
     # (a rep may own hundreds of thousands).
     mine_by_date = Customer.select().where(unindexed(Customer.owner) == rep.id)
     today = office_today()
-    to_fix = list(
+    to_fix = with_shown_names(
+        rep,
         Customer.select()
         .where(
             Customer.review_status == "rejected",
             (Customer.owner == rep) | (Customer.registered_by == rep),
         )
         .order_by(Customer.id)
-        .limit(limit)
+        .limit(limit),
     )
+    return_visits = list(return_visits_waiting(rep).limit(20))
+    disputes = list(
+        Dispute.select(Dispute, Customer)
+        .join(Customer)
+        .where((Dispute.claimant == rep) | (Dispute.owner == rep))
+        .order_by(Dispute.opened_at.desc())
+        .limit(10)
+    )
+    with_shown_names(rep, [v.customer for v in return_visits] + [d.customer for d in disputes])
     return {
         "my_customers": mine.count(),
-        "due_today": list(mine.where(Customer.next_followup_on == today).order_by(Customer.id).limit(limit)),
-        "overdue": list(
+        "due_today": with_shown_names(
+            rep, mine.where(Customer.next_followup_on == today).order_by(Customer.id).limit(limit)
+        ),
+        "overdue": with_shown_names(
+            rep,
             mine_by_date.where(Customer.next_followup_on < today)
             .order_by(Customer.next_followup_on)
-            .limit(limit)
+            .limit(limit),
         ),
-        "protection_ending": list(
+        "protection_ending": with_shown_names(
+            rep,
             mine_by_date.where(Customer.protected_until.between(now(), now() + timedelta(days=3)))
             .order_by(Customer.protected_until)
-            .limit(limit)
+            .limit(limit),
         ),
         "to_fix": to_fix,
         "rejections": latest_rejections(to_fix),  # the latest reason, by customer id
-        "return_visits": list(return_visits_waiting(rep).limit(20)),
-        "disputes": list(
-            Dispute.select()
-            .where((Dispute.claimant == rep) | (Dispute.owner == rep))
-            .order_by(Dispute.opened_at.desc())
-            .limit(10)
-        ),
-        "recent": list(mine.order_by(Customer.id.desc()).limit(10)),
+        "return_visits": return_visits,
+        "disputes": disputes,
+        "recent": with_shown_names(rep, mine.order_by(Customer.id.desc()).limit(10)),
     }
 
 
 def home_summary(user: User) -> dict:
-    """The few numbers and rows each role looks at first."""
+    """The few numbers and rows each role looks at first; customers carry `shown_name`."""
     today_start = office_day_start()
     summary = {
         "registered_today": Customer.select().where(Customer.registered_at >= today_start).count(),
@@ -266,20 +350,21 @@ def home_summary(user: User) -> dict:
         summary["pending_first"] = Customer.select().where(Customer.review_status == "pending_first").count()
         summary["public_pool"] = Customer.select().where(Customer.in_public_pool == True).count()  # noqa: E712
         summary["open_disputes"] = Dispute.select().where(Dispute.status == "open").count()
-        summary["recent"] = list(Customer.select().order_by(Customer.id.desc()).limit(10))
+        latest = _with_people().order_by(Customer.id.desc()).limit(10)
+        summary["recent"] = with_shown_names(user, latest)
     elif user.role == "auditor":
         summary["pending_second"] = (
             Customer.select().where(Customer.review_status == "pending_second").count()
         )
-        summary["reveals_today"] = AccessLog.select().where(AccessLog.at >= today_start).count()
+        summary["reveals_today"] = (
+            AccessLog.select().where(AccessLog.at >= today_start, AccessLog.action == "reveal").count()
+        )
+        summary["unusual_activity"] = unusual_activity()
+        summary["alerts"] = recent_alerts(today_start)
     elif user.role == "admin":
         summary["users"] = User.select().where(User.active == True).count()  # noqa: E712
         summary["customers"] = Customer.select().count()
     elif user.role == "reception":
-        summary["recent"] = list(
-            Customer.select()
-            .where(Customer.registered_at >= today_start)
-            .order_by(Customer.id.desc())
-            .limit(20)
-        )
+        registered = _with_people().where(Customer.registered_at >= today_start)
+        summary["recent"] = with_shown_names(user, registered.order_by(Customer.id.desc()).limit(20))
     return summary

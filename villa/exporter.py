@@ -1,6 +1,7 @@
 """Exporting customers to .xlsx: the list's filters, masked unless the exporter may see them in full.
 
-Every export writes one access-log row. Cells are neutralised against formula injection
+Every export writes one access-log row. A complete phone or ID number in the search is a lookup
+(villa.lookups), as in the list. Cells are neutralised against formula injection
 (villa.transfer.safe_row).
 """
 
@@ -10,10 +11,13 @@ from datetime import datetime
 from openpyxl import Workbook
 from peewee import JOIN
 
-from villa.customers import can_see_full, matching
+from villa import settings
+from villa.alerts import note_access
+from villa.customers import can_reveal, can_see_full, matching
 from villa.i18n import force_locale
 from villa.identity import format_phone, mask_name, mask_phone
 from villa.labels import STAGE_LABELS, office_time
+from villa.lookups import begin_lookup, exact_query
 from villa.models import AccessLog, Channel, Customer, User, now
 from villa.transfer import safe_row
 
@@ -51,7 +55,12 @@ def export_customers(
     limit: int | None = MAX_ROWS,
     ip: str = "",
 ) -> Export:
-    """Write the customers matching the list's search and filters to `target` (a path or file)."""
+    """Write the customers matching the list's search and filters to `target` (a path or file).
+
+    Raises LookupRefused, writing nothing, when `q` is a complete number beyond the exporter's limits.
+    """
+    number = exact_query(q)
+    lookup = begin_lookup(exporter, number) if number else None
     book = Workbook(write_only=True)
     sheet = book.create_sheet("客户")
     moment = office_time(now())
@@ -65,20 +74,28 @@ def export_customers(
         sheet.append(safe_row(sheet, values))
     with force_locale("zh_Hans"):
         stages = {code: str(label) for code, label in STAGE_LABELS.items()}
-    count, any_full, truncated = 0, False, False
+    count, any_full, truncated, found, not_theirs = 0, False, False, [], []
+    masking = settings.masking()
     for customer in _customers(exporter, q, filters or {}, None if limit is None else limit + 1).iterator():
         if limit is not None and count == limit:
             sheet.append(safe_row(sheet, [f"仅导出前 {limit} 行：请缩小筛选范围后再导出。"]))
             truncated = True
             break
-        full = allow_full and can_see_full(exporter, customer)
+        full = allow_full and can_reveal(exporter, customer)
         any_full = any_full or full
-        sheet.append(safe_row(sheet, _row(customer, full, stages)))
+        if lookup:
+            found.append(customer)
+            if not can_see_full(exporter, customer):
+                not_theirs.append(customer)
+        sheet.append(safe_row(sheet, _row(customer, full, stages, masking)))
         count += 1
     book.save(target)
     AccessLog.create(
         actor=exporter, action="export", customer=None, fields="phone,name" if any_full else "masked", ip=ip
     )
+    note_access(exporter, "export")
+    if lookup:
+        lookup.record(found, not_theirs, ip)
     return Export(rows=count, full=any_full, truncated=truncated)
 
 
@@ -98,6 +115,8 @@ def _customers(exporter: User, q: str, filters: dict, limit: int | None):
             Customer.unit_type,
             Customer.next_followup_on,
             Customer.anonymised_at,
+            Customer.in_public_pool,
+            Customer.registered_by,
             Channel.name,
             User.id,
             User.display_name,
@@ -111,13 +130,13 @@ def _customers(exporter: User, q: str, filters: dict, limit: int | None):
     return query.limit(limit) if limit is not None else query
 
 
-def _row(customer: Customer, full: bool, stages: dict) -> list:
+def _row(customer: Customer, full: bool, stages: dict, masking: dict) -> list:
     phone = customer.phone or ""
     owner = customer.owner if customer.owner_id else None
     return [
         customer.id,
         customer.name if full else mask_name(customer.name),
-        (format_phone(phone) if full else mask_phone(phone)) if phone else "",
+        (format_phone(phone) if full else mask_phone(phone, masking["phone"])) if phone else "",
         GENDERS.get(customer.gender, ""),
         customer.channel.name,
         customer.grade,

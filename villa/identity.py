@@ -111,16 +111,22 @@ def format_phone(e164: str) -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
 
 
-def mask_phone(e164: str) -> str:
-    """Return the phone with its middle starred: 138****8000, 010****5678, +852 ****4567."""
+def mask_phone(e164: str, keep_head: bool = True) -> str:
+    """Return the phone with its middle starred: 138****8000, 010****5678, +852 ****4567.
+
+    Without `keep_head` (the office's stricter setting) only the last four digits show: *******8000.
+    """
     if e164 and len(e164) == 14 and e164.startswith("+861") and e164[1:].isdigit():
-        return _star_middle(e164[3:], 3)  # a mainland mobile, most of every list: no parsing needed
+        # A mainland mobile, most of every list: no parsing needed.
+        return _star_middle(e164[3:], 3 if keep_head else 0)
     number = _parse_stored_phone(e164)
     if number is None:
-        return _star_middle(re.sub(r"\D", "", e164 or ""), 3)
+        return _star_middle(re.sub(r"\D", "", e164 or ""), 3 if keep_head else 0)
     national = phonenumbers.national_significant_number(number)
     if number.country_code != 86:
-        return f"+{number.country_code} {_star_middle(national, 3)}"
+        return f"+{number.country_code} {_star_middle(national, 3 if keep_head else 0)}"
+    if not keep_head:
+        return _star_middle(national, 0)
     area = phonenumbers.length_of_geographical_area_code(number)
     if area:
         # Landlines keep the area code, which says only the city, and the trunk 0 people expect.
@@ -246,8 +252,11 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * (len(name) - 1)
 
 
-def mask_id_number(value: str) -> str:
-    """Keep the first and last 4 characters of long numbers, first 1 and last 2 of short ones."""
+def mask_id_number(value: str, keep_head: bool = True) -> str:
+    """Keep the first and last 4 characters of long numbers, first 1 and last 2 of short ones.
+
+    Without `keep_head` (the office's stricter setting) only the last characters show.
+    """
     value = (value or "").strip()
     if len(value) >= 15:
         head, tail = 4, 4
@@ -255,4 +264,5 @@ def mask_id_number(value: str) -> str:
         head, tail = 1, 2
     else:
         return "*" * len(value)
+    head = head if keep_head else 0
     return value[:head] + "*" * (len(value) - head - tail) + value[-tail:]

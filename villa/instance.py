@@ -62,6 +62,18 @@ DEFAULT_SETTINGS = {
     "retention_years": 3,
     "backups_kept": 14,
     "correction_link_hours": 48,
+    # Exact phone and ID lookups (list search, the desk's duplicate check, the export filter): how
+    # many different complete numbers one user may look up; typing a number never counts.
+    "lookup_limit_per_minute": 30,
+    "lookup_limit_per_day": 300,
+    # How much of a number the masked form shows: "standard" 138****8000, 1101**********733X;
+    # "last_four" *******8000, **************733X. The last four stay visible either way.
+    "masked_phone": "standard",
+    "masked_id_number": "standard",
+    # The audit team is alerted when one user's reveals, lookups or exports in an office day pass these.
+    "alert_reveals_per_day": 100,
+    "alert_lookups_per_day": 100,
+    "alert_exports_per_day": 20,
 }
 
 

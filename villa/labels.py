@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime
 
+from flask import g
+
 from villa import identity
 from villa.i18n import lazy_gettext as _l
 from villa.models import GRADES, OFFICE_TZ, Setting, now
@@ -72,6 +74,15 @@ def _privacy_notice_text() -> str:
     return read("privacy_notice_text")
 
 
+def _keeps_head(kind: str) -> bool:
+    """The office's masked form for this kind of number (villa.settings.masking), read once a request."""
+    from villa.settings import masking
+
+    if "masking" not in g:
+        g.masking = masking()
+    return g.masking[kind]
+
+
 def init_app(app):
     app.jinja_env.globals.update(
         role_label=_label(ROLE_LABELS),
@@ -89,8 +100,8 @@ def init_app(app):
     )
     app.jinja_env.filters.update(
         mask_name=identity.mask_name,
-        mask_phone=lambda v: identity.mask_phone(v) if v else "",
-        mask_id=lambda v: identity.mask_id_number(v) if v else "",
+        mask_phone=lambda v: identity.mask_phone(v, _keeps_head("phone")) if v else "",
+        mask_id=lambda v: identity.mask_id_number(v, _keeps_head("id_number")) if v else "",
         format_phone=lambda v: identity.format_phone(v) if v else "",
         localdate=localdate,
         localdatetime=localdatetime,

@@ -1,5 +1,6 @@
-"""Reading the access log (reveals and exports) and the audit log (changes). Nothing here writes:
-the logs are append-only, and no page or command edits or deletes a row.
+"""Reading the access log (reveals, lookups and exports) and the audit log (changes, and the alerts
+for the audit team among them). Nothing here writes: the logs are append-only, and no page or
+command edits or deletes a row.
 """
 
 import json
@@ -13,8 +14,10 @@ from villa.models import AccessLog, AuditLog, Customer, User, office_day_start
 PAGE_SIZE = 50
 MAX_ID = 2**63 - 1  # beyond it a number cannot be a row id (nor a database parameter)
 WHO_SAW_ROWS = 20
-ACCESS_ACTIONS = ("reveal", "export")
-LOGS = {"access": AccessLog, "audit": AuditLog}
+ACCESS_ACTIONS = ("reveal", "lookup", "export")
+# Any audit-log row whose action starts with this is an alert for the audit team (villa.alerts).
+ALERT_PREFIX = "alert_"
+LOGS = {"access": AccessLog, "audit": AuditLog, "alerts": AuditLog}
 
 
 @dataclass
@@ -35,6 +38,8 @@ def log_page(log: str, filters: LogFilter, before_id: int | None = None):
     """
     model = LOGS[log]
     query = model.select(model, User).join(User, JOIN.LEFT_OUTER, on=(model.actor == User.id))
+    if log == "alerts":
+        query = query.where(model.action.in_(alert_actions()))
     for condition in _conditions(model, filters):
         query = query.where(condition)
     if before_id and 0 < before_id <= MAX_ID:
@@ -61,6 +66,8 @@ def actions(log: str) -> list[str]:
     """The actions a log holds, for the filter."""
     if log == "access":
         return list(ACCESS_ACTIONS)
+    if log == "alerts":
+        return alert_actions()
     return audit_actions()
 
 
@@ -74,6 +81,11 @@ def audit_actions() -> list[str]:
         "SELECT action FROM seen WHERE action IS NOT NULL"
     )
     return [row[0] for row in AuditLog._meta.database.execute_sql(sql).fetchall()]
+
+
+def alert_actions() -> list[str]:
+    """The kinds of alert the audit log holds."""
+    return [action for action in audit_actions() if action.startswith(ALERT_PREFIX)]
 
 
 def who_saw(customer: Customer, limit: int = WHO_SAW_ROWS) -> list[AccessLog]:

@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from flask import current_app
 from peewee import JOIN
 
-from villa.customers import can_see_full
+from villa.customers import can_reveal
 from villa.identity import mask_name
 from villa.models import Customer, OutboxMessage, Setting, User, now
 
@@ -112,7 +112,7 @@ def sends_by_hand(user: User, message: OutboxMessage) -> bool:
         return False
     if user.role == "reception":
         return True
-    return user.role == "manager" and can_see_full(user, customer)
+    return user.role == "manager" and can_reveal(user, customer)
 
 
 def masked_body(message: OutboxMessage) -> str | None:

@@ -6,9 +6,10 @@ from peewee import JOIN, SQL, IntegrityError
 
 from villa import rotation
 from villa.crypto import blind_indexes
-from villa.customers import customer_by_id, set_alt_phone, set_id_number, set_phone
+from villa.customers import can_see_full, customer_by_id, set_alt_phone, set_id_number, set_phone
 from villa.db import write_transaction
 from villa.identity import try_normalise_id_number, try_normalise_phone
+from villa.lookups import begin_lookup, exact_number
 from villa.materials import record_handover
 from villa.models import AuditLog, Channel, Customer, Setting, User, Visit, now
 from villa.ownership import is_protected, protection_end
@@ -66,8 +67,13 @@ def _with_owner():
         Customer.owner,
         Customer.protected_until,
         Customer.registered_at,
+        # What decides whether the caller sees the name in full (villa.customers.can_see_full).
+        Customer.registered_by,
+        Customer.in_public_pool,
+        Customer.anonymised_at,
         User.id,
         User.display_name,
+        User.manager,
     ).join(User, JOIN.LEFT_OUTER, on=(Customer.owner == User.id))
 
 
@@ -105,6 +111,22 @@ def find_known(phone: str | None = None, id_number: str | None = None, id_type: 
         if found:
             return Match(found, "id_number")
     return None
+
+
+def check_known(user: User, phone: str = "", id_number: str = "", id_type: str = "resident", ip: str = ""):
+    """The desk's duplicate check while typing: find_known, with each complete number a lookup
+    (villa.lookups): refused beyond the user's limits, counted, and logged when it finds a customer
+    the user may not see in full. Incomplete numbers (typing) are none of these.
+    """
+    numbers = [
+        n for n in (exact_number(phone=phone), exact_number(id_number=id_number, id_type=id_type)) if n
+    ]
+    lookups = [begin_lookup(user, number) for number in numbers]
+    match = find_known(phone, id_number, id_type) if numbers else None
+    for lookup in lookups:
+        found = [match.customer] if match and match.matched == lookup.number.field else []
+        lookup.record(found, [c for c in found if not can_see_full(user, c)], ip)
+    return match
 
 
 def register(actor: User, entry: Registration) -> Customer:

@@ -93,6 +93,15 @@ def _flag(value, path):
     return value, {}
 
 
+def _choice(*choices: str):
+    def check(value, path):
+        if value not in choices:
+            return None, {path: _l("Choose one of the options.")}
+        return value, {}
+
+    return check
+
+
 def _mapping(parts: dict):
     def check(value, path):
         if not isinstance(value, dict):
@@ -153,6 +162,14 @@ CHECKS = {
     "review_checklist": _lines(30, 200),
     "message_templates": _mapping({"rejection": _template("rejection"), "approval": _template("approval")}),
     "notify_on_approval": _flag,
+    # Up to "as good as none" for an instance that is no office (the benchmark's).
+    "lookup_limit_per_minute": _number(1, 1_000_000),
+    "lookup_limit_per_day": _number(1, 100_000_000),
+    "masked_phone": _choice("standard", "last_four"),
+    "masked_id_number": _choice("standard", "last_four"),
+    "alert_reveals_per_day": _number(1, 100_000),
+    "alert_lookups_per_day": _number(1, 100_000),
+    "alert_exports_per_day": _number(1, 100_000),
     "eligibility_rules": _mapping(
         {
             "local_max_homes_owned": _number(0, 10),
@@ -173,6 +190,11 @@ def read(key: str):
     return copy.deepcopy(DEFAULTS[key])
 
 
+def masking() -> dict:
+    """Whether the masked forms keep their leading digits, by kind: {"phone": bool, "id_number": bool}."""
+    return {kind: read(f"masked_{kind}") == "standard" for kind in ("phone", "id_number")}
+
+
 def save(values: dict, actor: User) -> dict:
     """Check these settings together and write the ones that changed, each with an audit row.
 
@@ -186,6 +208,11 @@ def save(values: dict, actor: User) -> dict:
         new_version = typed.get("privacy_notice_version", old_version)
         if typed["privacy_notice_text"] not in (None, old_text) and new_version == old_version:
             problems["privacy_notice_version"] = _l("The notice text changed: give it a new version.")
+    limits = ("lookup_limit_per_minute", "lookup_limit_per_day")
+    if not problems and any(key in typed for key in limits):
+        per_minute, per_day = (typed[key] if key in typed else read(key) for key in limits)
+        if per_minute > per_day:
+            problems["lookup_limit_per_day"] = _l("A day allows at least as many lookups as a minute.")
     if problems:
         raise SettingProblem(problems)
     changes = {key: [read(key), value] for key, value in typed.items() if read(key) != value}

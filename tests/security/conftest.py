@@ -58,6 +58,19 @@ AUX_SERVERS = {
         {"VILLA_TRUSTED_PROXIES": "1", "VILLA_IP_FAILURES": "6", "VILLA_ACCOUNT_FAILURES": "8"},
         {"walker": ("rep", None), "target": ("rep", None), "target2": ("rep", None)},
     ),
+    # The lookup oracle (test_oracle): users who run into the lookup limits on purpose.
+    "oracle": (
+        {},
+        {
+            "boss": ("manager", None),
+            "boss2": ("manager", None),
+            "owner": ("rep", "boss"),
+            "mate": ("rep", "boss"),
+            "snoop": ("rep", "boss2"),
+            "snoopdesk": ("reception", None),
+            "watch": ("auditor", None),
+        },
+    ),
 }
 
 

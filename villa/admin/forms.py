@@ -217,6 +217,38 @@ class KeepingForm(SettingsSection):
     backups_kept = IntegerField(_l("Backups kept (1-365)"))
 
 
+class LookupsForm(SettingsSection):
+    keys = ("lookup_limit_per_minute", "lookup_limit_per_day")
+    lookup_limit_per_minute = IntegerField(
+        _l("Complete phone or ID numbers one user may look up in a minute"),
+        description=_l("Typing is never counted; a number looked up again the same day counts once."),
+    )
+    lookup_limit_per_day = IntegerField(_l("… and in a day"))
+
+
+MASKED_FORMS = {
+    "phone": (("standard", _l("138****8000: first three and last four digits")),
+              ("last_four", _l("*******8000: last four digits only"))),
+    "id_number": (("standard", _l("1101**********733X: first four and last four")),
+                  ("last_four", _l("**************733X: last four only"))),
+}  # fmt: skip
+
+
+class MaskingForm(SettingsSection):
+    keys = ("masked_phone", "masked_id_number")
+    masked_phone = SelectField(_l("A masked phone number shows"), choices=options(MASKED_FORMS["phone"]))
+    masked_id_number = SelectField(_l("A masked ID number shows"), choices=options(MASKED_FORMS["id_number"]))
+
+
+class AlertsForm(SettingsSection):
+    keys = ("alert_reveals_per_day", "alert_lookups_per_day", "alert_exports_per_day")
+    alert_reveals_per_day = IntegerField(_l("Alert when one user reveals more full numbers in a day than"))
+    alert_lookups_per_day = IntegerField(
+        _l("Alert when one user's exact lookups find more customers not their own in a day than")
+    )
+    alert_exports_per_day = IntegerField(_l("Alert when one user exports more often in a day than"))
+
+
 # Channels.
 
 CHANNEL_KIND_LABELS = {

@@ -8,11 +8,14 @@ from villa import settings as office
 from villa.admin import bp, section
 from villa.admin.forms import (
     CHANNEL_KIND_LABELS,
+    AlertsForm,
     ChannelEditForm,
     ChannelForm,
     CorrectionsForm,
     EligibilityForm,
     KeepingForm,
+    LookupsForm,
+    MaskingForm,
     MessagesForm,
     OwnershipForm,
     PrivacyNoticeForm,
@@ -34,6 +37,17 @@ SECTIONS = {
     "privacy": (PrivacyNoticeForm, _l("Privacy notice"), _l("What the customer agrees to.")),
     "corrections": (CorrectionsForm, _l("Correction links"), _l("Links customers use to fix their data.")),
     "keeping": (KeepingForm, _l("Retention and backups"), _l("How long data and backups are kept.")),
+    "masking": (
+        MaskingForm,
+        _l("Masked numbers"),
+        _l("How much of a number people see who may not see it in full."),
+    ),
+    "lookups": (
+        LookupsForm,
+        _l("Exact lookups"),
+        _l("How many complete phone or ID numbers one user may look up."),
+    ),
+    "alerts": (AlertsForm, _l("Alerts for the audit team"), _l("When one user's day looks unusual.")),
 }
 
 

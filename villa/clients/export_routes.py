@@ -8,7 +8,9 @@ from flask_login import current_user
 from villa.auth import role_required
 from villa.clients import bp
 from villa.customers import FILTERS
+from villa.errors import render_error
 from villa.exporter import export_customers
+from villa.lookups import LookupRefused
 from villa.models import office_today
 from villa.transfer import XLSX_TYPE
 
@@ -29,10 +31,15 @@ def _list_query() -> tuple[str, dict]:
 @bp.get("/export.xlsx")
 @role_required("manager")
 def export_xlsx():
-    """Every page of the filtered list (up to 50,000 rows); the manager's team in full, others masked."""
+    """Every page of the filtered list (up to 50,000 rows); the manager's team in full, others masked.
+
+    A complete phone or ID number in the search is a lookup, limited as in the list (429 beyond)."""
     q, filters = _list_query()
     out = BytesIO()
-    export_customers(current_user._get_current_object(), out, q, filters, ip=request.remote_addr or "")
+    try:
+        export_customers(current_user._get_current_object(), out, q, filters, ip=request.remote_addr or "")
+    except LookupRefused as refused:
+        return render_error(429, refused.message)
     out.seek(0)
     response = send_file(
         out, mimetype=XLSX_TYPE, as_attachment=True, download_name=f"customers-{office_today():%Y%m%d}.xlsx"

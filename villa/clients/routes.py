@@ -6,14 +6,16 @@ from villa.clients import bp
 from villa.customers import (
     FILTERS,
     acknowledge_return_visits,
-    can_see_full,
+    can_reveal,
     can_write,
     customer_by_id,
     log_reveal,
     search_customers,
+    shown_name,
 )
 from villa.eligibility import evaluate
 from villa.followups_web.forms import FollowUpForm
+from villa.lookups import LookupRefused
 from villa.materials import handed_to
 from villa.models import Channel, Customer, User
 from villa.pool import reassign_context
@@ -28,7 +30,11 @@ def index():
     q = request.args.get("q", "")[:60]
     filters = {name: request.args.get(name, "")[:20] for name in FILTERS if request.args.get(name)}
     before = request.args.get("before", type=int)
-    customers, next_before = search_customers(current_user, q, before, filters)
+    status, refused = 200, None
+    try:
+        customers, next_before = search_customers(current_user, q, before, filters, request.remote_addr or "")
+    except LookupRefused as limit:
+        customers, next_before, status, refused = [], None, 429, limit.message
     template = "clients/_rows.html" if is_htmx() else "clients/index.html"
     return render_template(
         template,
@@ -36,9 +42,10 @@ def index():
         q=q,
         filters=filters,
         next_before=next_before,
+        refused=refused,
         channels=Channel.active_list(),
         reps=User.reps(),
-    )
+    ), status
 
 
 @bp.get("/<int:customer_id>")
@@ -56,7 +63,7 @@ def header(customer_id):
     """The title block alone, refreshed after an inline edit changes grade, stage or review."""
     customer = customer_by_id(customer_id) or abort(404)
     return render_template(
-        "clients/_header.html", customer=customer, may_reveal=can_see_full(current_user, customer)
+        "clients/_header.html", customer=customer, shown_name=shown_name(current_user, customer)
     )
 
 
@@ -72,7 +79,8 @@ def client_page(customer: Customer, **extra) -> dict:
     may_write = can_write(current_user, customer)
     return {
         "customer": customer,
-        "may_reveal": can_see_full(current_user, customer),
+        "shown_name": shown_name(current_user, customer),
+        "may_reveal": can_reveal(current_user, customer),
         "may_write": may_write,
         "may_reassign": current_user.role == "manager" and may_write,
         "eligibility": evaluate(customer.hukou_local, customer.social_insurance_months, customer.homes_owned),
@@ -92,7 +100,7 @@ def client_page(customer: Customer, **extra) -> dict:
 def reveal(customer_id):
     """Show the full phone and ID number to who may see them, and log that they did."""
     customer = customer_by_id(customer_id) or abort(404)
-    if not can_see_full(current_user, customer):
+    if not can_reveal(current_user, customer):
         abort(403)
     fields = ["phone"] + (["id_number"] if customer.id_number else [])
     log_reveal(current_user, customer, fields, request.remote_addr or "")

@@ -3,8 +3,10 @@
 from flask import Blueprint, render_template
 from flask_login import current_user
 
+from villa.alerts import describe
 from villa.auth import login_required
 from villa.customers import home_summary
+from villa.models import office_today
 
 bp = Blueprint("home", __name__)
 
@@ -12,4 +14,9 @@ bp = Blueprint("home", __name__)
 @bp.get("/")
 @login_required
 def index():
-    return render_template("home.html", summary=home_summary(current_user))
+    return render_template(
+        "home.html",
+        summary=home_summary(current_user),
+        describe_alert=describe,
+        today_iso=office_today().isoformat(),
+    )

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, SelectField
 from wtforms.validators import NumberRange, Optional
 
-from villa import logs
+from villa import alerts, logs
 from villa.auth import is_htmx, role_required
 from villa.i18n import lazy_gettext as _l
 from villa.models import Customer, User
@@ -16,8 +16,12 @@ bp = Blueprint("logs", __name__, url_prefix="/logs")
 
 READERS = ("auditor", "admin")
 WHO_SAW_ROLES = ("manager", "auditor")
-TAB_LABELS = {"access": _l("Access log: reveals and exports"), "audit": _l("Audit log: changes")}
-ACCESS_ACTION_LABELS = {"reveal": _l("Reveal"), "export": _l("Export")}
+TAB_LABELS = {
+    "access": _l("Access log: reveals, lookups and exports"),
+    "audit": _l("Audit log: changes"),
+    "alerts": _l("Alerts for the audit team"),
+}
+ACCESS_ACTION_LABELS = {"reveal": _l("Reveal"), "lookup": _l("Lookup"), "export": _l("Export")}
 
 
 class LogFilterForm(FlaskForm):
@@ -75,6 +79,7 @@ def index():
         action_label=action_label,
         field_label=field_label,
         stored_value=logs.stored_value,
+        describe_alert=alerts.describe,
     )
     return response, 200, {"Vary": "HX-Request"}
 
@@ -82,6 +87,8 @@ def index():
 def action_label(tab: str, action: str):
     if tab == "access":
         return ACCESS_ACTION_LABELS.get(action, action)
+    if alerts.is_alert(action):
+        return alerts.title(action)
     label = EVENT_LABELS.get(action)
     return f"{label} ({action})" if label else action
 

@@ -3,15 +3,16 @@ from flask_login import current_user
 
 from villa import rotation
 from villa.auth import is_htmx, role_required
-from villa.customers import customer_by_id
+from villa.customers import customer_by_id, shown_name
 from villa.i18n import gettext as _
+from villa.lookups import LookupRefused
 from villa.materials import active_materials
 from villa.models import Customer, User, Visit, office_day_start
 from villa.ownership import OwnershipError, open_dispute, take_from_pool
 from villa.reception import bp
 from villa.reception.forms import DisputeForm, RegistrationForm, ReturnVisitForm
 from villa.reception.rotation_routes import rotation_context
-from villa.registration import DuplicateCustomer, Match, Registration, find_known, log_return_visit, register
+from villa.registration import DuplicateCustomer, Match, Registration, check_known, log_return_visit, register
 
 DESK = ("reception", "rep", "manager")
 TEXT_FIELDS = (
@@ -90,6 +91,7 @@ def _conflict(match: Match, dispute_form=None, status=409):
     return render_template(
         template,
         match=match,
+        shown_name=shown_name(current_user, match.customer),
         dispute_form=dispute_form or DisputeForm(),
         return_form=ReturnVisitForm(),
     ), status
@@ -99,14 +101,21 @@ def _conflict(match: Match, dispute_form=None, status=409):
 @role_required(*DESK)
 def check():
     """While the desk types: is this phone or ID number already a customer, and whose?"""
-    match = find_known(
-        request.args.get("phone", "")[:40],
-        request.args.get("id_number", "")[:40],
-        request.args.get("id_type", "resident"),
-    )
+    try:
+        match = check_known(
+            current_user,
+            request.args.get("phone", "")[:40],
+            request.args.get("id_number", "")[:40],
+            request.args.get("id_type", "resident"),
+            request.remote_addr or "",
+        )
+    except LookupRefused as refused:
+        return render_template("reception/_dup_warning.html", refused=refused.message), 429
     if match is None:
         return ""  # nobody known: the empty answer clears the warning (most keystrokes end here)
-    return render_template("reception/_dup_warning.html", match=match)
+    return render_template(
+        "reception/_dup_warning.html", match=match, shown_name=shown_name(current_user, match.customer)
+    )
 
 
 def _customer(customer_id) -> Customer:
