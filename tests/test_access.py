@@ -114,7 +114,7 @@ def test_errors_never_show_a_traceback(app, login_as, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("villa.home.home_summary", broken)
+    monkeypatch.setattr("villa.web.home.routes.home_summary", broken)
     response = login_as("rep").get("/")
     html = response.get_data(as_text=True)
     assert response.status_code == 500

@@ -8,12 +8,12 @@ import json
 import pytest
 
 from villa import crypto, keys
-from villa.admin import keys as admin_keys
 from villa.customers import search_customers, set_alt_phone
 from villa.instance import check_startup, verify_keys
 from villa.models import AuditLog, Customer, Setting
 from villa.registration import find_known
 from villa.retention import anonymise
+from villa.web.admin import keys as admin_keys
 
 from .conftest import raw_column
 

@@ -21,7 +21,7 @@ from villa.ownership import (
     release_lapsed,
     take_from_pool,
 )
-from villa.pool import reassign_context
+from villa.web.clients.reassign_routes import reassign_context
 
 
 def lapsed(make_customer, owner, days=1, **fields):

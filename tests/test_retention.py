@@ -283,9 +283,9 @@ def test_every_field_typed_about_the_person_is_cleared():
     (and scrubs from the audit log): this test names it."""
     from wtforms import StringField, TextAreaField
 
-    from villa.clients.forms import StageForm
-    from villa.reception.forms import RegistrationForm
     from villa.retention import CLEARED_COLUMNS, FREE_TEXT_COLUMNS, FREE_TEXT_KEYS
+    from villa.web.clients.forms import StageForm
+    from villa.web.reception.forms import RegistrationForm
 
     typed = {
         name

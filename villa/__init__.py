@@ -88,21 +88,20 @@ def create_app(config=None, check_keys=True):
 
 
 def _register_blueprints(app):
-    from villa.account import bp as account_bp
-    from villa.admin import bp as admin_bp
-    from villa.analytics_web import bp as analytics_bp
-    from villa.clients import bp as clients_bp
-    from villa.corrections_web import bp as corrections_bp
-    from villa.disputes import bp as disputes_bp
-    from villa.errors import bp as errors_bp
-    from villa.followups_web import bp as followups_bp
-    from villa.health import bp as health_bp
-    from villa.home import bp as home_bp
-    from villa.logs_web import bp as logs_bp
-    from villa.outbox import bp as outbox_bp
-    from villa.pool import bp as pool_bp
-    from villa.reception import bp as reception_bp
-    from villa.review_web import bp as review_bp
+    from villa.web.account import bp as account_bp
+    from villa.web.admin import bp as admin_bp
+    from villa.web.analytics import bp as analytics_bp
+    from villa.web.clients import bp as clients_bp
+    from villa.web.corrections import bp as corrections_bp
+    from villa.web.disputes import bp as disputes_bp
+    from villa.web.errors import bp as errors_bp
+    from villa.web.health import bp as health_bp
+    from villa.web.home import bp as home_bp
+    from villa.web.logs import bp as logs_bp
+    from villa.web.outbox import bp as outbox_bp
+    from villa.web.pool import bp as pool_bp
+    from villa.web.reception import bp as reception_bp
+    from villa.web.review import bp as review_bp
 
     for blueprint in (
         errors_bp,
@@ -113,7 +112,6 @@ def _register_blueprints(app):
         admin_bp,
         reception_bp,
         disputes_bp,
-        followups_bp,
         pool_bp,
         corrections_bp,
         outbox_bp,

@@ -20,9 +20,9 @@ def _values(endpoint: str, url: str, mark: str) -> dict:
         field = url.rsplit("/", 1)[1]
         return {field: {"budget": "2000万+", "phone": "13700001111"}.get(field, mark)}
     return {
-        "followups.add": {"kind": "call", "content": mark, "reached": "y"},
+        "clients.add_followup": {"kind": "call", "content": mark, "reached": "y"},
         "clients.stage": {"stage": "visited"},
-        "pool.reassign_customer": {"owner_id": "1", "reason": mark},
+        "clients.reassign_customer": {"owner_id": "1", "reason": mark},
         "review.reject": {"reason": mark},
         "reception.dispute": {"reason": mark},
         "reception.return_visit": {"kind": "visit", "note": mark},
@@ -66,7 +66,7 @@ def _urls(route, customer):
 
 def test_customer_routes_are_found(routes):
     found = {r.endpoint for r in _customer_routes(routes)}
-    assert {"clients.detail", "clients.reveal", "followups.add", "clients.field_save"} <= found
+    assert {"clients.detail", "clients.reveal", "clients.add_followup", "clients.field_save"} <= found
 
 
 @pytest.mark.parametrize("actor", ["repb", "mgrb", "desk", "admin"])

@@ -1,5 +1,0 @@
-from flask import Blueprint
-
-bp = Blueprint("account", __name__)
-
-from villa.account import routes  # noqa: E402, F401

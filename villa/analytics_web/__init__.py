@@ -1,7 +1,0 @@
-"""Analysis and assessment (分析与考核): the managers' dashboard, rep scorecards, Excel exports."""
-
-from flask import Blueprint
-
-bp = Blueprint("analytics", __name__, url_prefix="/analytics")
-
-from villa.analytics_web import routes  # noqa: E402, F401

@@ -1,7 +1,0 @@
-"""The review queues (审核): managers at the first level, the audit team at the second."""
-
-from flask import Blueprint
-
-bp = Blueprint("review", __name__, url_prefix="/review")
-
-from villa.review_web import routes  # noqa: E402, F401

@@ -1,0 +1,113 @@
+"""Retention on the admin pages: the dry-run report, the confirmed run, and PIPL erasure requests."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from villa.auth import role_required
+from villa.customers import customer_by_id
+from villa.i18n import gettext as _
+from villa.i18n import lazy_gettext as _l
+from villa.models import Customer
+from villa.retention import (
+    archive_signed,
+    erase,
+    erasure_refusal,
+    retention_cutoff,
+    retention_report,
+    retention_years,
+    run_retention,
+)
+from villa.web.admin import bp, section
+from villa.web.clients.routes import client_page
+
+REPORT_ROWS = 200
+REASON_MAX = 300
+
+
+class _Confirmed(FlaskForm):
+    """A form whose `confirm` field must repeat `expected`: typing it is the guard against a slip."""
+
+    mismatch = _l("Type the number shown.")
+
+    def __init__(self, *args, expected, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.expected = str(expected)
+
+    def validate_confirm(self, field):
+        if (field.data or "").strip() != self.expected:
+            raise ValidationError(self.mismatch)
+
+
+class RetentionRunForm(_Confirmed):
+    confirm = StringField(
+        _l("Type the number of customers to anonymise"),
+        validators=[DataRequired(_l("Type the number of customers to anonymise."))],
+    )
+    mismatch = _l("That is not the number in the report: check the report again.")
+
+
+class ErasureForm(_Confirmed):
+    reason = TextAreaField(
+        _l("Reason (the customer's request: when and how it was made)"),
+        validators=[
+            DataRequired(_l("Give the reason for the erasure (the customer's request).")),
+            Length(max=REASON_MAX, message=_l("At most %(max)d characters.", max=REASON_MAX)),
+        ],
+    )
+    confirm = StringField(
+        _l("Type the customer number to confirm"),
+        validators=[DataRequired(_l("Type the customer number to confirm."))],
+    )
+    mismatch = _l("That is not this customer's number.")
+
+
+@bp.app_template_global("erasure_form")
+def erasure_form(customer: Customer) -> ErasureForm:
+    """An empty erasure form for the client page's lifecycle block."""
+    return ErasureForm(formdata=None, expected=customer.id)
+
+
+@bp.route("/retention", methods=["GET", "POST"])
+@role_required("admin")
+def retention():
+    report = retention_report()
+    form = RetentionRunForm(expected=len(report))
+    if report and form.validate_on_submit():
+        done = run_retention(current_user._get_current_object(), apply=True)
+        flash(_("%(num)d customers anonymised.", num=len(done)), "success")
+        return redirect(url_for("admin.retention"), 303)
+    return render_template(
+        "admin/retention.html",
+        form=form,
+        report=report[:REPORT_ROWS],
+        total=len(report),
+        years=retention_years(),
+        cutoff=retention_cutoff(),
+        to_archive=len(archive_signed()),
+    ), (422 if request.method == "POST" else 200)
+
+
+@bp.post("/customers/<int:customer_id>/erase")
+@role_required("admin")
+def erase_customer(customer_id):
+    """A PIPL erasure request, carried out at once; refused for customers with a signed contract."""
+    customer = customer_by_id(customer_id) or abort(404)
+    form = ErasureForm(expected=customer.id)
+    refusal = erasure_refusal(customer)
+    if refusal:
+        form.form_errors.append(refusal)
+    elif form.validate_on_submit():
+        erase(customer, current_user._get_current_object(), form.reason.data)
+        flash(_("The customer's personal data was erased."), "success")
+        return redirect(url_for("clients.detail", customer_id=customer.id), 303)
+    return render_template("clients/detail.html", **client_page(customer, erase_form=form)), 422
+
+
+section(
+    "admin.retention",
+    _l("Retention"),
+    _l("Anonymise customers inactive past the retention period; archive signed customers."),
+)

@@ -1,0 +1,169 @@
+"""Office settings (one page, one small form per section) and the source channels."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from peewee import fn
+
+from villa import settings as office
+from villa.auth import role_required
+from villa.i18n import gettext as _
+from villa.i18n import lazy_gettext as _l
+from villa.models import Channel, Customer
+from villa.web.admin import bp, section
+from villa.web.admin.forms import (
+    CHANNEL_KIND_LABELS,
+    AlertsForm,
+    ChannelEditForm,
+    ChannelForm,
+    CorrectionsForm,
+    EligibilityForm,
+    KeepingForm,
+    LookupsForm,
+    MaskingForm,
+    MessagesForm,
+    OwnershipForm,
+    PrivacyNoticeForm,
+    RejectionReasonsForm,
+    ReviewChecklistForm,
+)
+
+# name in the URL -> (form, title, what it decides)
+SECTIONS = {
+    "ownership": (OwnershipForm, _l("Ownership"), _l("How long a rep keeps a customer, and the pool quota.")),
+    "eligibility": (EligibilityForm, _l("Purchase eligibility"), _l("The city's rule, as numbers.")),
+    "reasons": (RejectionReasonsForm, _l("Rejection reasons"), _l("What reviewers pick from.")),
+    "checklist": (ReviewChecklistForm, _l("Review checklist"), _l("What reviewers check.")),
+    "messages": (MessagesForm, _l("Messages to customers"), _l("Sent after a review.")),
+    "privacy": (PrivacyNoticeForm, _l("Privacy notice"), _l("What the customer agrees to.")),
+    "corrections": (CorrectionsForm, _l("Correction links"), _l("Links customers use to fix their data.")),
+    "keeping": (KeepingForm, _l("Retention and backups"), _l("How long data and backups are kept.")),
+    "masking": (
+        MaskingForm,
+        _l("Masked numbers"),
+        _l("How much of a number people see who may not see it in full."),
+    ),
+    "lookups": (
+        LookupsForm,
+        _l("Exact lookups"),
+        _l("How many complete phone or ID numbers one user may look up."),
+    ),
+    "alerts": (AlertsForm, _l("Alerts for the audit team"), _l("When one user's day looks unusual.")),
+}
+
+
+@bp.get("/settings")
+@role_required("admin")
+def settings():
+    return _settings_page()
+
+
+@bp.post(f"/settings/<any({', '.join(SECTIONS)}):name>")
+@role_required("admin")
+def save_settings(name):
+    form = SECTIONS[name][0]()
+    if form.validate_on_submit():
+        try:
+            changes = office.save(form.to_settings(), current_user._get_current_object())
+        except office.SettingProblem as refused:
+            form.place(refused.problems)
+        else:
+            if changes:
+                flash(_("Saved: %(section)s.", section=SECTIONS[name][1]), "success")
+            return redirect(url_for("admin.settings", _anchor=name), 303)
+    return _settings_page(name, form), 422
+
+
+def _settings_page(posted=None, posted_form=None):
+    sections = []
+    for name, (form_class, title, purpose) in SECTIONS.items():
+        form = (
+            posted_form if name == posted else form_class(formdata=None, data=form_class.initial(office.read))
+        )
+        sections.append((name, title, purpose, form))
+    return render_template("admin/settings.html", sections=sections)
+
+
+@bp.route("/settings/channels", methods=["GET", "POST"])
+@role_required("admin")
+def channels():
+    form = ChannelForm()
+    if form.validate_on_submit():
+        try:
+            channel = office.add_channel(
+                form.code.data, form.name.data, form.kind.data, form.protection_days.data, _actor()
+            )
+        except office.SettingProblem as refused:
+            _place(form, refused.problems)
+        else:
+            flash(_("Channel added: %(name)s", name=channel.name), "success")
+            return redirect(url_for("admin.channels"), 303)
+    status = 422 if request.method == "POST" else 200
+    return _channels_page(form), status
+
+
+@bp.route("/settings/channels/<int:channel_id>", methods=["GET", "POST"])
+@role_required("admin")
+def edit_channel(channel_id):
+    channel = _channel_or_404(channel_id)
+    form = ChannelEditForm(obj=channel) if request.method == "GET" else ChannelEditForm()
+    if form.validate_on_submit():
+        try:
+            office.change_channel(
+                channel, form.name.data, form.kind.data, form.protection_days.data, _actor()
+            )
+        except office.SettingProblem as refused:
+            _place(form, refused.problems)
+        else:
+            flash(_("Channel saved: %(name)s", name=channel.name), "success")
+            return redirect(url_for("admin.channels"), 303)
+    status = 422 if request.method == "POST" else 200
+    return _channels_page(ChannelForm(formdata=None), editing=channel, edit_form=form), status
+
+
+@bp.post("/settings/channels/<int:channel_id>/<any(deactivate, reactivate):change>")
+@role_required("admin")
+def set_channel_active(channel_id, change):
+    channel = _channel_or_404(channel_id)
+    if office.set_channel_active(channel, change == "reactivate", _actor()):
+        if channel.active:
+            flash(_("Channel back on the desk's list: %(name)s", name=channel.name), "success")
+        else:
+            flash(_("Channel taken off the desk's list: %(name)s", name=channel.name), "success")
+    return redirect(url_for("admin.channels"), 303)
+
+
+def _channels_page(form, editing=None, edit_form=None):
+    used = dict(Customer.select(Customer.channel, fn.COUNT(Customer.id)).group_by(Customer.channel).tuples())
+    listed = Channel.select().order_by(Channel.active.desc(), Channel.sort_order, Channel.id)
+    return render_template(
+        "admin/channels.html",
+        channels=listed,
+        used=used,
+        kinds=CHANNEL_KIND_LABELS,
+        form=form,
+        editing=editing,
+        edit_form=edit_form,
+    )
+
+
+def _place(form, problems):
+    for field, message in problems.items():
+        form[field].errors.append(message)
+
+
+def _channel_or_404(channel_id: int) -> Channel:
+    channel = Channel.get_or_none(Channel.id == channel_id)
+    if channel is None:
+        abort(404)
+    return channel
+
+
+def _actor():
+    return current_user._get_current_object()
+
+
+section(
+    "admin.settings",
+    _l("Settings"),
+    _l("Protection periods, pool quota, review, messages, privacy notice, channels."),
+)

@@ -1,0 +1,105 @@
+"""The logs on the web, for the audit team and admins: read-only (GET only, by design)."""
+
+from flask import render_template, request
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, IntegerField, SelectField
+from wtforms.validators import NumberRange, Optional
+
+from villa import alerts, logs
+from villa.auth import is_htmx, role_required
+from villa.i18n import lazy_gettext as _l
+from villa.models import Customer, User
+from villa.timeline import EVENT_LABELS, field_label
+from villa.web.logs import bp
+
+READERS = ("auditor", "admin")
+WHO_SAW_ROLES = ("manager", "auditor")
+TAB_LABELS = {
+    "access": _l("Access log: reveals, lookups and exports"),
+    "audit": _l("Audit log: changes"),
+    "alerts": _l("Alerts for the audit team"),
+}
+ACCESS_ACTION_LABELS = {"reveal": _l("Reveal"), "lookup": _l("Lookup"), "export": _l("Export")}
+
+
+class LogFilterForm(FlaskForm):
+    """The filters of a log page, read from the query string."""
+
+    class Meta:
+        csrf = False
+
+    tab = HiddenField(default="access")
+    user = SelectField(_l("User"), coerce=int, default=0, validate_choice=True)
+    customer = IntegerField(
+        _l("Customer number"), validators=[Optional(), NumberRange(min=1, max=logs.MAX_ID)]
+    )
+    action = SelectField(_l("Action"), default="", validate_choice=True)
+    date_from = DateField(_l("From"), validators=[Optional()])
+    date_to = DateField(_l("To"), validators=[Optional()])
+
+    def to_filter(self) -> logs.LogFilter:
+        """The filters that are valid; a bad one is shown with its message and ignored."""
+
+        def good(field):
+            return None if field.errors else field.data
+
+        return logs.LogFilter(
+            user_id=good(self.user) or None,
+            customer_id=good(self.customer),
+            action=good(self.action) or "",
+            date_from=good(self.date_from),
+            date_to=good(self.date_to),
+        )
+
+
+@bp.get("/")
+@role_required(*READERS)
+def index():
+    tab = request.args.get("tab") if request.args.get("tab") in logs.LOGS else "access"
+    form = LogFilterForm(formdata=request.args)
+    form.tab.data = tab
+    form.user.choices = [(0, _l("Anyone"))] + [
+        (u.id, f"{u.display_name} ({u.username})") for u in User.select().order_by(User.username)
+    ]
+    form.action.choices = [("", _l("Any"))] + [(a, action_label(tab, a)) for a in logs.actions(tab)]
+    if request.args:
+        form.validate()
+    entries, next_before = logs.log_page(tab, form.to_filter(), request.args.get("before", type=int))
+    template = "logs/_results.html" if is_htmx() else "logs/index.html"
+    response = render_template(
+        template,
+        tab=tab,
+        tabs=TAB_LABELS,
+        form=form,
+        entries=entries,
+        next_before=next_before,
+        args={k: v for k, v in request.args.items() if k != "before" and v},
+        action_label=action_label,
+        field_label=field_label,
+        stored_value=logs.stored_value,
+        describe_alert=alerts.describe,
+    )
+    return response, 200, {"Vary": "HX-Request"}
+
+
+def action_label(tab: str, action: str):
+    if tab == "access":
+        return ACCESS_ACTION_LABELS.get(action, action)
+    if alerts.is_alert(action):
+        return alerts.title(action)
+    label = EVENT_LABELS.get(action)
+    return f"{label} ({action})" if label else action
+
+
+@bp.app_template_global()
+def who_saw(customer: Customer) -> list:
+    """For the client page: who revealed this customer's phone or ID, for managers and auditors."""
+    if not current_user.is_authenticated or current_user.role not in WHO_SAW_ROLES:
+        return []
+    return logs.who_saw(customer)
+
+
+@bp.app_template_global()
+def may_see_who_saw() -> bool:
+    return current_user.is_authenticated and current_user.role in WHO_SAW_ROLES

@@ -1,0 +1,162 @@
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from villa import rotation
+from villa.auth import is_htmx, role_required
+from villa.customers import customer_by_id, shown_name
+from villa.i18n import gettext as _
+from villa.lookups import LookupRefused
+from villa.materials import active_materials
+from villa.models import Customer, User, Visit, office_day_start
+from villa.ownership import OwnershipError, open_dispute, take_from_pool
+from villa.registration import DuplicateCustomer, Match, Registration, check_known, log_return_visit, register
+from villa.web.reception import bp
+from villa.web.reception.forms import DisputeForm, RegistrationForm, ReturnVisitForm
+from villa.web.reception.rotation_routes import rotation_context
+
+DESK = ("reception", "rep", "manager")
+TEXT_FIELDS = (
+    "age_band", "referrer_name", "broker_agency", "broker_name", "unit_type", "area_band", "budget",
+    "purpose", "grade", "competing_projects", "notes",
+)  # fmt: skip
+NUMBER_FIELDS = ("social_insurance_months", "homes_owned")
+PRIVATE_FIELDS = ("address", "wechat", "payment_method", "asset_band", "credit_notes")
+
+
+@bp.get("/")
+@role_required(*DESK)
+def desk():
+    """Today at the desk: the day's visits and calls, who received them, the rotation queue."""
+    visits = (
+        Visit.select(Visit, Customer)
+        .join(Customer)
+        .where(Visit.at >= office_day_start())
+        .order_by(Visit.at.desc())
+    )
+    return render_template("reception/desk.html", visits=visits, **rotation_context())
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@role_required(*DESK)
+def register_customer():
+    form = RegistrationForm(reps=User.reps(), materials=active_materials())
+    if request.method == "GET" and current_user.role != "rep":
+        next_rep = rotation.next_rep()
+        form.rep.data = next_rep.id if next_rep else None
+    if form.validate_on_submit() and (entry := _registration(form)):
+        try:
+            customer = register(current_user, entry)
+        except DuplicateCustomer as duplicate:
+            return _conflict(Match(duplicate.existing, duplicate.matched))
+        flash(_("%(name)s is registered.", name=customer.name), "success")
+        return redirect(url_for("clients.detail", customer_id=customer.id), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("reception/register.html", form=form), status
+
+
+def _registration(form) -> Registration | None:
+    """The validated form as a Registration; None when the chosen rep is not a valid owner."""
+    if current_user.role == "rep":
+        owner, via_rotation = current_user._get_current_object(), False
+    else:
+        owner = form.chosen_rep()
+        if owner is None:
+            form.rep.errors.append(_("Choose the sales rep who receives this customer."))
+            return None
+        next_rep = rotation.next_rep()
+        via_rotation = next_rep is not None and next_rep.id == owner.id
+    details = {name: (getattr(form, name).data or "").strip() for name in TEXT_FIELDS}
+    details.update({name: getattr(form, name).data for name in NUMBER_FIELDS})
+    details["hukou_local"] = {"yes": True, "no": False}.get(form.hukou_local.data)
+    details.update({name: (getattr(form, name).data or "").strip() or None for name in PRIVATE_FIELDS})
+    return Registration(
+        name=form.name.data,
+        phone=form.normal_phone,
+        gender=form.gender.data,
+        visit_type=form.visit_type.data,
+        channel=form.chosen_channel,
+        owner=owner,
+        alt_phone=form.alt_phone.data or "",
+        id_type=form.id_type.data,
+        id_number=form.normal_id or "",
+        sensitive_consent=form.sensitive_consent.data,
+        via_rotation=via_rotation,
+        details=details,
+        material_ids=form.materials.data or [],
+    )
+
+
+def _conflict(match: Match, dispute_form=None, status=409):
+    template = "reception/_conflict.html" if is_htmx() else "reception/conflict.html"
+    return render_template(
+        template,
+        match=match,
+        shown_name=shown_name(current_user, match.customer),
+        dispute_form=dispute_form or DisputeForm(),
+        return_form=ReturnVisitForm(),
+    ), status
+
+
+@bp.get("/check")
+@role_required(*DESK)
+def check():
+    """While the desk types: is this phone or ID number already a customer, and whose?"""
+    try:
+        match = check_known(
+            current_user,
+            request.args.get("phone", "")[:40],
+            request.args.get("id_number", "")[:40],
+            request.args.get("id_type", "resident"),
+            request.remote_addr or "",
+        )
+    except LookupRefused as refused:
+        return render_template("reception/_dup_warning.html", refused=refused.message), 429
+    if match is None:
+        return ""  # nobody known: the empty answer clears the warning (most keystrokes end here)
+    return render_template(
+        "reception/_dup_warning.html", match=match, shown_name=shown_name(current_user, match.customer)
+    )
+
+
+def _customer(customer_id) -> Customer:
+    return customer_by_id(customer_id) or abort(404)
+
+
+@bp.post("/customers/<int:customer_id>/return-visit")
+@role_required(*DESK)
+def return_visit(customer_id):
+    customer = _customer(customer_id)
+    form = ReturnVisitForm()
+    if not form.validate_on_submit():
+        return _conflict(Match(customer, "phone"), status=422)
+    log_return_visit(customer, current_user._get_current_object(), form.kind.data, form.note.data)
+    owner = customer.owner.display_name if customer.owner else _("the public pool")
+    flash(_("Return visit logged and handed to %(owner)s.", owner=owner), "success")
+    return redirect(url_for("reception.desk"), 303)
+
+
+@bp.post("/customers/<int:customer_id>/dispute")
+@role_required("rep")
+def dispute(customer_id):
+    customer = _customer(customer_id)
+    if customer.owner_id in (None, current_user.id):
+        abort(403)
+    form = DisputeForm()
+    if not form.validate_on_submit():
+        return _conflict(Match(customer, "phone"), dispute_form=form, status=422)
+    open_dispute(customer, current_user._get_current_object(), form.reason.data)
+    flash(_("Dispute opened. A sales manager will decide who keeps this customer."), "info")
+    return redirect(url_for("home.index"), 303)
+
+
+@bp.post("/customers/<int:customer_id>/take")
+@role_required("rep")
+def take(customer_id):
+    customer = _customer(customer_id)
+    try:
+        take_from_pool(customer, current_user._get_current_object(), request.form.get("kind", "visit"))
+    except OwnershipError as refused:
+        flash(refused.message, "error")
+        return redirect(url_for("reception.register_customer"), 303)
+    flash(_("%(name)s is now your customer.", name=customer.name), "success")
+    return redirect(url_for("clients.detail", customer_id=customer.id), 303)
