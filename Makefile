@@ -36,7 +36,7 @@ format: $(VENV)/.dev
 
 i18n: $(VENV)/.dev
 	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location -o villa/translations/messages.pot .
-	$(BIN)/pybabel update -i villa/translations/messages.pot -d villa/translations -l zh_Hans --no-fuzzy-matching --ignore-obsolete --no-location
+	$(BIN)/pybabel update -i villa/translations/messages.pot -d villa/translations -l zh_Hans --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel compile -d villa/translations
 
 # `make bench`: seed BENCH_CUSTOMERS customers into a temporary instance, serve it with gunicorn and
