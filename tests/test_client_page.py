@@ -1,9 +1,13 @@
 """The client page and the list: who sees and does what, the timeline, filters, the rep's day."""
 
+import logging
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from flask import before_render_template, template_rendered
 
+from villa.client_page import client_page
 from villa.models import AccessLog, Customer, office_today
 from villa.ownership import open_dispute
 from villa.registration import log_return_visit
@@ -145,3 +149,195 @@ def test_disputed_customer_name_is_masked_for_the_claimant(make_user, login, mak
     open_dispute(customer, claimant, "我先接待")
     assert "孙悟空" not in login(claimant).get("/").get_data(as_text=True)
     assert "孙悟空" in login(owner).get("/").get_data(as_text=True)
+
+
+# ---- One home: the page is gathered by villa.client_page, and the templates only render it ----
+
+
+class Queries(logging.Handler):
+    """Every SQL statement peewee runs (it logs each one at DEBUG), marked when it ran while a
+    template was being rendered."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.rendering, self.all, self.from_templates = 0, [], []
+
+    def emit(self, record):
+        self.all.append(record.getMessage())
+        if self.rendering:
+            self.from_templates.append(record.getMessage())
+
+
+@contextmanager
+def counted_queries(app):
+    queries, log = Queries(), logging.getLogger("peewee")
+    level = log.level
+
+    def started(sender, **extra):
+        queries.rendering += 1
+
+    def finished(sender, **extra):
+        queries.rendering -= 1
+
+    log.addHandler(queries)
+    log.setLevel(logging.DEBUG)
+    before_render_template.connect(started, app)
+    template_rendered.connect(finished, app)
+    try:
+        yield queries
+    finally:
+        template_rendered.disconnect(finished, app)
+        before_render_template.disconnect(started, app)
+        log.removeHandler(queries)
+        log.setLevel(level)
+
+
+@pytest.fixture
+def lived(cast, make_user):
+    """The cast's customer with a story: a follow-up, a change, a reveal, a review, a visit."""
+    customer, sessions = cast
+    owner = sessions["owner"]
+    owner.post(f"/customers/{customer.id}/followups", {"kind": "call", "content": "电话沟通", "reached": "y"})
+    owner.post(f"/customers/{customer.id}/fields/budget", {"budget": "2000万+"})
+    owner.post(f"/customers/{customer.id}/reveal", htmx=True)
+    sessions["manager"].post(f"/review/{customer.id}/reject", {"reason": "电话不全"})
+    log_return_visit(Customer.get_by_id(customer.id), make_user("reception"), "visit", "带家人来")
+    return customer, sessions
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_rendering_the_client_page_runs_no_query(app, lived, actor):
+    customer, sessions = lived
+    with counted_queries(app) as queries:
+        page = sessions[actor].get(f"/customers/{customer.id}")
+    assert page.status_code == 200
+    assert queries.all, "the query log was not read"
+    assert queries.from_templates == [], f"{actor}: templates ran {queries.from_templates}"
+
+
+def test_the_answers_to_saves_render_without_a_query(app, lived):
+    customer, sessions = lived
+    owner, url = sessions["owner"], f"/customers/{customer.id}"
+    with counted_queries(app) as queries:
+        saves = [
+            owner.post(f"{url}/fields/budget", {"budget": "1500-2000万"}, htmx=True),
+            owner.post(f"{url}/stage", {"stage": "pledged"}, htmx=True),
+            owner.post(f"{url}/followups", {"kind": "visit", "content": "来看房", "grade": "A"}, htmx=True),
+        ]
+    assert [r.status_code for r in saves] == [200, 200, 200]
+    assert queries.from_templates == [], queries.from_templates
+
+
+# What client_page() gives each viewer: (may write, may reveal, contact rows, purchasing power rows,
+# who saw it shown, may reassign, may erase, may make a correction link).
+GATHERED = {
+    "owner": (True, True, 8, 3, False, False, False, True),
+    "other_rep": (False, False, 0, 0, False, False, False, False),
+    "manager": (True, True, 8, 3, True, True, False, True),
+    "other_manager": (False, False, 0, 0, True, False, False, False),
+    "auditor": (False, True, 0, 3, True, False, False, False),
+    "reception": (False, False, 0, 0, False, False, False, False),
+    "admin": (False, False, 0, 0, False, False, True, False),
+}
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_client_page_gathers_what_the_viewer_may_see_and_do(lived, actor):
+    customer, sessions = lived
+    page = client_page(sessions[actor].user, Customer.get_by_id(customer.id))
+    seen = (
+        page.may_write,
+        page.may_reveal,
+        len(page.sections["contact"]),
+        len(page.sections["purchasing_power"]),
+        page.who_saw is not None,
+        page.may_reassign,
+        page.may_erase,
+        page.corrections.may_create_link,
+    )
+    assert seen == GATHERED[actor]
+    assert page.header.name == ("张三丰" if actor in ("owner", "manager", "auditor") else "张**")
+    assert page.contact.phone == "139****5678" and not page.contact.revealed
+    assert [row.editable for row in page.sections["needs"]] == [page.may_write] * 5
+    assert page.review.decisions and page.review.reasons_shown == page.may_reveal
+    if page.who_saw is not None:
+        assert [seen.who for seen in page.who_saw] == [sessions["owner"].user.display_name]
+
+
+def test_no_template_global_serves_the_client_page(app):
+    gone = {
+        "profile_field",
+        "field_display",
+        "new_stage_form",
+        "review_history",
+        "may_resubmit",
+        "correction_link_allowed",
+        "corrections_waiting",
+        "who_saw",
+        "may_see_who_saw",
+        "erasure_form",
+    }
+    assert gone.isdisjoint(app.jinja_env.globals)
+
+
+# ---- Forms loaded when their section is opened ----
+
+# Fragment URL -> who gets the form (every other actor of the cast gets 403).
+FRAGMENTS = {
+    "stage": {"owner", "manager"},
+    "reassign": {"manager"},
+    "erasure": {"admin"},
+}
+FORM_MARKS = {
+    "stage": 'name="stage"',
+    "reassign": 'data-testid="reassign-form"',
+    "erasure": 'data-testid="erase"',
+}
+SECTION_MARKS = {
+    "stage": 'data-testid="stage-change"',
+    "reassign": 'data-testid="reassign"',
+    "erasure": 'data-testid="erasure"',
+}
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize("section", FRAGMENTS)
+def test_forms_load_when_their_section_opens_for_who_may_use_them(cast, actor, section):
+    customer, sessions = cast
+    session = sessions[actor]
+    url = f"/customers/{customer.id}/{section}"
+    page = session.get(f"/customers/{customer.id}").get_data(as_text=True)
+    allowed = actor in FRAGMENTS[section]
+    assert (SECTION_MARKS[section] in page) == allowed
+    assert FORM_MARKS[section] not in page, "the form is drawn before its section is opened"
+    fragment = session.htmx_get(url)
+    assert fragment.status_code == (200 if allowed else 403)
+    if allowed:
+        html = fragment.get_data(as_text=True)
+        assert FORM_MARKS[section] in html and "<html" not in html
+        # Without JavaScript the section's link opens the form on a small page.
+        assert f'href="{url}"' in page
+        alone = session.get(url).get_data(as_text=True)
+        assert FORM_MARKS[section] in alone and "<html" in alone
+
+
+def test_the_erasure_section_of_a_signed_customer_says_why_not(cast):
+    customer, sessions = cast
+    Customer.update(stage="signed").where(Customer.id == customer.id).execute()
+    html = sessions["admin"].htmx_get(f"/customers/{customer.id}/erasure").get_data(as_text=True)
+    assert 'data-testid="erasure-signed"' in html and 'data-testid="erase"' not in html
+
+
+def test_the_erasure_page_without_javascript_keeps_the_name_masked(cast):
+    customer, sessions = cast
+    html = sessions["admin"].get(f"/customers/{customer.id}/erasure").get_data(as_text=True)
+    assert "张三丰" not in html and "张**" in html
+
+
+def test_the_header_and_timeline_refetches_are_gone(cast):
+    customer, sessions = cast
+    owner = sessions["owner"]
+    page = owner.get(f"/customers/{customer.id}").get_data(as_text=True)
+    assert "customer-changed" not in page
+    assert owner.htmx_get(f"/customers/{customer.id}/header").status_code == 404
+    assert owner.htmx_get(f"/customers/{customer.id}/timeline").status_code == 404

@@ -4,7 +4,9 @@ from datetime import timedelta
 
 import pytest
 
+from tests.test_profile_edit import oob_header
 from villa.followups import FollowUpError, add_followup, refresh_followup_times, timeline_followups
+from villa.labels import localdate
 from villa.models import AuditLog, Customer, FollowUp, now, office_today
 
 
@@ -82,8 +84,13 @@ def test_next_date_is_set_and_a_due_date_is_cleared(owned, login):
     owner, _manager, customer = owned
     session = login(owner)
     next_week = office_today() + timedelta(days=7)
-    assert post_followup(session, customer, next_at=next_week.isoformat()).status_code == 200
+    response = post_followup(session, customer, next_at=next_week.isoformat(), reached="y")
+    assert response.status_code == 200
     assert reload(customer).next_followup_on == next_week
+    # The header in the answer shows the new date and the protection the contact renewed.
+    header = oob_header(response.get_data(as_text=True))
+    assert next_week.isoformat() in header
+    assert localdate(reload(customer).protected_until) in header
     assert FollowUp.get().next_at == next_week
     # Without a new date, a date still in the future stays ...
     assert post_followup(session, customer).status_code == 200
@@ -134,6 +141,13 @@ def test_grade_change_updates_the_customer_and_is_audited(owned, login):
     response = post_followup(login(owner), customer, grade="A")
     assert response.status_code == 200
     assert reload(customer).grade == "A"
+    # The same answer carries the header with the new grade, and the grade change for the timeline
+    # right under the new row; nothing asks the page to fetch itself again.
+    html = response.get_data(as_text=True)
+    assert "HX-Trigger" not in response.headers
+    assert 'data-testid="grade">A<' in oob_header(html)
+    main = html[: html.index("<hx-partial")]
+    assert main.index('data-testid="followup"') < main.index('data-testid="event-grade_changed"')
     assert FollowUp.get().grade == "A"
     audit = AuditLog.get(AuditLog.action == "grade_changed")
     assert (audit.actor_id, audit.customer_id) == (owner.id, customer.id)
@@ -177,6 +191,10 @@ def test_correction_is_a_new_entry_and_the_original_stays(owned, login):
     correction = FollowUp.get(FollowUp.corrects == original.id)
     assert correction.content == "客户说预算一千万" and correction.id != original.id
     assert 'data-testid="followup-corrects"' in fragment
+    # The original entry, marked as corrected, replaces itself on the page out of band.
+    marked = fragment[fragment.index(f'id="followup-{original.id}"') :]
+    assert marked.split(">", 1)[0].endswith('hx-swap-oob="true"')
+    assert 'data-testid="followup-corrected-by"' in marked.split("</li>", 1)[0]
     unchanged = FollowUp.get_by_id(original.id)
     assert (unchanged.content, unchanged.result, unchanged.created_at) == (
         "客户说预算八百万",

@@ -6,8 +6,6 @@ from datetime import timedelta
 from threading import Barrier
 
 import pytest
-from flask import render_template
-from flask_login import login_user
 
 from tests.test_cli import villa as run_villa
 from villa.db import db
@@ -21,7 +19,6 @@ from villa.ownership import (
     release_lapsed,
     take_from_pool,
 )
-from villa.web.clients.reassign_routes import reassign_context
 
 
 def lapsed(make_customer, owner, days=1, **fields):
@@ -243,26 +240,24 @@ def test_another_teams_manager_and_reps_cannot_reassign(make_user, login, login_
     assert audit("reassigned") == []
 
 
-def reassign_fragment(app, user, customer):
-    """clients/_reassign.html as the client page includes it, for this user."""
-    with app.test_request_context():
-        login_user(user)
-        return render_template("clients/_reassign.html", customer=customer, **reassign_context(customer))
-
-
-def test_reassign_form_offers_the_managers_reps(app, make_user, make_customer):
+def test_reassign_form_offers_the_managers_reps(login, make_user, make_customer):
     manager, other_manager = make_user("manager"), make_user("manager")
     owner = make_user("rep", manager=manager, display_name="李娜")
     make_user("rep", manager=manager, display_name="张伟")
     make_user("rep", manager=other_manager, display_name="王芳")
     make_user("rep", display_name="赵强")  # no manager: every manager's
     customer = make_customer(owner=owner)
-    form = reassign_fragment(app, manager, customer)
-    assert 'data-testid="reassign-form"' in form and 'name="csrf_token"' in form
+    session = login(manager)
+    assert 'data-testid="reassign"' in session.get(f"/customers/{customer.id}").get_data(as_text=True)
+    # The form loads when the section is opened.
+    form = session.htmx_get(f"/customers/{customer.id}/reassign").get_data(as_text=True)
+    assert 'data-testid="reassign-form"' in form and 'name="csrf_token"' in form and "<html" not in form
     assert "张伟" in form and "赵强" in form
     assert "王芳" not in form and "李娜" not in form
     for outsider in (owner, other_manager, make_user("auditor")):
-        assert reassign_fragment(app, outsider, customer).strip() == ""
+        session = login(outsider)
+        assert 'data-testid="reassign"' not in session.get(f"/customers/{customer.id}").get_data(as_text=True)
+        assert session.htmx_get(f"/customers/{customer.id}/reassign").status_code == 403
 
 
 # ---- The pool page ----

@@ -52,6 +52,22 @@ def audit_rows(customer, action="field_changed"):
     return list(AuditLog.select().where(AuditLog.customer == customer.id, AuditLog.action == action))
 
 
+OOB_HEADER = '<hgroup id="client-header" hx-swap-oob="true">'
+OOB_TIMELINE = '<ul hx-swap-oob="afterbegin:#timeline">'
+
+
+def oob_header(html: str) -> str:
+    """The page header a save's answer swaps in out of band."""
+    start = html.index(OOB_HEADER)
+    return html[start : html.index("</hgroup>", start)]
+
+
+def oob_timeline(html: str) -> str:
+    """The entries a save's answer puts on top of the timeline, out of band (last in the answer)."""
+    start = html.index(OOB_TIMELINE)
+    return html[start : html.rindex("</ul>")]
+
+
 # Saving a field
 
 
@@ -63,7 +79,11 @@ def test_owner_changes_budget_in_place(team, login, owned):
     assert "<html" not in html
     assert 'id="field-budget"' in html and 'class="field-view"' in html
     assert "1500-2000万" in html
-    assert response.headers["HX-Trigger"] == "customer-changed"
+    # One answer: the row, and out of band the header and the new timeline entry; no refetch.
+    assert "HX-Trigger" not in response.headers
+    assert 'data-testid="customer-name">张三丰<' in oob_header(html)
+    entry = oob_timeline(html)
+    assert 'data-testid="event-field_changed"' in entry and "800-1000万 → 1500-2000万" in entry
     assert fresh(owned).budget == "1500-2000万"
     [row] = audit_rows(owned)
     assert (row.actor_id, row.change_map) == (team[1].id, {"budget": ["800-1000万", "1500-2000万"]})
@@ -189,6 +209,9 @@ def test_changing_the_name_of_an_approved_customer_sends_it_back_to_review(team,
     response = login(team[1]).post(field_url(customer, "name"), {"name": "李思"}, htmx=True)
     assert response.status_code == 200
     assert fresh(customer).review_status == "pending_first"
+    # The header shows the new name and the review it went back to, in the same answer.
+    header = oob_header(response.get_data(as_text=True))
+    assert "李思" in header and "李四" not in header and "Waiting for manager review" in header
     [row] = audit_rows(customer)
     assert row.change_map == {"name": ["李四", "李思"], "review": "resubmitted"}
 
@@ -202,8 +225,10 @@ def test_changing_the_budget_of_an_approved_customer_keeps_it_approved(team, mak
 
 def test_saving_the_same_value_writes_no_history(team, login, owned):
     session = login(team[1])
-    assert session.post(field_url(owned, "budget"), {"budget": "800-1000万"}, htmx=True).status_code == 200
-    assert session.post(field_url(owned, "phone"), {"phone": "139-1234-5678"}, htmx=True).status_code == 200
+    for name, value in (("budget", "800-1000万"), ("phone", "139-1234-5678")):
+        response = session.post(field_url(owned, name), {name: value}, htmx=True)
+        assert response.status_code == 200
+        assert OOB_TIMELINE not in response.get_data(as_text=True), "nothing new for the timeline"
     assert audit_rows(owned) == []
 
 
@@ -333,8 +358,13 @@ def test_stage_moves_forward_and_refuses_going_back(team, login, owned):
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and 'id="stage"' in html and "<html" not in html
     assert fresh(owned).stage == "pledged"
+    assert "HX-Trigger" not in response.headers
+    assert "Pledged" in oob_header(html) and "Registered" not in oob_header(html)
+    assert 'data-testid="event-stage_changed"' in oob_timeline(html)
     back = session.post(url, {"stage": "visited"}, htmx=True)
-    assert back.status_code == 422 and 'data-testid="error-stage"' in back.get_data(as_text=True)
+    refused = back.get_data(as_text=True)
+    assert back.status_code == 422 and 'data-testid="error-stage"' in refused
+    assert OOB_HEADER not in refused and OOB_TIMELINE not in refused
     assert fresh(owned).stage == "pledged"
     [row] = audit_rows(owned, "stage_changed")
     assert row.change_map == {"stage": ["registered", "pledged"]}

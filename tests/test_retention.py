@@ -433,7 +433,9 @@ def test_erasure_needs_a_reason_and_the_customer_number(make_customer, login_as,
 def test_erasure_is_refused_for_signed_customers(make_customer, login_as):
     customer = make_customer(stage="signed", name="赵签约")
     admin = login_as("admin")
-    assert 'data-testid="erasure-signed"' in admin.get(f"/customers/{customer.id}").get_data(as_text=True)
+    assert 'data-testid="erasure"' in admin.get(f"/customers/{customer.id}").get_data(as_text=True)
+    section = admin.htmx_get(f"/customers/{customer.id}/erasure").get_data(as_text=True)
+    assert 'data-testid="erasure-signed"' in section
     response = erase(admin, customer)
     html = response.get_data(as_text=True)
     assert response.status_code == 422

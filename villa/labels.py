@@ -43,6 +43,13 @@ ID_TYPE_LABELS = {
     "taiwan": _l("Taiwan permit"),
 }
 GENDER_LABELS = {"M": _l("Male"), "F": _l("Female"), "U": _l("Not given")}
+FOLLOWUP_KIND_LABELS = {
+    "call": _l("Phone call"),
+    "visit": _l("Visit"),
+    "wechat": _l("WeChat"),
+    "viewing": _l("Viewing"),
+    "sms": _l("SMS"),
+}
 
 
 def _label(table):
@@ -92,6 +99,7 @@ def init_app(app):
         purpose_label=_label(PURPOSE_LABELS),
         id_type_label=_label(ID_TYPE_LABELS),
         gender_label=_label(GENDER_LABELS),
+        followup_kind_label=_label(FOLLOWUP_KIND_LABELS),
         now=now,
         grades=GRADES,
         stage_labels=STAGE_LABELS,

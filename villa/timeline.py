@@ -131,3 +131,21 @@ def change_value(name: str, value):
     if name == "hukou_local":
         return _l("Yes") if value else _l("No")
     return tables.get(name, {}).get(value, value)
+
+
+def events_since(customer: Customer, actor: User, moment: datetime) -> list[Entry]:
+    """The timeline events this actor wrote on the customer from `moment` on, newest first: what a
+    save on the client page adds to the top of its timeline."""
+    full = can_see_full(actor, customer)
+    query = (
+        AuditLog.select(AuditLog, User)
+        .join(User, join_type=JOIN.LEFT_OUTER)
+        .where(
+            AuditLog.customer == customer.id,
+            AuditLog.actor == actor.id,
+            AuditLog.at >= moment,
+            AuditLog.action.in_(list(EVENT_LABELS)),
+        )
+        .order_by(AuditLog.id.desc())
+    )
+    return [Entry(e.at, "event", e, full, shown_changes(e, full)) for e in query]

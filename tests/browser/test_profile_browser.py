@@ -18,18 +18,44 @@ def _open_client_page(page, live_server, make_user, make_customer):
     return customer
 
 
+class Requests:
+    """The requests the page sends to the app (not static files) from now on."""
+
+    def __init__(self, page, live_server):
+        self.sent, self.base = [], live_server
+        page.on("request", self._seen)
+
+    def _seen(self, request):
+        if request.url.startswith(self.base) and "/static/" not in request.url:
+            self.sent.append(f"{request.method} {request.url[len(self.base) :]}")
+
+    def during(self, page, action):
+        """The requests `action` makes, once the page has had time to send any follow-up ones."""
+        start = len(self.sent)
+        action()
+        page.wait_for_timeout(500)  # a trigger-driven refetch would have gone out by now
+        return self.sent[start:]
+
+
 def test_owner_changes_the_budget_in_place(page, live_server, make_user, make_customer):
     customer = _open_client_page(page, live_server, make_user, make_customer)
+    requests = Requests(page, live_server)
     budget = page.locator("#field-budget")
     expect(budget.locator("[data-testid=value-budget]")).to_have_text("800-1000万")
     budget.locator("[data-testid=edit-budget]").click()
     form = page.locator("form#field-budget")
     expect(form).to_be_visible()
     form.locator("select[name=budget]").select_option("1500-2000万")
-    form.locator("[data-testid=save-budget]").click()
-    expect(page.locator("div#field-budget [data-testid=value-budget]")).to_have_text("1500-2000万")
+
+    def save():
+        form.locator("[data-testid=save-budget]").click()
+        expect(page.locator("div#field-budget [data-testid=value-budget]")).to_have_text("1500-2000万")
+
+    # One request: the answer carries the row, the header and the timeline entry.
+    assert requests.during(page, save) == [f"POST /customers/{customer.id}/fields/budget"]
     # The history on the timeline shows the change without a reload.
-    change = page.locator("#timeline [data-testid=event-field_changed]").first
+    change = page.locator("#timeline > li").first
+    expect(change).to_have_attribute("data-testid", "event-field_changed")
     expect(change).to_contain_text("800-1000万")
     expect(change).to_contain_text("1500-2000万")
     assert page.evaluate("window.villaNoReload") is True
@@ -69,3 +95,56 @@ def test_a_wrong_phone_shows_the_message_in_place_and_cancel_restores(
     expect(page.locator("div#field-phone [data-testid=value-phone]")).to_have_text("139****5678")
     assert page.evaluate("window.villaNoReload") is True
     assert Customer.get_by_id(customer.id).phone == "+8613912345678"
+
+
+def test_a_new_name_shows_in_the_header_at_once(page, live_server, make_user, make_customer):
+    customer = _open_client_page(page, live_server, make_user, make_customer)
+    page.locator("[data-testid=edit-name]").click()
+    page.locator("form#field-name input[name=name]").fill("张三峰")
+    page.locator("[data-testid=save-name]").click()
+    expect(page.locator("#client-header [data-testid=customer-name]")).to_have_text("张三峰")
+    expect(page.locator("div#field-name [data-testid=value-name]")).to_have_text("张三峰")
+    assert page.evaluate("window.villaNoReload") is True
+    assert Customer.get_by_id(customer.id).name == "张三峰"
+
+
+def test_the_stage_form_opens_with_its_section_and_the_header_follows(
+    page, live_server, make_user, make_customer
+):
+    customer = _open_client_page(page, live_server, make_user, make_customer)
+    requests = Requests(page, live_server)
+    expect(page.locator("#stage-next")).to_have_count(0)  # not drawn until the section opens
+
+    def open_section():
+        page.locator("[data-testid=stage-change] summary").click()
+        expect(page.locator("#stage-next")).to_be_visible()
+
+    assert requests.during(page, open_section) == [f"GET /customers/{customer.id}/stage"]
+    page.locator("#stage-next").select_option("pledged")
+
+    def save():
+        page.locator("[data-testid=stage-save]").click()
+        expect(page.locator("[data-testid=stage-current]")).to_have_text("认筹")
+
+    assert requests.during(page, save) == [f"POST /customers/{customer.id}/stage"]
+    expect(page.locator("#client-header")).to_contain_text("认筹")
+    expect(page.locator("#timeline > li").first).to_have_attribute("data-testid", "event-stage_changed")
+    assert page.evaluate("window.villaNoReload") is True
+    assert Customer.get_by_id(customer.id).stage == "pledged"
+
+
+def test_a_manager_opens_the_reassign_section_and_reassigns(page, live_server, make_user, make_customer):
+    manager = make_user("manager", username="wang", display_name="王经理")
+    owner = make_user("rep", display_name="李娜", manager=manager)
+    make_user("rep", username="zhangwei", display_name="张伟", manager=manager)
+    customer = make_customer(owner=owner, name="张三丰")
+    login_in_browser(page, live_server, "wang", PASSWORD)
+    page.goto(f"{live_server}/customers/{customer.id}")
+    expect(page.locator("[data-testid=reassign-form]")).to_have_count(0)
+    page.locator("[data-testid=reassign] summary").click()
+    form = page.locator("[data-testid=reassign-form]")
+    form.locator("select[name=owner_id]").select_option(label="张伟 (zhangwei)")
+    form.locator("textarea[name=reason]").fill("李娜休假")
+    form.locator("[data-testid=reassign-submit]").click()
+    expect(page.locator("#client-header [data-testid=owner]")).to_have_text("张伟")
+    assert Customer.get_by_id(customer.id).owner.display_name == "张伟"

@@ -56,8 +56,8 @@ def test_the_claimants_manager_cannot_decide_over_another_teams_customer(server,
 def test_a_dispute_older_than_the_owner_moves_nobody(server, staff):
     customer_id, dispute_id = _dispute(server, staff, "撞单乙")
     manager_a = staff["mgra"]
-    client_page = manager_a.get(f"/customers/{customer_id}").text
-    solo = re.search(r'<option[^>]*value="(\d+)"[^>]*>[^<]*\(solo5\)</option>', client_page)
+    reassign_form = manager_a.get(f"/customers/{customer_id}/reassign", htmx=True).text
+    solo = re.search(r'<option[^>]*value="(\d+)"[^>]*>[^<]*\(solo5\)</option>', reassign_form)
     assert solo, "the reassign form offers no solo5"
     moved = manager_a.post(
         f"/customers/{customer_id}/reassign", {"owner_id": solo.group(1), "reason": "调整分配"}

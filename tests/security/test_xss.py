@@ -115,8 +115,7 @@ def _fetch_pages(staff, planted):
     for payload, customer_id in planted.customers.items():
         base = f"/customers/{customer_id}"
         planted.add(f"client page, owner ({payload})", rep_a.get(base))
-        planted.add(f"timeline fragment ({payload})", rep_a.get(f"{base}/timeline", htmx=True))
-        planted.add(f"header fragment ({payload})", rep_a.get(f"{base}/header", htmx=True))
+        planted.add(f"stage section ({payload})", rep_a.get(f"{base}/stage", htmx=True))
         planted.add(f"revealed contact ({payload})", rep_a.post(f"{base}/reveal", htmx=True))
         for field in PAGE_FIELDS:
             planted.add(f"field {field} ({payload})", rep_a.get(f"{base}/fields/{field}", htmx=True))
@@ -134,6 +133,11 @@ def _fetch_pages(staff, planted):
             planted.add(f"follow-up correction page ({payload})", rep_a.get(url))
         for who in ("mgra", "audit", "repb", "desk", "admin"):
             planted.add(f"client page, {who} ({payload})", staff[who].get(base))
+        # A save's answer: the row, the header and the new timeline entry (old → new value).
+        saved = rep_a.post(
+            f"{base}/fields/competing_projects", {"competing_projects": f"{payload}!"}, htmx=True
+        )
+        planted.add(f"save answer ({payload})", saved)
     for who, paths in {
         "repa": ["/", "/customers/", "/reception/", "/reception/register"],
         "repb": ["/", "/customers/"],
@@ -177,7 +181,7 @@ def test_payloads_show_as_text_where_they_belong(planted, payload):
     wanted = [
         f"client page, owner ({payload})",  # notes, address and the rest of the registration
         f"follow-up fragment ({payload})",  # the new row htmx swaps in
-        f"timeline fragment ({payload})",
+        f"save answer ({payload})",  # the changed row, the header and the new timeline entry
         f"field notes ({payload})",
         f"field notes form ({payload})",
         f"follow-up correction form ({payload})",

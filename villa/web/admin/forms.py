@@ -19,6 +19,8 @@ from villa.materials import NAME_MAX
 from villa.models import User
 from villa.users import USERNAME
 
+ERASURE_REASON_MAX = 300
+
 
 class MaterialForm(FlaskForm):
     name = StringField(
@@ -276,3 +278,43 @@ class ChannelForm(ChannelEditForm):
         description=_l("Lower-case letters, digits and _; fixed once saved."),
         validators=[DataRequired(_l("Give the channel a code.")), Length(max=30)],
     )
+
+
+class _Confirmed(FlaskForm):
+    """A form whose `confirm` field must repeat `expected`: typing it is the guard against a slip."""
+
+    mismatch = _l("Type the number shown.")
+
+    def __init__(self, *args, expected, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.expected = str(expected)
+
+    def validate_confirm(self, field):
+        if (field.data or "").strip() != self.expected:
+            raise ValidationError(self.mismatch)
+
+
+class RetentionRunForm(_Confirmed):
+    confirm = StringField(
+        _l("Type the number of customers to anonymise"),
+        validators=[DataRequired(_l("Type the number of customers to anonymise."))],
+    )
+    mismatch = _l("That is not the number in the report: check the report again.")
+
+
+class ErasureForm(_Confirmed):
+    reason = TextAreaField(
+        _l("Reason (the customer's request: when and how it was made)"),
+        validators=[
+            DataRequired(_l("Give the reason for the erasure (the customer's request).")),
+            Length(
+                max=ERASURE_REASON_MAX,
+                message=_l("At most %(max)d characters.", max=ERASURE_REASON_MAX),
+            ),
+        ],
+    )
+    confirm = StringField(
+        _l("Type the customer number to confirm"),
+        validators=[DataRequired(_l("Type the customer number to confirm."))],
+    )
+    mismatch = _l("That is not this customer's number.")

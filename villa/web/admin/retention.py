@@ -2,15 +2,11 @@
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, ValidationError
 
 from villa.auth import role_required
 from villa.customers import customer_by_id
 from villa.i18n import gettext as _
 from villa.i18n import lazy_gettext as _l
-from villa.models import Customer
 from villa.retention import (
     archive_signed,
     erase,
@@ -21,53 +17,10 @@ from villa.retention import (
     run_retention,
 )
 from villa.web.admin import bp, section
-from villa.web.clients.routes import client_page
+from villa.web.admin.forms import ErasureForm, RetentionRunForm
+from villa.web.clients.routes import page_response
 
 REPORT_ROWS = 200
-REASON_MAX = 300
-
-
-class _Confirmed(FlaskForm):
-    """A form whose `confirm` field must repeat `expected`: typing it is the guard against a slip."""
-
-    mismatch = _l("Type the number shown.")
-
-    def __init__(self, *args, expected, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.expected = str(expected)
-
-    def validate_confirm(self, field):
-        if (field.data or "").strip() != self.expected:
-            raise ValidationError(self.mismatch)
-
-
-class RetentionRunForm(_Confirmed):
-    confirm = StringField(
-        _l("Type the number of customers to anonymise"),
-        validators=[DataRequired(_l("Type the number of customers to anonymise."))],
-    )
-    mismatch = _l("That is not the number in the report: check the report again.")
-
-
-class ErasureForm(_Confirmed):
-    reason = TextAreaField(
-        _l("Reason (the customer's request: when and how it was made)"),
-        validators=[
-            DataRequired(_l("Give the reason for the erasure (the customer's request).")),
-            Length(max=REASON_MAX, message=_l("At most %(max)d characters.", max=REASON_MAX)),
-        ],
-    )
-    confirm = StringField(
-        _l("Type the customer number to confirm"),
-        validators=[DataRequired(_l("Type the customer number to confirm."))],
-    )
-    mismatch = _l("That is not this customer's number.")
-
-
-@bp.app_template_global("erasure_form")
-def erasure_form(customer: Customer) -> ErasureForm:
-    """An empty erasure form for the client page's lifecycle block."""
-    return ErasureForm(formdata=None, expected=customer.id)
 
 
 @bp.route("/retention", methods=["GET", "POST"])
@@ -103,7 +56,7 @@ def erase_customer(customer_id):
         erase(customer, current_user._get_current_object(), form.reason.data)
         flash(_("The customer's personal data was erased."), "success")
         return redirect(url_for("clients.detail", customer_id=customer.id), 303)
-    return render_template("clients/detail.html", **client_page(customer, erase_form=form)), 422
+    return page_response(customer, 422, erase_form=form)
 
 
 section(

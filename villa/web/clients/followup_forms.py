@@ -7,15 +7,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from villa.fields import options
 from villa.followups import CONTENT_MAX, RESULT_MAX
 from villa.i18n import lazy_gettext as _l
+from villa.labels import FOLLOWUP_KIND_LABELS
 from villa.models import GRADES, Customer, FollowUp, office_today
-
-KIND_LABELS = {
-    "call": _l("Phone call"),
-    "visit": _l("Visit"),
-    "wechat": _l("WeChat"),
-    "viewing": _l("Viewing"),
-    "sms": _l("SMS"),
-}
 
 
 class FollowUpForm(FlaskForm):
@@ -23,7 +16,7 @@ class FollowUpForm(FlaskForm):
     kind = RadioField(
         _l("Contact by"),
         id="followup-kind",
-        choices=options(KIND_LABELS.items()),
+        choices=options(FOLLOWUP_KIND_LABELS.items()),
         default="call",
         validators=[InputRequired(_l("Choose how you contacted the customer."))],
     )

@@ -1,23 +1,20 @@
+"""Follow-ups logged on the client page: the new row lands on top of the timeline, with the header
+and what the follow-up changed (grade, stage, a corrected entry) in the same answer."""
+
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from villa import followups
 from villa.auth import is_htmx, role_required
-from villa.customers import can_see_full, can_write, customer_by_id
+from villa.clock import now
+from villa.customers import can_see_full
 from villa.i18n import gettext as _
-from villa.models import Customer, FollowUp
+from villa.models import FollowUp
 from villa.web.clients import bp
-from villa.web.clients.edit_routes import CHANGED_EVENT
 from villa.web.clients.followup_forms import FollowUpForm
+from villa.web.clients.routes import saved_response, writable_customer
 
 WRITERS = ("rep", "manager")
-
-
-def _writable_customer(customer_id) -> Customer:
-    customer = customer_by_id(customer_id) or abort(404)
-    if not can_write(current_user, customer):
-        abort(403)
-    return customer
 
 
 def _form_response(customer, form, status=200):
@@ -35,41 +32,44 @@ def _form_response(customer, form, status=200):
 @bp.post("/<int:customer_id>/followups")
 @role_required(*WRITERS)
 def add_followup(customer_id):
-    customer = _writable_customer(customer_id)
+    customer = writable_customer(customer_id)
     form = FollowUpForm(customer=customer)
+    since = now()
     if form.validate_on_submit():
         try:
             followup = followups.add_followup(customer, current_user._get_current_object(), **form.entry())
         except followups.FollowUpError as refused:
             getattr(form, refused.field).errors.append(refused.message)
         else:
-            return _added(customer, followup)
+            return _added(customer, followup, since)
     return _form_response(customer, form, 422)
 
 
-def _added(customer, followup):
+def _added(customer, followup, since):
     if not is_htmx():
         flash(_("Follow-up saved."), "success")
         return redirect(url_for("clients.detail", customer_id=customer.id), 303)
     followup.corrections = []
-    # The new row goes to the top of the timeline; a partial puts a fresh, empty form back.
-    body = render_template(
+    # The new row (and the grade or stage change it made) goes to the top of the timeline; a
+    # partial puts a fresh, empty form back; the header and a corrected entry come out of band.
+    return saved_response(
+        customer,
         "followups/_added.html",
+        since,
+        corrected_id=followup.corrects_id,
+        entries_in_main=True,
         followup=followup,
-        customer=customer,
         followup_form=FollowUpForm(formdata=None, customer=customer),
         may_write=True,
         full=can_see_full(current_user, customer),
     )
-    # Grade, protection and next date may have changed: the page header refreshes itself.
-    return body, 200, {"HX-Trigger": CHANGED_EVENT}
 
 
 @bp.get("/<int:customer_id>/followups/new")
 @role_required(*WRITERS)
 def new_followup(customer_id):
     """An empty form: to start over, or to give up a correction."""
-    customer = _writable_customer(customer_id)
+    customer = writable_customer(customer_id)
     return _form_response(customer, FollowUpForm(formdata=None, customer=customer))
 
 
@@ -77,6 +77,6 @@ def new_followup(customer_id):
 @role_required(*WRITERS)
 def correct_followup(customer_id, followup_id):
     """The form filled in from an entry, to append its correction."""
-    customer = _writable_customer(customer_id)
+    customer = writable_customer(customer_id)
     entry = FollowUp.get_or_none(FollowUp.id == followup_id, FollowUp.customer == customer.id) or abort(404)
     return _form_response(customer, FollowUpForm.correcting(customer, entry))

@@ -1,19 +1,19 @@
 """Reassigning a customer to another rep (a manager, with a reason) from the client page."""
 
-from flask import abort, flash, make_response, redirect, render_template, url_for
+from flask import flash, make_response, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from villa.auth import is_htmx, role_required
-from villa.customers import can_write, customer_by_id
 from villa.fields import options
 from villa.i18n import gettext as _
 from villa.i18n import lazy_gettext as _l
 from villa.models import Customer, User
 from villa.ownership import OwnershipError, reassign, reassignable_reps
 from villa.web.clients import bp
+from villa.web.clients.routes import partial_response, writable_customer
 
 
 class ReassignForm(FlaskForm):
@@ -33,19 +33,19 @@ class ReassignForm(FlaskForm):
         )
 
 
-def reassign_context(customer: Customer) -> dict:
-    """What the client page needs to include clients/_reassign.html: an empty form, or None
-    when the current user may not reassign this customer (then the fragment renders nothing)."""
-    allowed = current_user.role == "manager" and can_write(current_user, customer)
-    return {"reassign_form": ReassignForm(customer, current_user, formdata=None) if allowed else None}
+@bp.get("/<int:customer_id>/reassign")
+@role_required("manager")
+def reassign_form(customer_id):
+    """The reassign form, loaded when its section of the client page is opened."""
+    customer = writable_customer(customer_id)
+    form = ReassignForm(customer, current_user, formdata=None)
+    return partial_response(customer, "clients/_reassign.html", reassign_form=form)
 
 
 @bp.post("/<int:customer_id>/reassign")
 @role_required("manager")
 def reassign_customer(customer_id):
-    customer = customer_by_id(customer_id) or abort(404)
-    if not can_write(current_user, customer):
-        abort(403)
+    customer = writable_customer(customer_id)
     form = ReassignForm(customer, current_user)
     if form.validate_on_submit():
         new_owner = (

@@ -1,7 +1,10 @@
+from datetime import datetime
+
 from flask import abort, render_template, request
 from flask_login import current_user
 
 from villa.auth import is_htmx, role_required
+from villa.client_page import client_page, contact, saved
 from villa.customers import (
     FILTERS,
     acknowledge_return_visits,
@@ -12,16 +15,15 @@ from villa.customers import (
     search_customers,
     shown_name,
 )
-from villa.eligibility import evaluate
 from villa.lookups import LookupRefused
-from villa.materials import handed_to
 from villa.models import Channel, Customer, User
-from villa.timeline import EVENT_LABELS, change_value, field_label, timeline
+from villa.timeline import EVENT_LABELS, change_value, field_label
 from villa.web.clients import bp
 from villa.web.clients.followup_forms import FollowUpForm
-from villa.web.clients.reassign_routes import reassign_context
 
 READERS = ("rep", "manager", "auditor", "admin")
+# What the timeline's entries are written with: labels of events and fields, values in words.
+TIMELINE_WORDS = {"event_labels": EVENT_LABELS, "field_label": field_label, "change_value": change_value}
 
 
 @bp.get("/")
@@ -54,45 +56,48 @@ def detail(customer_id):
     customer = customer_by_id(customer_id) or abort(404)
     if current_user.role == "rep" and customer.owner_id == current_user.id:
         acknowledge_return_visits(customer, current_user)
-    return render_template("clients/detail.html", **client_page(customer))
+    return page_response(customer)
 
 
-@bp.get("/<int:customer_id>/header")
-@role_required(*READERS)
-def header(customer_id):
-    """The title block alone, refreshed after an inline edit changes grade, stage or review."""
+def writable_customer(customer_id: int) -> Customer:
+    """The customer, for who may change it: 404 when there is none, 403 for anyone else."""
     customer = customer_by_id(customer_id) or abort(404)
-    return render_template(
-        "clients/_header.html", customer=customer, shown_name=shown_name(current_user, customer)
+    if not can_write(current_user, customer):
+        abort(403)
+    return customer
+
+
+def page_response(customer: Customer, status: int = 200, **forms):
+    """The client page, from villa.client_page; a form refused on it comes back in it with its messages.
+
+    The follow-up form is the one form drawn with the page; the stage, reassign and erasure forms
+    load when their section is opened.
+    """
+    page = client_page(current_user._get_current_object(), customer)
+    if page.may_write:
+        forms.setdefault("followup_form", FollowUpForm(formdata=None, customer=customer))
+    context = {"page": page, "customer": customer, "may_write": page.may_write, **TIMELINE_WORDS}
+    return render_template("clients/detail.html", **context, **forms), status
+
+
+def partial_response(customer: Customer, template: str, status: int = 200, **context):
+    """The partial for htmx; without JavaScript, the partial on a small page of its own."""
+    if is_htmx():
+        return render_template(template, customer=customer, **context), status
+    title = shown_name(current_user, customer)
+    page = render_template(
+        "clients/edit_page.html", partial=template, title=title, customer=customer, **context
     )
+    return page, status
 
 
-@bp.get("/<int:customer_id>/timeline")
-@role_required(*READERS)
-def timeline_fragment(customer_id):
-    customer = customer_by_id(customer_id) or abort(404)
-    return render_template("clients/_timeline.html", **client_page(customer))
-
-
-def client_page(customer: Customer, **extra) -> dict:
-    """Everything the client page shows; forms that fail re-render the page with their errors."""
-    may_write = can_write(current_user, customer)
-    return {
-        "customer": customer,
-        "shown_name": shown_name(current_user, customer),
-        "may_reveal": can_reveal(current_user, customer),
-        "may_write": may_write,
-        "may_reassign": current_user.role == "manager" and may_write,
-        "eligibility": evaluate(customer.hukou_local, customer.social_insurance_months, customer.homes_owned),
-        "materials": handed_to(customer),
-        "entries": timeline(customer, current_user),
-        "event_labels": EVENT_LABELS,
-        "field_label": field_label,
-        "change_value": change_value,
-        "followup_form": extra.pop("followup_form", None) or FollowUpForm(),
-        **reassign_context(customer),
-        **extra,
-    }
+def saved_response(customer: Customer, main: str, since: datetime, corrected_id=None, **context):
+    """An htmx save's answer (clients/_saved.html): `main`, what changed in place, and out of band
+    the header (grade, stage, protection, review may have moved) and the timeline entries the save
+    wrote from `since` on."""
+    changes = saved(current_user._get_current_object(), customer, since, corrected_id)
+    context.update(TIMELINE_WORDS, customer=customer, main=main, saved=changes)
+    return render_template("clients/_saved.html", **context)
 
 
 @bp.post("/<int:customer_id>/reveal")
@@ -104,4 +109,6 @@ def reveal(customer_id):
         abort(403)
     fields = ["phone"] + (["id_number"] if customer.id_number else [])
     log_reveal(current_user, customer, fields, request.remote_addr or "")
-    return render_template("clients/_contact.html", customer=customer, revealed=True, may_reveal=True)
+    return render_template(
+        "clients/_contact.html", customer=customer, contact=contact(customer, revealed=True)
+    )

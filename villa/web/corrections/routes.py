@@ -13,7 +13,7 @@ from villa.i18n import gettext as _
 from villa.i18n import lazy_gettext as _l
 from villa.identity import mask_name, mask_phone
 from villa.labels import PURPOSE_LABELS
-from villa.models import ChangeRequest, Customer
+from villa.models import ChangeRequest
 from villa.profile import EDITABLE, ProfileError
 from villa.web.corrections import bp
 
@@ -107,21 +107,6 @@ def _public_page(link, form):
         needs=[(EDITABLE[n].label, _shown(n, getattr(customer, n))) for n in corrections.NEEDS],
         expires_at=link.expires_at,
     )
-
-
-@bp.app_template_global()
-def correction_link_allowed(customer: Customer) -> bool:
-    return current_user.is_authenticated and corrections.may_create_link(current_user, customer)
-
-
-@bp.app_template_global()
-def corrections_waiting(customer: Customer) -> int:
-    """Pending corrections, counted for those who create links or review them."""
-    if not current_user.is_authenticated:
-        return 0
-    if corrections.may_review(current_user, customer) or corrections.may_create_link(current_user, customer):
-        return corrections.pending_count(customer)
-    return 0
 
 
 # Review: the manager of the owner's team, or the audit team.

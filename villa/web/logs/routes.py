@@ -1,7 +1,6 @@
 """The logs on the web, for the audit team and admins: read-only (GET only, by design)."""
 
 from flask import render_template, request
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, SelectField
 from wtforms.validators import NumberRange, Optional
@@ -9,12 +8,11 @@ from wtforms.validators import NumberRange, Optional
 from villa import alerts, logs
 from villa.auth import is_htmx, role_required
 from villa.i18n import lazy_gettext as _l
-from villa.models import Customer, User
+from villa.models import User
 from villa.timeline import EVENT_LABELS, field_label
 from villa.web.logs import bp
 
 READERS = ("auditor", "admin")
-WHO_SAW_ROLES = ("manager", "auditor")
 TAB_LABELS = {
     "access": _l("Access log: reveals, lookups and exports"),
     "audit": _l("Audit log: changes"),
@@ -90,16 +88,3 @@ def action_label(tab: str, action: str):
         return alerts.title(action)
     label = EVENT_LABELS.get(action)
     return f"{label} ({action})" if label else action
-
-
-@bp.app_template_global()
-def who_saw(customer: Customer) -> list:
-    """For the client page: who revealed this customer's phone or ID, for managers and auditors."""
-    if not current_user.is_authenticated or current_user.role not in WHO_SAW_ROLES:
-        return []
-    return logs.who_saw(customer)
-
-
-@bp.app_template_global()
-def may_see_who_saw() -> bool:
-    return current_user.is_authenticated and current_user.role in WHO_SAW_ROLES

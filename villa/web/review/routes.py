@@ -38,16 +38,6 @@ def review_field_label(name: str):
 
 
 @bp.app_template_global()
-def review_history(customer: Customer) -> list:
-    return review.history(customer)
-
-
-@bp.app_template_global()
-def may_resubmit(customer: Customer) -> bool:
-    return current_user.is_authenticated and review.may_resubmit(current_user, customer)
-
-
-@bp.app_template_global()
 def review_queue_args() -> dict:
     """The queue's filters from this request's URL, to come back to the same view."""
     return {name: request.args[name][:30] for name in FILTER_NAMES if request.args.get(name)}

@@ -1,0 +1,249 @@
+"""The client page: everything it shows to one viewer, gathered in one place.
+
+client_page() gathers the whole page; header(), field_row() and saved() give the pieces a save on
+the page answers with (the changed row, the header, the new timeline entries). Values come masked
+or not as this viewer may see them, each with what the viewer may do; the template only renders.
+Forms are not made here: they bind to the request, so the web layer makes them from these flags.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from villa import corrections, logs, review
+from villa.customers import can_reveal, can_write, shown_name
+from villa.eligibility import EligibilityResult, evaluate
+from villa.followups import timeline_followups
+from villa.i18n import lazy_gettext as _l
+from villa.identity import format_phone, mask_id_number, mask_name, mask_phone
+from villa.labels import GENDER_LABELS, ID_TYPE_LABELS, PURPOSE_LABELS
+from villa.materials import handed_to
+from villa.models import Customer, FollowUp, MaterialGiven, Review, User
+from villa.profile import EDITABLE, current_value
+from villa.settings import masking
+from villa.timeline import Entry, events_since, field_label, timeline
+
+HIDDEN = "••••"
+# Who sees which reveals of the customer's numbers were made, and who opens the correction queue.
+WHO_SAW_ROLES = ("manager", "auditor")
+CORRECTION_REVIEW_ROLES = ("manager", "auditor")
+
+# The editable fields of each section of the page, in the order shown.
+SECTIONS = {
+    "contact": ("name", "gender", "age_band", "phone", "alt_phone", "id_number", "address", "wechat"),
+    "source": ("referrer_name", "broker_agency", "broker_name"),
+    "needs": ("unit_type", "area_band", "budget", "purpose", "competing_projects"),
+    "eligibility": ("hukou_local", "social_insurance_months", "homes_owned"),
+    "purchasing_power": ("payment_method", "asset_band", "credit_notes"),
+    "notes": ("notes",),
+}
+
+
+@dataclass(frozen=True)
+class Shown:
+    text: str
+    masked: bool = False
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    """One field as this viewer sees it, and whether they may change it (click-to-edit)."""
+
+    name: str
+    label: object
+    text: str
+    masked: bool
+    editable: bool
+
+
+@dataclass(frozen=True)
+class Header:
+    """The page's title block."""
+
+    name: str  # as this viewer may see it: in full or masked
+    grade: str
+    stage: str
+    review_status: str
+    owner: str | None  # the owner's display name; None while the customer is in the public pool
+    protected_until: datetime | None  # only while someone owns the customer
+    next_followup_on: date | None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Phone and ID number: masked in the office's form, or in full after a logged reveal."""
+
+    phone: str
+    id_type: str
+    id_number: str  # empty: no ID number on record
+    revealed: bool
+
+
+@dataclass(frozen=True)
+class ReviewBlock:
+    status: str
+    decisions: list[Review]  # oldest first, with the reviewer
+    reasons_shown: bool  # a rejection's reason, for who may reveal the customer's details
+    may_resubmit: bool
+
+
+@dataclass(frozen=True)
+class CorrectionsBlock:
+    waiting: int  # the customer's own corrections waiting for review (0 for who neither links nor reviews)
+    may_create_link: bool
+    may_open_queue: bool
+
+    @property
+    def shown(self) -> bool:
+        return self.may_create_link or self.waiting > 0
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One reveal of the customer's numbers: who, when, which (in words)."""
+
+    who: str
+    at: datetime
+    fields: list
+
+
+@dataclass(frozen=True)
+class ClientPage:
+    customer: Customer
+    header: Header
+    contact: Contact
+    may_write: bool
+    may_reveal: bool
+    sections: dict[str, list[FieldRow]]  # an empty list: not shown to this viewer
+    eligibility: EligibilityResult
+    materials: list[MaterialGiven]
+    entries: list[Entry]  # the timeline, newest first, as this viewer may see it
+    review: ReviewBlock
+    corrections: CorrectionsBlock
+    who_saw: list[Seen] | None  # None: not for this viewer
+    may_open_access_log: bool
+    may_reassign: bool
+    may_erase: bool
+
+
+def client_page(viewer: User, customer: Customer) -> ClientPage:
+    """Everything the client page shows to this viewer, with what they may do on it."""
+    may_write, may_reveal = can_write(viewer, customer), can_reveal(viewer, customer)
+    shown = {
+        "contact": may_write,
+        "notes": may_write,
+        "purchasing_power": may_reveal,
+    }
+    sections = {
+        section: [field_row(customer, name, may_write, may_reveal) for name in names]
+        if shown.get(section, True)
+        else []
+        for section, names in SECTIONS.items()
+    }
+    return ClientPage(
+        customer=customer,
+        header=header(viewer, customer),
+        contact=contact(customer, revealed=False),
+        may_write=may_write,
+        may_reveal=may_reveal,
+        sections=sections,
+        eligibility=evaluate(customer.hukou_local, customer.social_insurance_months, customer.homes_owned),
+        materials=handed_to(customer),
+        entries=timeline(customer, viewer),
+        review=ReviewBlock(
+            customer.review_status,
+            review.history(customer),
+            may_reveal,
+            review.may_resubmit(viewer, customer),
+        ),
+        corrections=_corrections(viewer, customer),
+        who_saw=_who_saw(customer) if viewer.role in WHO_SAW_ROLES else None,
+        may_open_access_log=viewer.role == "auditor",
+        may_reassign=viewer.role == "manager" and may_write,
+        may_erase=viewer.role == "admin" and not customer.anonymised_at,
+    )
+
+
+def header(viewer: User, customer: Customer) -> Header:
+    owned = customer.owner_id is not None
+    return Header(
+        name=shown_name(viewer, customer),
+        grade=customer.grade,
+        stage=customer.stage,
+        review_status=customer.review_status,
+        owner=customer.owner.display_name if owned else None,
+        protected_until=customer.protected_until if owned else None,
+        next_followup_on=customer.next_followup_on,
+    )
+
+
+def contact(customer: Customer, revealed: bool) -> Contact:
+    if revealed:
+        phone = format_phone(customer.phone) if customer.phone else ""
+        return Contact(phone, customer.id_type, customer.id_number or "", True)
+    keeps_head = masking()
+    phone = mask_phone(customer.phone, keeps_head["phone"]) if customer.phone else ""
+    number = mask_id_number(customer.id_number, keeps_head["id_number"]) if customer.id_number else ""
+    return Contact(phone, customer.id_type, number, False)
+
+
+def field_row(customer: Customer, field_name: str, may_write: bool, may_reveal: bool) -> FieldRow:
+    shown = shown_value(customer, field_name, may_reveal)
+    return FieldRow(field_name, EDITABLE[field_name].label, shown.text, shown.masked, may_write)
+
+
+def shown_value(customer: Customer, field_name: str, may_reveal: bool) -> Shown:
+    """A field's value as this viewer may see it: phone and ID always masked (reveal is separate)."""
+    value = current_value(customer, field_name)
+    if field_name == "id_number":
+        id_type, number = value
+        if not number:
+            return Shown("—")
+        return Shown(f"{ID_TYPE_LABELS.get(id_type, id_type)} {mask_id_number(number)}", True)
+    if value is None or value == "":
+        return Shown("—")
+    if field_name in ("phone", "alt_phone"):
+        return Shown(mask_phone(value), True)
+    if field_name == "name":
+        return Shown(value) if may_reveal else Shown(mask_name(value), True)
+    if EDITABLE[field_name].hidden_from_others and not may_reveal:
+        return Shown(HIDDEN, True)
+    labels = {"gender": GENDER_LABELS, "purpose": PURPOSE_LABELS}.get(field_name)
+    if labels:
+        return Shown(str(labels.get(value, value)))
+    if field_name == "hukou_local":
+        return Shown(str(_l("Yes") if value else _l("No")))
+    return Shown(str(value))
+
+
+def _corrections(viewer: User, customer: Customer) -> CorrectionsBlock:
+    may_link = corrections.may_create_link(viewer, customer)
+    counted = may_link or corrections.may_review(viewer, customer)
+    return CorrectionsBlock(
+        waiting=corrections.pending_count(customer) if counted else 0,
+        may_create_link=may_link,
+        may_open_queue=viewer.role in CORRECTION_REVIEW_ROLES,
+    )
+
+
+def _who_saw(customer: Customer) -> list[Seen]:
+    return [
+        Seen(seen.actor.display_name, seen.at, [field_label(name) for name in seen.fields.split(",") if name])
+        for seen in logs.who_saw(customer)
+    ]
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What a save on the client page changed on it, beside the row it answers with."""
+
+    header: Header
+    entries: list[Entry]  # what the save added to the timeline, newest first
+    corrected: FollowUp | None  # the follow-up a correction was made to, with its corrections
+
+
+def saved(viewer: User, customer: Customer, since: datetime, corrected_id: int | None = None) -> Saved:
+    """The header now, and the timeline events this viewer wrote on the customer from `since`."""
+    corrected = None
+    if corrected_id is not None:
+        corrected = next((f for f in timeline_followups(customer) if f.id == corrected_id), None)
+    return Saved(header(viewer, customer), events_since(customer, viewer, since), corrected)
