@@ -198,3 +198,14 @@ def test_ready_needs_no_login_and_shows_no_personal_data(client, folders, make_c
     status, text = ready(client)
     assert status == 503 and "张三丰" not in text and "13912345678" not in text
     assert "Set-Cookie" not in client.get("/healthz/ready").headers
+
+
+def test_the_admin_page_says_what_each_step_did_in_the_readers_language(runner, folders, login_as):
+    assert runner.invoke(args=["daily"]).exit_code == 0
+    admin = login_as("admin")
+    admin.get("/lang/en")
+    html = admin.get("/admin/").get_data(as_text=True)
+    assert "0 customers released to the public pool" in html
+    assert "backup of 0 customers; copies kept: 1" in html
+    admin.get("/lang/zh_Hans")
+    assert "0 位客户转入公客池" in admin.get("/admin/").get_data(as_text=True)

@@ -26,11 +26,11 @@ def add_records(users: dict[str, User]):
 
 def _pledges(users: dict[str, User]):
     rules = pledge.publish(pledge.STARTING_TEXT, users["admin"])
-    published = now() - timedelta(days=40)
+    published = office_day_start() - timedelta(days=40) + timedelta(hours=10)  # 10:00 office time
     PledgeText.update(created_at=published).where(PledgeText.id == rules.id).execute()
-    for n, user in enumerate(users.values()):
+    for n, user in enumerate(users.values()):  # each at their first login after it, in the morning
         accepted = pledge.accept(user, rules.id, f"192.168.1.{20 + n}")
-        moment = published + timedelta(days=1 + n % 5, hours=9, minutes=7 * n)
+        moment = published + timedelta(days=1 + n % 5, minutes=-50 + 11 * n)
         PledgeAcceptance.update(accepted_at=moment).where(PledgeAcceptance.id == accepted.id).execute()
     _backdate(lambda entry: entry.target == f"pledge:{rules.id}", published, step=timedelta(hours=20))
 
@@ -66,11 +66,12 @@ def _incident(users: dict[str, User]):
         auditor,
     )
     incidents.close(incident, auditor)
-    closed = found + timedelta(days=8)
-    Incident.update(opened_at=found + timedelta(minutes=30), closed_at=closed).where(
+    # A step a day from half an hour after it was found: opened, gathered, told, recorded, closed.
+    opened = found + timedelta(minutes=30)
+    Incident.update(opened_at=opened, closed_at=opened + timedelta(days=4)).where(
         Incident.id == incident.id
     ).execute()
-    _backdate(lambda entry: entry.target == f"incident:{incident.id}", found + timedelta(minutes=30))
+    _backdate(lambda entry: entry.target == f"incident:{incident.id}", opened, step=timedelta(days=1))
 
 
 def _failed_night():
@@ -103,7 +104,7 @@ def _finished_run():
             run_step(name, call)
 
 
-def _backdate(belongs, start, step=timedelta(hours=6)):
+def _backdate(belongs, start, step):
     """Spread the audit rows of a demo record from `start` on, as the steps would have come."""
     entries = AuditLog.select().where(AuditLog.at >= now() - timedelta(hours=1)).order_by(AuditLog.id)
     for n, entry in enumerate(e for e in entries if belongs(e)):

@@ -196,6 +196,14 @@ def restore_test_due(today: date) -> bool:
 
 
 OUTCOME_LABELS = {"ok": _l("Done"), "failed": _l("Failed"), "running": _l("Did not finish")}
+# What a step did, in the reader's language, from its counts (the cron mail has the English line).
+STEP_WORDS = {
+    "pool_release": _l("%(released)d customers released to the public pool"),
+    "retention": _l("%(anonymised)d customers anonymised, %(archived)d archived"),
+    "statistics": _l("statistics refreshed"),
+    "backup": _l("backup of %(customers)d customers; copies kept: %(copies)d"),
+    RESTORE_TEST: _l("%(tables)d tables and %(rows)d rows restored exactly"),
+}
 
 
 @dataclass
@@ -218,6 +226,15 @@ class Upkeep:
     @staticmethod
     def outcome_label(outcome: str):
         return OUTCOME_LABELS.get(outcome, outcome)
+
+    @staticmethod
+    def did(step: JobRun) -> str:
+        """What a step that ended well did, from its counts; its own line when there are no words for it."""
+        words = STEP_WORDS.get(step.name)
+        try:
+            return str(words) % step.count_map if words is not None else step.summary
+        except (KeyError, TypeError):
+            return step.summary
 
     @property
     def backup_hours(self) -> float | None:

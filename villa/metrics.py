@@ -46,7 +46,7 @@ def _customer_sms() -> dict[str, int]:
     rows = OutboxMessage.select(OutboxMessage.status, fn.COUNT(OutboxMessage.id)).where(
         OutboxMessage.status.in_(("to_send", "failed"))
     )
-    return dict(rows.group_by(OutboxMessage.status).tuples())
+    return {"to_send": 0, "failed": 0, **dict(rows.group_by(OutboxMessage.status).tuples())}
 
 
 # queue name -> a call returning {status: messages} for the messages not yet sent
