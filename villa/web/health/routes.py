@@ -8,9 +8,9 @@ import logging
 from flask import current_app, request
 from peewee import DatabaseError
 
-from villa import metrics
 from villa.db import db
 from villa.jobs import upkeep
+from villa.metrics import exposition
 from villa.web.health import bp
 
 log = logging.getLogger("villa.health")
@@ -41,7 +41,7 @@ def ready():
 
 
 @bp.get("/metrics")
-def metrics_text():
+def metrics():
     """Prometheus text, for the bearer of VILLA_METRICS_TOKEN only (no token configured: 404)."""
     token = current_app.config.get("METRICS_TOKEN") or ""
     if not token:
@@ -49,5 +49,5 @@ def metrics_text():
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
         return "unauthorized", 401, {**PLAIN, "WWW-Authenticate": 'Bearer realm="villa metrics"'}
-    body, content_type = metrics.exposition()
+    body, content_type = exposition()
     return body, 200, {"Content-Type": content_type}
