@@ -27,7 +27,7 @@ from villa.backup import (
     verify_backup,
 )
 from villa.db import db, is_sqlite
-from villa.models import Channel, Customer, Setting
+from villa.models import Channel, Customer
 from villa.registration import Registration, find_known, register
 
 PHONE, ID_NUMBER, ADDRESS = "13912345678", "11010519491231002X", "上海市浦东新区锦绣路1000弄"
@@ -227,18 +227,6 @@ def test_a_backup_from_the_other_kind_of_database_is_refused(backup_file):
     )
 
 
-def test_retention_keeps_the_last_n_and_only_touches_our_files(backups):
-    Setting.write("backups_kept", 3)
-    made = [make_backup().path for _ in range(5)]
-    (backups / "notes.txt").write_text("not ours")
-    (backups / "villa-copy.vbk").write_bytes(b"not ours either")
-    make_backup()
-    left = sorted(p.name for p in backups.iterdir())
-    assert len([n for n in left if n.startswith("villa-2")]) == 3
-    assert made[-1].name in left and made[-2].name in left and made[2].name not in left
-    assert "notes.txt" in left and "villa-copy.vbk" in left
-
-
 def test_leftovers_of_a_killed_backup_are_swept(backups):
     make_backup()
     stale, fresh = backups / ".villa-work-stale", backups / ".villa-work-fresh"
@@ -321,7 +309,7 @@ def test_cli_backup_and_restore_round_trip(tmp_path):
 
     daily = villa(tmp_path, "daily")
     assert daily.returncode == 0, daily.stderr
-    assert daily.stdout.strip().splitlines()[-1].startswith("backup written: ")
+    assert any(line.startswith("backup written: ") for line in daily.stdout.splitlines())
 
 
 def test_cli_errors_are_one_line(tmp_path):

@@ -7,7 +7,22 @@ from villa.crypto import blind_index
 from villa.db import db
 from villa.demo import DEMO_PASSWORD, DEMO_USERS, DemoRefused, load_demo
 from villa.identity import normalise_id_number, try_normalise_phone
-from villa.models import AuditLog, Customer, FollowUp, Material, RotationEntry, User, Visit
+from villa.models import (
+    AccessLog,
+    AuditLog,
+    Customer,
+    FollowUp,
+    Incident,
+    IncidentCustomer,
+    JobRun,
+    Material,
+    OutboxMessage,
+    PledgeAcceptance,
+    PledgeText,
+    RotationEntry,
+    User,
+    Visit,
+)
 from villa.users import create_user
 
 
@@ -118,7 +133,8 @@ def test_the_same_seed_gives_the_same_customers(demo_app):
     load_demo(15)
     first = [(c.name, c.phone) for c in Customer.select().order_by(Customer.id)]
     User.update(manager=None).execute()
-    for model in (Visit, RotationEntry, Material, AuditLog, Customer, User):
+    for model in (JobRun, IncidentCustomer, Incident, OutboxMessage, AccessLog, PledgeAcceptance, PledgeText,
+                  Visit, RotationEntry, Material, AuditLog, Customer, User):  # fmt: skip
         model.delete().execute()
     load_demo(15)
     assert [(c.name, c.phone) for c in Customer.select().order_by(Customer.id)] == first
@@ -150,3 +166,33 @@ def test_cli_if_empty_exits_zero_when_loaded(demo_app):
     result = runner.invoke(args=["demo", "--if-empty"])
     assert result.exit_code == 0 and "demo data already loaded" in result.output
     assert Customer.select().count() == 3
+
+
+def test_the_demo_shows_a_finished_and_a_failed_nightly_run(loaded):
+    runs = list(JobRun.select().where(JobRun.name == "daily").order_by(JobRun.started_at))
+    assert [run.outcome for run in runs] == ["failed", "ok"]
+    failed = JobRun.get(JobRun.run == runs[0], JobRun.outcome == "failed")
+    assert failed.name == "backup" and "No space left" in failed.error
+    done = {step.name: step for step in JobRun.select().where(JobRun.run == runs[1])}
+    assert all(step.outcome == "ok" for step in done.values()) and {"backup", "restore_test"} <= set(done)
+    assert done["backup"].count_map["customers"] == 40, "a real backup of the demo data"
+
+
+def test_the_demo_has_one_closed_incident_with_its_customers_told(loaded):
+    (incident,) = Incident.select()
+    assert incident.closed_at and incident.measures and incident.reported_to and incident.responsible
+    told = list(IncidentCustomer.select().where(IncidentCustomer.incident == incident))
+    assert told and all(entry.message.status == "sent" for entry in told)
+    assert incident.found_at < incident.opened_at < incident.closed_at
+
+
+def test_every_demo_user_accepted_the_rules_so_the_logins_go_straight_in(loaded, demo_app):
+    (rules,) = PledgeText.select()
+    accepted = {a.user.username for a in PledgeAcceptance.select().where(PledgeAcceptance.pledge == rules)}
+    assert accepted == {username for username, *_ in DEMO_USERS}
+    client = demo_app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf-token" content="')[1].split('"')[0]
+    response = client.post("/login", data={"username": "rep", "password": DEMO_PASSWORD, "csrf_token": token})
+    assert response.status_code == 303
+    assert client.get("/").status_code == 200

@@ -23,6 +23,15 @@ REJECTION = "{name}您好，登记信息需补充：{reason}。"
 APPROVAL = "{name}您好，登记已审核通过。"
 MESSAGES = {"rejection": REJECTION, "approval": APPROVAL, "notify_on_approval": "y"}
 NEW_NOTICE = "本售楼处仅为置业服务使用您的信息。"
+BACKUPS = {
+    "backups_daily": "7",
+    "backups_weekly": "4",
+    "backups_monthly": "24",
+    "backup_copy_dir": "",
+    "backup_age_limit_hours": "30",
+    "restore_test_weekday": "2",
+}
+NOTICE = "{name}您好，您的登记信息可能被他人查看，我们深表歉意。"
 
 # section, posted fields, {key: the typed value read back}
 VALID = [
@@ -55,7 +64,19 @@ VALID = [
         {"privacy_notice_text": NEW_NOTICE, "privacy_notice_version": "2027-01"},
     ),
     ("corrections", {"correction_link_hours": "72"}, {"correction_link_hours": 72}),
-    ("keeping", {"retention_years": "5", "backups_kept": "30"}, {"retention_years": 5, "backups_kept": 30}),
+    ("keeping", {"retention_years": "5"}, {"retention_years": 5}),
+    (
+        "backups",
+        BACKUPS,
+        {
+            "backups_daily": 7,
+            "backups_weekly": 4,
+            "backups_monthly": 24,
+            "backup_age_limit_hours": 30,
+            "restore_test_weekday": 2,
+        },
+    ),
+    ("incidents", {"incident_message_template": NOTICE}, {"incident_message_template": NOTICE}),
 ]
 
 
@@ -79,7 +100,7 @@ def test_a_valid_section_saves_typed_values_with_an_audit_row(admin, section, fi
 
 
 def test_saving_unchanged_values_writes_no_audit_row(admin):
-    current = {"retention_years": str(office.read("retention_years")), "backups_kept": "14"}
+    current = {"retention_years": str(office.read("retention_years"))}
     assert admin.post("/admin/settings/keeping", current).status_code == 303
     assert audit() == []
 
@@ -137,8 +158,20 @@ INVALID = [
         "empty",
     ),
     ("corrections", {"correction_link_hours": "721"}, "correction_link_hours", "from 1 to 720"),
-    ("keeping", {"retention_years": "0", "backups_kept": "30"}, "retention_years", "from 1 to 30"),
-    ("keeping", {"retention_years": "5", "backups_kept": "366"}, "backups_kept", "from 1 to 365"),
+    ("keeping", {"retention_years": "0"}, "retention_years", "from 1 to 30"),
+    ("backups", {**BACKUPS, "backups_daily": "366"}, "backups_daily", "from 1 to 365"),
+    ("backups", {**BACKUPS, "backups_weekly": "-1"}, "backups_weekly", "from 0 to 260"),
+    ("backups", {**BACKUPS, "backup_age_limit_hours": "0"}, "backup_age_limit_hours", "from 1 to 720"),
+    ("backups", {**BACKUPS, "backup_copy_dir": "nas/backups"}, "backup_copy_dir", "starting with /"),
+    ("backups", {**BACKUPS, "backup_copy_dir": "/no/such/villa/folder"}, "backup_copy_dir", "Is the NAS"),
+    ("backups", {**BACKUPS, "restore_test_weekday": "7"}, "restore_test_weekday", "Not a valid choice"),
+    ("incidents", {"incident_message_template": "{name}{phone}"}, "incident_message_template", "for {name}"),
+    (
+        "incidents",
+        {"incident_message_template": "{name}" + "歉" * 278},
+        "incident_message_template",
+        "At most 280 characters",
+    ),
 ]
 
 
@@ -162,7 +195,7 @@ def test_a_template_within_140_characters_with_a_name_is_accepted(admin):
 
 
 def test_the_other_sections_show_their_stored_values_after_a_refusal(admin):
-    Setting.write("backups_kept", 21)
+    Setting.write("retention_years", 21)
     html = admin.post("/admin/settings/ownership", {**OWNERSHIP, "pool_quota": "-1"}).get_data(as_text=True)
     assert 'value="21"' in html
     assert 'value="20"' in html, "the refused form keeps what was typed"

@@ -49,6 +49,9 @@ def create_app(config=None, check_keys=True):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    from villa import metrics
+
+    metrics.init_app(app)  # first: a request's time counts from its first hook
     db.init_app(app)
     crypto.load_keys(app.config["KEYS_FILE"])
     if check_keys:
@@ -97,6 +100,7 @@ def _register_blueprints(app):
     from villa.web.errors import bp as errors_bp
     from villa.web.health import bp as health_bp
     from villa.web.home import bp as home_bp
+    from villa.web.incidents import bp as incidents_bp
     from villa.web.logs import bp as logs_bp
     from villa.web.outbox import bp as outbox_bp
     from villa.web.pool import bp as pool_bp
@@ -118,5 +122,6 @@ def _register_blueprints(app):
         review_bp,
         logs_bp,
         analytics_bp,
+        incidents_bp,
     ):
         app.register_blueprint(blueprint)

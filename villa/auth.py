@@ -16,6 +16,7 @@ from villa.db import db
 from villa.i18n import lazy_gettext as _l
 from villa.models import ROLES, AuditLog, LoginFailure, PasswordHistory, User, now
 from villa.passwords import weakness
+from villa.pledge import pending_pledge_id
 from villa.prepared import Prepared, slot
 
 login_manager = LoginManager()
@@ -284,9 +285,20 @@ def enforce_session_rules():
         return None
     max_age = timedelta(days=current_app.config["PASSWORD_MAX_AGE_DAYS"])
     if current_user.must_change_password or current_user.password_changed_at < now() - max_age:
-        if is_htmx():
-            response = make_response("", 401)
-            response.headers["HX-Redirect"] = url_for("account.change_password")
-            return response
-        return redirect(url_for("account.change_password"))
+        return _send_to("account.change_password")
+    # The confidentiality pledge next: its page, the language switch and logging out stay open.
+    if request.endpoint not in PLEDGE_OPEN and pending_pledge_id(current_user) is not None:
+        return _send_to("account.pledge", next=request.full_path if request.method == "GET" else None)
     return None
+
+
+PLEDGE_OPEN = {"account.pledge", "account.switch_language", "health.ready", "health.metrics"}
+
+
+def _send_to(endpoint: str, **values):
+    """A redirect to a page the user must see first; htmx gets 401 with HX-Redirect instead."""
+    if is_htmx():
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = url_for(endpoint, **values)
+        return response
+    return redirect(url_for(endpoint, **values))

@@ -3,6 +3,7 @@
 import os
 import secrets
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -73,52 +74,6 @@ def _user(username: str) -> User:
     if user is None:
         raise CommandError(f"no user named {username!r}")
     return user
-
-
-def _release_to_pool() -> str:
-    from villa.ownership import release_lapsed
-
-    return f"released {len(release_lapsed())} customers to the public pool"
-
-
-def _retention() -> str:
-    from villa.retention import daily_line
-
-    return daily_line()
-
-
-def _backup() -> str:
-    from villa.backup import BackupError, make_backup
-
-    try:
-        return _backup_line(make_backup())
-    except BackupError as exc:
-        raise CommandError(f"daily: backup failed: {exc}") from exc
-
-
-def _backup_line(info) -> str:
-    from villa.backup import human_size
-
-    return f"backup written: {info.path} ({human_size(info.size)}, {info.header.customers} customers)"
-
-
-def _refresh_statistics() -> str:
-    from villa.db import db, is_sqlite
-
-    # The query planner's statistics: at a million customers, reports pick the right index.
-    with db.connection_context():
-        db.execute_sql("PRAGMA optimize" if is_sqlite() else "ANALYZE")
-    return "statistics refreshed"
-
-
-# `villa daily`, in order; each step is one call that returns its one line for the cron mail.
-# The backup comes last, so it holds the night's changes.
-DAILY_STEPS = (
-    ("release to the public pool", _release_to_pool),
-    ("anonymise past retention, archive signed", _retention),
-    ("refresh statistics", _refresh_statistics),
-    ("backup", _backup),
-)
 
 
 # The commands live on this group, which runs each inside the app's context; create_app adds them
@@ -266,12 +221,13 @@ def retention_command(apply_changes):
 def backup_command(path):
     """Write an encrypted backup to PATH (default: the backup folder, keeping the last N)."""
     from villa.backup import BackupError, make_backup
+    from villa.daily import backup_line
 
     try:
         info = make_backup(path)
     except BackupError as exc:
         raise CommandError(str(exc)) from exc
-    click.echo(_backup_line(info))
+    click.echo(backup_line(info))
 
 
 @commands.command("restore")
@@ -303,30 +259,35 @@ def restore_command(path, yes):
 
 @commands.command("daily")
 def daily_command():
-    """Nightly upkeep for cron: release lapsed protection, retention and archive. One line a step."""
-    from peewee import PeeweeException
+    """Nightly upkeep for cron: pool, retention, statistics, backup, the weekly restore test.
 
-    for name, step in DAILY_STEPS:
-        try:
-            line = step()
-        except PeeweeException as exc:
-            raise CommandError(
-                f"daily: {name} failed: {str(exc).splitlines()[0] if str(exc) else exc!r}"
-            ) from exc
-        click.echo(line)
+    Every step runs and is recorded (the admin home, /healthz/ready and /metrics show them); one
+    line a step. When a step failed, one line on stderr names each failed step and the exit is 1."""
+    from villa.daily import run_daily
+
+    ran = run_daily(say=click.echo)
+    failed = [f"{row.name} ({row.error})" for row in ran if row.outcome != "ok"]
+    if failed:
+        raise CommandError(f"daily: failed: {'; '.join(failed)}")
 
 
 @commands.command("serve")
 @click.option("--workers", default=int(os.environ.get("WEB_CONCURRENCY", "2")), show_default=True)
 def serve_command(workers):
     """Serve with gunicorn on HOST:PORT (default 127.0.0.1:5000)."""
+    from villa.metrics import MULTIPROCESS_ENV, prepare_folder
+
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "5000")
     if not port.isdigit():
         raise CommandError(f"PORT must be a number, not {port!r}")
+    # /metrics sums what every worker counted: each writes its counts into this folder.
+    folder = prepare_folder(Path(current_app.config["INSTANCE_PATH"]) / "metrics")
+    os.environ[MULTIPROCESS_ENV] = str(folder)
     args = [
         sys.executable, "-m", "gunicorn",
         "--chdir", str(PROJECT_ROOT),
+        "--config", "python:villa.gunicorn_config",  # marks ended workers in the metrics
         "--workers", str(workers),
         "--bind", f"{host}:{port}",
         # The path only (%(U)s), never the query string: searches carry phone numbers.

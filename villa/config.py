@@ -48,6 +48,10 @@ class Config:
         self.DATABASE_URL = os.environ.get("VILLA_DATABASE_URL") or f"sqlite:///{instance / 'villa.db'}"
         self.KEYS_FILE = os.environ.get("VILLA_KEYS_FILE") or str(instance / "keys.json")
         self.BACKUP_DIR = os.environ.get("VILLA_BACKUP_DIR") or str(instance / "backups")
+        # A second folder for each backup (a mounted NAS or USB disk); else the admin's setting.
+        self.BACKUP_COPY_DIR = os.environ.get("VILLA_BACKUP_COPY_DIR", "")
+        # GET /metrics answers only with `Authorization: Bearer <this>`; unset, /metrics is a 404.
+        self.METRICS_TOKEN = os.environ.get("VILLA_METRICS_TOKEN", "")
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         # Behind HTTPS (the production proxy) the cookie must never travel in clear.

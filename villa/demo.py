@@ -12,6 +12,7 @@ from villa.auth import hash_password
 from villa.clock import OFFICE_UTC_OFFSET, now
 from villa.customers import set_alt_phone, set_id_number, set_phone
 from villa.db import db
+from villa.demo_records import add_records
 from villa.followups import refresh_followup_times
 from villa.identity import try_normalise_phone
 from villa.models import (
@@ -132,6 +133,7 @@ def load_demo(customers: int = 300, if_empty: bool = False) -> list[tuple[str, s
             target="demo",
             changes=json.dumps({"users": len(users), "customers": len(rows)}),
         )
+    add_records(users)  # the nightly job, an incident, the pledges: after the customers are in
     return [(username, DEMO_PASSWORD, role) for username, _, role, _ in DEMO_USERS]
 
 

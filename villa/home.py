@@ -6,6 +6,7 @@ from villa.alerts import recent_alerts, unusual_activity
 from villa.clock import now, office_day_start, office_today
 from villa.customers import return_visits_waiting, with_people, with_shown_names
 from villa.db import unindexed
+from villa.jobs import upkeep
 from villa.models import AccessLog, Customer, Dispute, User
 from villa.review import latest_rejections
 
@@ -90,6 +91,7 @@ def home_summary(user: User) -> dict:
     elif user.role == "admin":
         summary["users"] = User.select().where(User.active == True).count()  # noqa: E712
         summary["customers"] = Customer.select().count()
+        summary["upkeep"] = upkeep()
     elif user.role == "reception":
         registered = with_people().where(Customer.registered_at >= today_start)
         summary["recent"] = with_shown_names(user, registered.order_by(Customer.id.desc()).limit(20))

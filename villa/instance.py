@@ -60,7 +60,24 @@ DEFAULT_SETTINGS = {
     "notify_on_approval": False,
     # Retention (PIPL): inactive, unsigned customers are anonymised after this many years.
     "retention_years": 3,
-    "backups_kept": 14,
+    # Backups (villa.backup.keeping): the newest backup of each of the last N days, weeks and months.
+    "backups_daily": 14,
+    "backups_weekly": 8,
+    "backups_monthly": 12,
+    # A second folder each backup is copied to (a mounted NAS or USB disk); "" for none.
+    # VILLA_BACKUP_COPY_DIR, when set, is used instead.
+    "backup_copy_dir": "",
+    # The admin home and /healthz/ready warn when the newest backup is older than this.
+    "backup_age_limit_hours": 26,
+    # `villa daily` tests a restore of the newest backup on this weekday (0 Monday ... 6 Sunday), and
+    # whenever the last good restore test is more than 7 days old.
+    "restore_test_weekday": 6,
+    # The notice to each customer an incident affected ({name}: the customer's name).
+    "incident_message_template": (
+        "{name}您好：本售楼处发现一起客户信息安全事件，您登记的姓名和联系电话可能被未经授权的人员查看。"
+        "我们深表歉意，已采取补救措施并报告主管部门。请警惕以购房、退款等名义索要验证码或要求转账的电话和短信；"
+        "如有疑问，请致电售楼处。"
+    ),
     "correction_link_hours": 48,
     # Exact phone and ID lookups (list search, the desk's duplicate check, the export filter): how
     # many different complete numbers one user may look up; typing a number never counts.

@@ -489,3 +489,83 @@ ALL_MODELS = ALL_MODELS + (
     MergeLog,
     ImportRun,
 )
+
+
+# Running it for years (migration 0013): jobs that report, the incident register, the pledge.
+
+
+class JobRun(BaseModel):
+    """One run of a job (`villa daily`, or one of its steps): when, how it ended, what it counted.
+
+    A step points at the daily run it belongs to. The error is the operator's one line, never
+    personal data (villa.jobs)."""
+
+    name = CharField(max_length=40)  # daily, pool_release, retention, backup, restore_test, ...
+    run = ForeignKeyField("self", null=True, backref="steps", on_delete="CASCADE")
+    started_at = DateTimeField(default=now)
+    finished_at = DateTimeField(null=True)
+    outcome = CharField(max_length=10, default="running")  # running, ok, failed
+    counts = TextField(default="{}")  # JSON: {"released": 3}
+    summary = CharField(max_length=300, default="")
+    error = CharField(max_length=300, default="")
+
+    class Meta:
+        indexes = ((("name", "started_at"), False),)
+
+    @property
+    def count_map(self) -> dict:
+        return json.loads(self.counts or "{}")
+
+
+class Incident(BaseModel):
+    """A leak of customer data, or the suspicion of one, from its discovery to its closing."""
+
+    what = TextField()
+    found_at = DateTimeField()
+    suspected_scope = TextField(default="")
+    opened_by = ForeignKeyField(User, backref="incidents_opened", on_delete="RESTRICT")
+    opened_at = DateTimeField(default=now, index=True)
+    message_template = CharField(max_length=500, default="")
+    measures = TextField(default="")
+    reported_at = DateTimeField(null=True)  # to the authority
+    reported_to = CharField(max_length=200, default="")
+    responsible = CharField(max_length=200, default="")  # who was held responsible, and how
+    closed_at = DateTimeField(null=True)
+    closed_by = ForeignKeyField(User, null=True, backref="incidents_closed", on_delete="RESTRICT")
+
+
+class IncidentCustomer(BaseModel):
+    """A customer an incident affected: how they were found, and the notice drafted for them."""
+
+    incident = ForeignKeyField(Incident, backref="customers", on_delete="CASCADE")
+    customer = ForeignKeyField(Customer, backref="incidents", on_delete="CASCADE")
+    source = CharField(max_length=20)  # access_log, phone_list
+    added_at = DateTimeField(default=now)
+    message = ForeignKeyField(OutboxMessage, null=True, backref="incident_entries", on_delete="SET NULL")
+
+    class Meta:
+        # Not unique: a merge of two records in one incident moves both rows onto the survivor.
+        indexes = ((("incident", "customer"), False),)
+
+
+class PledgeText(BaseModel):
+    """One version of the office's confidentiality rules; the newest is the one staff accept."""
+
+    text = TextField()
+    created_at = DateTimeField(default=now)
+    created_by = ForeignKeyField(User, null=True, backref="pledge_texts", on_delete="RESTRICT")
+
+
+class PledgeAcceptance(BaseModel):
+    """A staff user read and accepted one version of the confidentiality rules."""
+
+    user = ForeignKeyField(User, backref="pledge_acceptances", on_delete="CASCADE")
+    pledge = ForeignKeyField(PledgeText, backref="acceptances", on_delete="RESTRICT")
+    accepted_at = DateTimeField(default=now, index=True)
+    ip = CharField(max_length=45, default="")
+
+    class Meta:
+        indexes = ((("user", "pledge", "accepted_at"), False),)
+
+
+ALL_MODELS = ALL_MODELS + (JobRun, Incident, IncidentCustomer, PledgeText, PledgeAcceptance)

@@ -16,6 +16,8 @@ NAV = (
     ("outbox.index", _l("Messages"), ("reception", "manager")),
     ("corrections.index", _l("Corrections"), ("manager", "auditor")),
     ("logs.index", _l("Logs"), ("auditor", "admin")),
+    ("incidents.index", _l("Incidents"), ("auditor", "admin")),
+    ("account.pledge_acceptances", _l("Pledges"), ("auditor",)),
     ("analytics.dashboard", _l("Analytics"), ("manager", "admin")),
     ("analytics.my_card", _l("My scorecard"), ("rep",)),
     ("admin.index", _l("Administration"), ("admin",)),

@@ -3,7 +3,10 @@ an audit row. A value that is missing or no longer valid reads as its default.""
 
 import copy
 import json
+import os
 import re
+import tempfile
+from pathlib import Path
 
 from peewee import IntegrityError
 
@@ -22,6 +25,7 @@ DEFAULTS = {**DEFAULT_SETTINGS, "privacy_notice_text": PRIVACY_NOTICE_TEXT}
 CHANNEL_KINDS = ("direct", "online", "event", "referral", "broker")
 CHANNEL_CODE = re.compile(r"^[a-z0-9_]{1,30}$")
 MESSAGE_MAX = 140  # as villa.messaging sends it: two SMS segments
+NOTICE_MAX = 280  # an incident notice has more to say: four SMS segments
 SAMPLE_NAME = "张三丰"  # a message is measured with a 3-character name filled in
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
@@ -149,12 +153,85 @@ def _template(kind: str):
     return check
 
 
+def _notice(value, path):
+    """An incident notice: {name} the only placeholder, at most NOTICE_MAX with a name filled in."""
+    text, problems = _text(500)(value, path)
+    if problems:
+        return None, problems
+    if (
+        any(name != "name" for name in PLACEHOLDER.findall(text))
+        or "{" in PLACEHOLDER.sub("", text)
+        or ("}" in PLACEHOLDER.sub("", text))
+    ):
+        return None, {path: _l("Use braces only for {name}, the customer's name.")}
+    length = len(text.replace("{name}", SAMPLE_NAME))
+    if length > NOTICE_MAX:
+        return None, {
+            path: _l(
+                "At most %(max)d characters with a 3-character name filled in (now %(length)d).",
+                max=NOTICE_MAX,
+                length=length,
+            )
+        }
+    return text, {}
+
+
+def _folder_path(value, path):
+    """A folder named by its absolute path, or "" for none (whether it is there is checked on save)."""
+    text = value.strip() if isinstance(value, str) else None
+    if text is None or len(text) > 300 or any(ord(c) < 32 for c in text):
+        return None, {path: _l("Enter the folder's full path, e.g. /mnt/nas/villa-backups.")}
+    if text and not os.path.isabs(text):
+        return None, {path: _l("Enter the folder's full path, starting with /.")}
+    return text, {}
+
+
+def folder_problem(folder: str) -> str | None:
+    """Why files cannot be written into this folder now ("missing", "not_folder", "unwritable"), or None.
+
+    The folder is never created here: a NAS or USB disk that is not mounted leaves an empty mount
+    point on the local disk, and a copy written there would be no copy at all."""
+    place = Path(folder)
+    if not place.exists():
+        return "missing"
+    if not place.is_dir():
+        return "not_folder"
+    try:  # trying is the only sure test: read-only mounts, network file systems, root
+        with tempfile.TemporaryFile(dir=place):
+            pass
+    except OSError:
+        return "unwritable"
+    return None
+
+
+FOLDER_PROBLEMS = {
+    "missing": _l("This folder does not exist. Is the NAS or USB disk mounted?"),
+    "not_folder": _l("This is a file, not a folder."),
+    "unwritable": _l("Villa cannot write into this folder: check its owner and permissions."),
+}
+
+
+def _copy_folder_usable(folder: str, path: str) -> dict:
+    if not folder:
+        return {}
+    problem = folder_problem(folder)
+    if problem:
+        return {path: FOLDER_PROBLEMS[problem]}
+    return {}
+
+
 CHECKS = {
     "protection_days_visit": _number(1, 90),
     "protection_days_call": _number(1, 90),
     "pool_quota": _number(0, 500),
     "retention_years": _number(1, 30),
-    "backups_kept": _number(1, 365),
+    "backups_daily": _number(1, 365),
+    "backups_weekly": _number(0, 260),
+    "backups_monthly": _number(0, 240),
+    "backup_copy_dir": _folder_path,
+    "backup_age_limit_hours": _number(1, 720),
+    "restore_test_weekday": _number(0, 6),
+    "incident_message_template": _notice,
     "correction_link_hours": _number(1, 720),
     "privacy_notice_text": _text(2000),
     "privacy_notice_version": _version,
@@ -213,6 +290,8 @@ def save(values: dict, actor: User) -> dict:
         per_minute, per_day = (typed[key] if key in typed else read(key) for key in limits)
         if per_minute > per_day:
             problems["lookup_limit_per_day"] = _l("A day allows at least as many lookups as a minute.")
+    if typed.get("backup_copy_dir") and "backup_copy_dir" not in problems:
+        problems.update(_copy_folder_usable(typed["backup_copy_dir"], "backup_copy_dir"))
     if problems:
         raise SettingProblem(problems)
     changes = {key: [read(key), value] for key, value in typed.items() if read(key) != value}

@@ -115,12 +115,16 @@ RULE_ARG = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 # Reachable without logging in, by design.
 PUBLIC_ENDPOINTS = {
     "health.healthz",
+    "health.ready",  # for a monitor: 200, or 503 and why (no personal data)
+    "health.metrics",  # its own bearer token (VILLA_METRICS_TOKEN), else 404
     "account.login",
     "account.switch_language",
     "static",
     "corrections.public_form",
     "corrections.public_submit",
 }
+# Answers 503 by design while the nightly upkeep is not in order (a fresh instance: never yet).
+UNAVAILABLE_BY_DESIGN = {"health.ready"}
 FILLERS = {
     "filename": "css/villa.css",
     "code": "xx",  # not a language: a real one would switch the session's language

@@ -2,9 +2,7 @@
 verify and list backups, on SQLite or PostgreSQL alike."""
 
 import logging
-import re
 import secrets
-import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,6 +10,7 @@ from pathlib import Path
 
 from flask import current_app
 
+from villa import settings
 from villa.backup.format import (
     BackupError,
     BackupHeader,
@@ -26,6 +25,16 @@ from villa.backup.format import (
     read_header,
     workdir,
     write_sealed,
+)
+from villa.backup.keeping import (
+    Keeping,
+    age_key,
+    backup_files,
+    check_written,
+    copy_backup,
+    made_at,
+    newest_first,
+    prune,
 )
 from villa.backup.postgres import (
     pg_fingerprint,
@@ -45,10 +54,7 @@ from villa.clock import OFFICE_TZ
 from villa.crypto import keyring
 from villa.db import MIGRATIONS_DIR, db, is_sqlite, migrate
 from villa.instance import verify_keys
-from villa.models import Setting
 
-NAME_PATTERN = re.compile(r"^villa-(\d{8}-\d{6})(?:-(\d+))?\.vbk$")
-LEFTOVER_SECONDS = 6 * 3600
 log = logging.getLogger("villa.backup")
 
 
@@ -58,6 +64,15 @@ class BackupInfo:
     size: int
     header: BackupHeader
     seconds: float
+    copy: Path | None = None  # the second copy, written and read back
+
+
+class CopyFailed(BackupError):
+    """The backup is written and kept, but its second copy could not be made or read back."""
+
+    def __init__(self, info: BackupInfo, problem: BackupError):
+        super().__init__(f"backup written: {info.path.name}; {problem}", "copy_failed")
+        self.info, self.problem = info, problem
 
 
 @dataclass
@@ -81,6 +96,25 @@ def backup_dir() -> Path:
     return Path(current_app.config["BACKUP_DIR"])
 
 
+def copy_dir() -> Path | None:
+    """The second destination (a mounted NAS or USB disk): VILLA_BACKUP_COPY_DIR, else the setting."""
+    folder = current_app.config.get("BACKUP_COPY_DIR") or settings.read("backup_copy_dir")
+    return Path(folder) if folder else None
+
+
+def keeping_policy() -> Keeping:
+    return Keeping(*(settings.read(f"backups_{kind}") for kind in ("daily", "weekly", "monthly")))
+
+
+def newest_backup(folder: Path | None = None) -> tuple[Path, datetime] | None:
+    """The newest backup in the folder and when it was made (naive UTC, as stored timestamps)."""
+    ours = newest_first(backup_files(folder or backup_dir()))
+    if not ours:
+        return None
+    made = made_at(ours[0]).replace(tzinfo=OFFICE_TZ).astimezone(UTC).replace(tzinfo=None)
+    return ours[0], made
+
+
 def database_fingerprint() -> dict:
     """{table: (rows, sha256)} of the live database: raw stored values (ciphertext, not decrypted)."""
     with db.connection_context():
@@ -92,7 +126,11 @@ def database_fingerprint() -> dict:
 
 
 def make_backup(path=None) -> BackupInfo:
-    """Snapshot the database while it is in use, encrypt it; keep the last N in the backup folder."""
+    """Snapshot the database while it is in use, encrypt it and read it back.
+
+    Into the backup folder (no path): then prune the folder to the daily, weekly and monthly
+    copies kept, and copy the backup into the second folder when one is set, read back and pruned
+    alike; a copy that fails raises CopyFailed, the backup itself being kept."""
     started = time.monotonic()
     target = _target(path)
     with db.connection_context(), workdir(target.parent) as work:
@@ -117,11 +155,40 @@ def make_backup(path=None) -> BackupInfo:
             schema=schema,
         )
         write_sealed(dump, target, key, header)
-        if path is None:
-            prune(target.parent, Setting.read("backups_kept", 14))
+    _read_back(target, header)
     info = BackupInfo(target, target.stat().st_size, header, time.monotonic() - started)
+    if path is None:
+        prune(target.parent, keeping_policy())
+        _second_copy(info)
+    info.seconds = time.monotonic() - started
     log.info("backup written: %s (%d bytes, %.1f s)", target, info.size, info.seconds)
     return info
+
+
+def _read_back(target: Path, header: BackupHeader):
+    try:
+        check_written(target, header, target.parent)
+    except BackupError as exc:
+        target.unlink(missing_ok=True)  # a backup that does not read back is no backup
+        raise BackupError(f"the backup just written does not read back: {exc}", exc.code) from exc
+
+
+def _second_copy(info: BackupInfo):
+    folder = copy_dir()
+    if folder is None:
+        return
+    try:
+        copy = copy_backup(info.path, folder)
+        try:
+            check_written(copy, info.header, info.path.parent)
+        except BackupError as exc:
+            copy.unlink(missing_ok=True)
+            raise BackupError(f"the copy in {folder} does not read back: {exc}", exc.code) from exc
+        prune(folder, keeping_policy())
+    except BackupError as exc:
+        log.error("backup copy failed: %s", exc)
+        raise CopyFailed(info, exc) from exc
+    info.copy = copy
 
 
 def _target(path) -> Path:
@@ -130,7 +197,7 @@ def _target(path) -> Path:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         stamp = datetime.now(OFFICE_TZ).strftime("%Y%m%d-%H%M%S")
         # Same second as an earlier backup: count on after the last one, even if that was pruned.
-        taken = [_age_key(p)[1] for p in backup_files(folder) if _age_key(p)[0] == stamp]
+        taken = [age_key(p)[1] for p in backup_files(folder) if age_key(p)[0] == stamp]
         return folder / (f"villa-{stamp}-{max(taken) + 1}.vbk" if taken else f"villa-{stamp}.vbk")
     target = Path(path)
     if target.exists():
@@ -138,39 +205,6 @@ def _target(path) -> Path:
     if not target.parent.is_dir():
         raise BackupError(f"folder {target.parent} does not exist", "no_folder")
     return target
-
-
-def prune(folder: Path, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` backups in the folder (only files named like ours)."""
-    ours = sorted(backup_files(folder), key=_age_key)
-    doomed = ours[: max(len(ours) - max(int(keep), 1), 0)]
-    for old in doomed:
-        old.unlink(missing_ok=True)
-    _sweep_leftovers(folder)
-    return doomed
-
-
-def _sweep_leftovers(folder: Path):
-    # A backup killed half-way leaves its work folder (an unencrypted snapshot) or a partial file.
-    cutoff = time.time() - LEFTOVER_SECONDS
-    for path in folder.glob(".villa-*"):
-        if path.lstat().st_mtime >= cutoff:
-            continue
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-
-
-def backup_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return [p for p in folder.iterdir() if p.is_file() and NAME_PATTERN.match(p.name)]
-
-
-def _age_key(path: Path):
-    stamp, n = NAME_PATTERN.match(path.name).groups()
-    return stamp, int(n or 1)
 
 
 def check_restorable(header: BackupHeader):
@@ -226,10 +260,21 @@ def verify_backup(path) -> VerifyReport:
     )
 
 
+def restore_test() -> VerifyReport:
+    """The restore test of the newest backup in the backup folder; BackupError when it fails."""
+    newest = newest_backup()
+    if newest is None:
+        raise BackupError(f"no backup to test: {backup_dir()} holds none", "no_backup")
+    report = verify_backup(newest[0])
+    if not report.ok:
+        raise BackupError(f"restore test of {newest[0].name} failed: {report.difference}", "restore_test")
+    return report
+
+
 def list_backups(folder: Path | None = None) -> list[tuple[Path, BackupHeader | None, str | None]]:
     """The backups in the folder, newest first: (path, header or None, why it is unreadable)."""
     listed = []
-    for path in sorted(backup_files(folder or backup_dir()), key=_age_key, reverse=True):
+    for path in newest_first(backup_files(folder or backup_dir())):
         try:
             listed.append((path, read_header(path), None))
         except BackupError as exc:

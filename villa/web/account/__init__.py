@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("account", __name__)
 
-from villa.web.account import routes  # noqa: E402, F401
+from villa.web.account import pledge_routes, routes  # noqa: E402, F401

@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from villa.i18n import lazy_gettext as _l
@@ -17,4 +17,14 @@ class PasswordForm(FlaskForm):
     confirm = PasswordField(
         _l("New password again"),
         validators=[DataRequired(), EqualTo("new", message=_l("The two new passwords differ."))],
+    )
+
+
+class PledgeForm(FlaskForm):
+    """Accepting one version of the office's confidentiality rules."""
+
+    version = HiddenField()
+    agree = BooleanField(
+        _l("I have read the confidentiality rules above and will keep them."),
+        validators=[DataRequired(_l("Tick the box to accept the rules."))],
     )

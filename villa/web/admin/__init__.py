@@ -14,4 +14,16 @@ def section(endpoint: str, title, purpose):
     SECTIONS.append((endpoint, title, purpose))
 
 
-from villa.web.admin import backups, duplicates, keys, materials, retention, routes, settings, transfer, users  # noqa: E402, F401
+# Each module adds its pages to the blueprint (and the admin home) when imported.
+from villa.web.admin import (  # noqa: E402, F401
+    backups,
+    duplicates,
+    keys,
+    materials,
+    pledge,
+    retention,
+    routes,
+    settings,
+    transfer,
+    users,
+)

@@ -9,11 +9,16 @@ from villa.auth import role_required
 from villa.backup import (
     NAME_PATTERN,
     BackupError,
+    CopyFailed,
     Difference,
     backup_dir,
+    copy_dir,
+    copy_problem,
     human_size,
+    keeping_policy,
     list_backups,
     make_backup,
+    same_disk,
     verify_backup,
 )
 from villa.i18n import gettext as _
@@ -54,10 +59,13 @@ def backups():
 def backup_now():
     try:
         info = make_backup()
+    except CopyFailed as failed:  # written and kept; the second copy is what failed
+        info = failed.info
+        flash(_("The second copy failed: %(reason)s", reason=str(failed.problem)), "error")
     except BackupError as exc:
         flash(describe(exc), "error")
         return redirect(url_for("admin.backups"), 303)
-    _audit("backup_made", info.path.name, {"customers": info.header.customers})
+    _audit("backup_made", info.path.name, {"customers": info.header.customers, "copied": bool(info.copy)})
     flash(
         _("Backup written: %(name)s (%(size)s).", name=info.path.name, size=human_size(info.size)), "success"
     )
@@ -76,8 +84,17 @@ def verify(name):
 
 
 def _page(**context):
+    folder, copies = backup_dir(), copy_dir()
     return render_template(
-        "admin/backups.html", backups=list_backups(), folder=backup_dir(), human_size=human_size, **context
+        "admin/backups.html",
+        backups=list_backups(),
+        folder=folder,
+        copies=copies,
+        copy_problem=copy_problem(copies) if copies else None,
+        copies_on_same_disk=bool(copies) and same_disk(copies, folder if folder.exists() else folder.parent),
+        kept=keeping_policy(),
+        human_size=human_size,
+        **context,
     )
 
 
@@ -89,5 +106,7 @@ def _audit(action: str, name: str, details: dict):
 
 
 section(
-    "admin.backups", _l("Backups"), _l("Encrypted copies of the database: back up now, and test a restore.")
+    "admin.backups",
+    _l("Backups"),
+    _l("Encrypted copies of the database: where they are kept, back up now, test a restore."),
 )

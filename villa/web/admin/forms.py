@@ -214,9 +214,66 @@ class CorrectionsForm(SettingsSection):
 
 
 class KeepingForm(SettingsSection):
-    keys = ("retention_years", "backups_kept")
+    keys = ("retention_years",)
     retention_years = IntegerField(_l("Anonymise inactive, unsigned customers after (years, 1-30)"))
-    backups_kept = IntegerField(_l("Backups kept (1-365)"))
+
+
+WEEKDAYS = (
+    (0, _l("Monday")),
+    (1, _l("Tuesday")),
+    (2, _l("Wednesday")),
+    (3, _l("Thursday")),
+    (4, _l("Friday")),
+    (5, _l("Saturday")),
+    (6, _l("Sunday")),
+)
+
+
+class BackupsForm(SettingsSection):
+    keys = (
+        "backups_daily",
+        "backups_weekly",
+        "backups_monthly",
+        "backup_copy_dir",
+        "backup_age_limit_hours",
+        "restore_test_weekday",
+    )
+    backups_daily = IntegerField(_l("Daily backups kept (the newest of each of the last days, 1-365)"))
+    backups_weekly = IntegerField(_l("Weekly backups kept (the newest of each of the last weeks, 0-260)"))
+    backups_monthly = IntegerField(_l("Monthly backups kept (the newest of each of the last months, 0-240)"))
+    backup_copy_dir = StringField(
+        _l("Second folder for each backup (optional)"),
+        description=_l(
+            "The full path of a mounted NAS or USB disk, e.g. /mnt/nas/villa-backups. Each backup is "
+            "copied there and read back. Empty: no second copy. "
+            "VILLA_BACKUP_COPY_DIR, when set, is used instead."
+        ),
+    )
+    backup_age_limit_hours = IntegerField(
+        _l("Warn when the newest backup is older than (hours, 1-720)"),
+        description=_l("The administration page shows it in red, and /healthz/ready answers 503."),
+    )
+    restore_test_weekday = SelectField(
+        _l("Weekly restore test on"),
+        choices=options(WEEKDAYS),
+        coerce=int,
+        description=_l("The nightly job also runs it whenever the last good one is more than 7 days old."),
+    )
+
+    def to_settings(self):
+        return {**super().to_settings(), "backup_copy_dir": (self.backup_copy_dir.data or "").strip()}
+
+
+class IncidentNoticeForm(SettingsSection):
+    keys = ("incident_message_template",)
+    incident_message_template = TextAreaField(
+        _l("Notice to each affected customer"),
+        description=_l(
+            "{name} is the customer's name. At most 280 characters. Each incident starts from this "
+            "text and may change it."
+        ),
+        render_kw={"rows": 4},
+    )
 
 
 class LookupsForm(SettingsSection):
@@ -318,3 +375,13 @@ class ErasureForm(_Confirmed):
         validators=[DataRequired(_l("Type the customer number to confirm."))],
     )
     mismatch = _l("That is not this customer's number.")
+
+
+class PledgeTextForm(FlaskForm):
+    text = TextAreaField(
+        _l("The office's confidentiality rules"),
+        description=_l(
+            "Saving a changed text publishes a new version: every user accepts it at their next step."
+        ),
+        render_kw={"rows": 14},
+    )

@@ -13,10 +13,12 @@ from villa.web.admin import bp, section
 from villa.web.admin.forms import (
     CHANNEL_KIND_LABELS,
     AlertsForm,
+    BackupsForm,
     ChannelEditForm,
     ChannelForm,
     CorrectionsForm,
     EligibilityForm,
+    IncidentNoticeForm,
     KeepingForm,
     LookupsForm,
     MaskingForm,
@@ -36,7 +38,12 @@ SECTIONS = {
     "messages": (MessagesForm, _l("Messages to customers"), _l("Sent after a review.")),
     "privacy": (PrivacyNoticeForm, _l("Privacy notice"), _l("What the customer agrees to.")),
     "corrections": (CorrectionsForm, _l("Correction links"), _l("Links customers use to fix their data.")),
-    "keeping": (KeepingForm, _l("Retention and backups"), _l("How long data and backups are kept.")),
+    "keeping": (KeepingForm, _l("Retention"), _l("How long customer data is kept.")),
+    "backups": (
+        BackupsForm,
+        _l("Backups"),
+        _l("Which backups are kept, the second copy, the age warning and the weekly restore test."),
+    ),
     "masking": (
         MaskingForm,
         _l("Masked numbers"),
@@ -48,6 +55,11 @@ SECTIONS = {
         _l("How many complete phone or ID numbers one user may look up."),
     ),
     "alerts": (AlertsForm, _l("Alerts for the audit team"), _l("When one user's day looks unusual.")),
+    "incidents": (
+        IncidentNoticeForm,
+        _l("Incident notice"),
+        _l("What customers are told when their data may have leaked."),
+    ),
 }
 
 

@@ -1,4 +1,4 @@
-"""Liveness for load balancers and the benchmark: answers only when the database does."""
+"""For monitors: liveness (/healthz), readiness of the nightly upkeep (/healthz/ready), /metrics."""
 
 from flask import Blueprint
 

@@ -22,6 +22,7 @@ QUEUE_LIMIT = 200
 KIND_LABELS = {
     "rejection": _l("Registration needs changes"),
     "approval": _l("Registration approved"),
+    "incident": _l("Data incident notice"),
 }
 STATUS_LABELS = {
     "to_send": _l("To send by hand"),

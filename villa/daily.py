@@ -1,0 +1,81 @@
+"""`villa daily`: the nightly upkeep, step by step, each step recorded as a job run (villa.jobs).
+
+A step is a call that returns a StepReport (its line for the cron mail, and what it counted). To
+add a step, add it to DAILY_STEPS."""
+
+from villa.backup import CopyFailed, human_size, make_backup, restore_test
+from villa.clock import office_today
+from villa.db import db, is_sqlite
+from villa.jobs import RESTORE_TEST, JobProblem, StepReport, daily_run, restore_test_due, run_step
+from villa.ownership import release_lapsed
+from villa.retention import archive_signed, run_retention
+
+
+def release_to_pool() -> StepReport:
+    released = len(release_lapsed())
+    return StepReport(f"released {released} customers to the public pool", {"released": released})
+
+
+def retention() -> StepReport:
+    anonymised, archived = len(run_retention(apply=True)), len(archive_signed(apply=True))
+    line = f"retention: {anonymised} anonymised, {archived} archived"
+    return StepReport(line, {"anonymised": anonymised, "archived": archived})
+
+
+def refresh_statistics() -> StepReport:
+    # The query planner's statistics: at a million customers, reports pick the right index.
+    with db.connection_context():
+        db.execute_sql("PRAGMA optimize" if is_sqlite() else "ANALYZE")
+    return StepReport("statistics refreshed")
+
+
+def backup() -> StepReport:
+    try:
+        info = make_backup()
+    except CopyFailed as failed:  # the backup is kept; the step still fails, so someone looks
+        raise JobProblem(str(failed)) from failed
+    copied = f"; copy in {info.copy.parent}" if info.copy else ""
+    counts = {"customers": info.header.customers, "bytes": info.size, "copies": 2 if info.copy else 1}
+    return StepReport(backup_line(info) + copied, counts)
+
+
+def backup_line(info) -> str:
+    return f"backup written: {info.path} ({human_size(info.size)}, {info.header.customers} customers)"
+
+
+def weekly_restore_test() -> StepReport:
+    report = restore_test()
+    line = (
+        f"restore test of {report.path.name}: {report.tables} tables, {report.rows} rows restored "
+        f"exactly ({report.seconds:.1f} s)"
+    )
+    return StepReport(line, {"tables": report.tables, "rows": report.rows})
+
+
+# In order: (job name, the call). The backup comes last, so it holds the night's changes; the
+# weekly restore test follows it when due (villa.jobs.restore_test_due).
+DAILY_STEPS = (
+    ("pool_release", release_to_pool),
+    ("retention", retention),
+    ("statistics", refresh_statistics),
+    ("backup", backup),
+)
+
+
+def run_daily(say=lambda line: None) -> list:
+    """Run every step (a failed one does not stop the others); `say` gets each done step's line.
+    Returns the steps' job-run rows."""
+
+    def step(name, call):
+        row = run_step(name, call)
+        if row.outcome == "ok":
+            say(row.summary)
+        return row
+
+    with db.connection_context(), daily_run():
+        ran = [step(name, call) for name, call in DAILY_STEPS]
+        if restore_test_due(office_today()):
+            ran.append(step(RESTORE_TEST, weekly_restore_test))
+        else:
+            say("restore test: not due today")
+    return ran
