@@ -121,6 +121,27 @@ DAILY_STEPS = (
 )
 
 
+# Staff notifications (villa.notify), after the backup so that nothing here can stop it: each rep's
+# morning digest, then whatever is queued is sent (`villa digest`, `villa notify-send`).
+def _morning_digests() -> str:
+    from villa.notify.digest import morning_digests
+
+    told, quiet = morning_digests()
+    return f"morning digests: {told} reps told, {quiet} with nothing to tell"
+
+
+def _send_staff_notifications() -> str:
+    from villa.notify.outbox import send_due
+
+    return send_due().line()
+
+
+DAILY_STEPS += (
+    ("morning digests", _morning_digests),
+    ("send staff notifications", _send_staff_notifications),
+)
+
+
 # The commands live on this group, which runs each inside the app's context; create_app adds them
 # to the app's own CLI (register_commands), so `villa init` and not `villa villa init`.
 commands = AppGroup("villa")
@@ -314,6 +335,22 @@ def daily_command():
                 f"daily: {name} failed: {str(exc).splitlines()[0] if str(exc) else exc!r}"
             ) from exc
         click.echo(line)
+
+
+@commands.command("digest")
+def digest_command():
+    """Write today's morning digest for every rep (once a day; `villa daily` does it too)."""
+    click.echo(_morning_digests())
+
+
+@commands.command("notify-send")
+def notify_send_command():
+    """Send the staff notifications that are due (cron: every minute). Quiet when there were none."""
+    from villa.notify.outbox import send_due
+
+    report = send_due()
+    if report.anything:
+        click.echo(report.line())
 
 
 @commands.command("serve")
