@@ -55,14 +55,20 @@ def test_every_page_loads_the_bell_after_itself_and_it_counts_the_unread(make_us
     visits_for(rep, 2)
     session = login(rep)
     home = session.get("/").get_data(as_text=True)
-    assert 'data-testid="bell"' in home and 'hx-get="/notifications/bell"' in home
+    assert 'hx-get="/notifications/bell" hx-trigger="load"' in home
+    assert 'href="/notifications/"' in home  # the inbox in the account menu, unread or not
     fragment = bell(session)
     assert "<html" not in fragment and 'data-testid="bell-count">2<' in fragment
-    assert 'data-testid="bell-count"' not in bell(login(make_user("rep")))
+    assert 'href="/notifications/"' in fragment
+
+
+def test_nothing_unread_leaves_no_bell_in_the_top_bar(make_user, login):
+    idle = bell(login(make_user("manager")))
+    assert 'data-testid="bell-idle"' in idle and 'data-testid="bell"' not in idle
 
 
 def test_the_login_page_has_no_bell(client):
-    assert 'data-testid="bell"' not in client.get("/login").get_data(as_text=True)
+    assert 'hx-get="/notifications/bell"' not in client.get("/login").get_data(as_text=True)
 
 
 def test_the_inbox_shows_newest_first_and_marks_read(make_user, login):

@@ -30,7 +30,10 @@ def nav_for(user):
 
 
 # The account menu's entries besides the password, the language and logging out.
-ACCOUNT_MENU = (("notifications.preferences", _l("Where my reminders go"), ("rep", "manager")),)
+ACCOUNT_MENU = (
+    ("notifications.index", _l("Notifications"), ("reception", "rep", "manager", "auditor", "admin")),
+    ("notifications.preferences", _l("Where my reminders go"), ("rep", "manager")),
+)
 
 
 def account_links(user):
