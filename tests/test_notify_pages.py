@@ -7,9 +7,11 @@ from datetime import timedelta
 
 import pytest
 
+from villa import crypto
 from villa import settings as office
 from villa.clock import now
 from villa.demo import DEMO_PASSWORD, load_demo
+from villa.keys import rotate_data_key
 from villa.models import (
     AuditLog,
     Notification,
@@ -250,6 +252,14 @@ def test_mail_settings_are_kept_only_once_a_test_message_arrived(make_user, logi
 
     # Saving again without typing the password keeps the stored one.
     assert post_email_settings(session, port=str(mailbox.port), username="villa-mailer").status_code == 303
+    assert office.read("smtp_password") == SMTP_PASSWORD
+
+
+def test_a_key_rotation_rewrites_the_stored_password(make_user):
+    office.save(smtp_settings(2525), make_user("admin"))
+    version, _ = rotate_data_key(batch=10)
+    stored = SecretSetting.get()
+    assert crypto.keyring().key_version(raw_column(SecretSetting.value, stored.id)) == version
     assert office.read("smtp_password") == SMTP_PASSWORD
 
 
