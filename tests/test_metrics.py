@@ -8,7 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from villa.clock import OFFICE_UTC_OFFSET
-from villa.models import JobRun, OutboxMessage, now
+from villa.models import JobRun, Notification, NotificationDelivery, OutboxMessage, now
 
 TOKEN = "a-long-random-metrics-token"
 
@@ -94,6 +94,11 @@ def test_jobs_backup_and_outbox_are_reported(scrape, make_customer, app, tmp_pat
     customer = make_customer()
     for status in ("to_send", "to_send", "failed", "sent"):
         OutboxMessage.create(customer=customer, kind="rejection", body="x", status=status)
+    for n, status in enumerate(("queued", "failed", "sent")):
+        note = Notification.create(
+            recipient=customer.owner or customer.registered_by, kind="digest", key=f"k{n}"
+        )
+        NotificationDelivery.create(notification=note, channel="email", status=status)
     text = scrape()
     assert sample(text, "villa_job_last_run_succeeded", job="backup") == 0
     assert sample(text, "villa_job_last_run_succeeded", job="pool_release") == 1
@@ -102,6 +107,8 @@ def test_jobs_backup_and_outbox_are_reported(scrape, make_customer, app, tmp_pat
     assert abs(last - (at - datetime(1970, 1, 1)).total_seconds()) < 1
     assert sample(text, "villa_outbox_messages", queue="customer_sms", status="to_send") == 2
     assert sample(text, "villa_outbox_messages", queue="customer_sms", status="failed") == 1
+    assert sample(text, "villa_outbox_messages", queue="staff_notifications", status="queued") == 1
+    assert sample(text, "villa_outbox_messages", queue="staff_notifications", status="failed") == 1
     assert sample(text, "villa_ready") == 0
     assert 7190 < sample(text, "villa_backup_age_seconds") < 7210
     assert "disk full" not in text

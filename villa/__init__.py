@@ -80,9 +80,14 @@ def create_app(config=None, check_keys=True):
 
     @app.context_processor
     def _layout_context():
-        from villa.nav import nav_for
+        from villa.nav import account_links, nav_for
 
-        return {"nav_items": nav_for, "current_lang": select_locale(), "request_path": request.path}
+        return {
+            "nav_items": nav_for,
+            "account_links": account_links,
+            "current_lang": select_locale(),
+            "request_path": request.path,
+        }
 
     from villa.cli import register_commands
 
@@ -102,6 +107,7 @@ def _register_blueprints(app):
     from villa.web.home import bp as home_bp
     from villa.web.incidents import bp as incidents_bp
     from villa.web.logs import bp as logs_bp
+    from villa.web.notifications import bp as notifications_bp
     from villa.web.outbox import bp as outbox_bp
     from villa.web.pool import bp as pool_bp
     from villa.web.reception import bp as reception_bp
@@ -123,5 +129,6 @@ def _register_blueprints(app):
         logs_bp,
         analytics_bp,
         incidents_bp,
+        notifications_bp,
     ):
         app.register_blueprint(blueprint)

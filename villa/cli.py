@@ -271,6 +271,24 @@ def daily_command():
         raise CommandError(f"daily: failed: {'; '.join(failed)}")
 
 
+@commands.command("digest")
+def digest_command():
+    """Write today's morning digest for every rep (once a day; `villa daily` does it too)."""
+    from villa.daily import digests
+
+    click.echo(digests().line)
+
+
+@commands.command("notify-send")
+def notify_send_command():
+    """Send the staff notifications that are due (cron: every minute). Quiet when there were none."""
+    from villa.notify.outbox import send_due
+
+    report = send_due()
+    if report.anything:
+        click.echo(report.line())
+
+
 @commands.command("serve")
 @click.option("--workers", default=int(os.environ.get("WEB_CONCURRENCY", "2")), show_default=True)
 def serve_command(workers):

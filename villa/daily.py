@@ -43,6 +43,23 @@ def backup_line(info) -> str:
     return f"backup written: {info.path} ({human_size(info.size)}, {info.header.customers} customers)"
 
 
+def digests() -> StepReport:
+    """Each rep's morning digest (villa.notify): due today, overdue, protection ending, to fix."""
+    from villa.notify.digest import morning_digests
+
+    told, quiet = morning_digests()
+    line = f"morning digests: {told} reps told, {quiet} with nothing to tell"
+    return StepReport(line, {"told": told, "quiet": quiet})
+
+
+def send_staff_notifications() -> StepReport:
+    """Whatever staff notifications are due go out now (cron runs `villa notify-send` as well)."""
+    from villa.notify.outbox import send_due
+
+    sent = send_due()
+    return StepReport(sent.line(), {"sent": sent.sent, "retrying": sent.retrying, "failed": sent.failed})
+
+
 def weekly_restore_test() -> StepReport:
     report = restore_test()
     line = (
@@ -52,13 +69,16 @@ def weekly_restore_test() -> StepReport:
     return StepReport(line, {"tables": report.tables, "rows": report.rows})
 
 
-# In order: (job name, the call). The backup comes last, so it holds the night's changes; the
-# weekly restore test follows it when due (villa.jobs.restore_test_due).
+# In order: (job name, the call). The backup holds the night's changes; the staff notifications
+# come after it, so nothing they do can stop it; the weekly restore test follows when due
+# (villa.jobs.restore_test_due).
 DAILY_STEPS = (
     ("pool_release", release_to_pool),
     ("retention", retention),
     ("statistics", refresh_statistics),
     ("backup", backup),
+    ("digests", digests),
+    ("notify_send", send_staff_notifications),
 )
 
 

@@ -28,6 +28,8 @@ from villa.models import (
     User,
     Visit,
 )
+from villa.notify.digest import morning_digest
+from villa.registration import log_return_visit
 
 
 class DemoRefused(Exception):
@@ -128,6 +130,7 @@ def load_demo(customers: int = 300, if_empty: bool = False) -> list[tuple[str, s
         _followups(rng)
         _rejections(users, rng)
         _desk_today(users)
+        _reminders(users)
         AuditLog.create(
             action="demo_loaded",
             target="demo",
@@ -262,6 +265,15 @@ def _desk_today(users: dict[str, User]):
         rotation.check_in(users[rep], users["reception"])
     for order, name in enumerate(("户型图·独栋A户型", "户型图·双拼B户型", "价目表（2026年11月）")):
         Material.create(name=name, sort_order=order)
+
+
+def _reminders(users: dict[str, User]):
+    """The demo rep's inbox: today's digest and a customer who just came back, so the bell shows."""
+    rep = users["rep"]
+    morning_digest(rep)
+    customer = Customer.select().where(Customer.owner == rep).order_by(Customer.id).first()
+    if customer is not None:
+        log_return_visit(customer, users["reception"], "visit")
 
 
 def _create_users() -> dict[str, User]:

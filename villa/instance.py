@@ -91,6 +91,9 @@ DEFAULT_SETTINGS = {
     "alert_reveals_per_day": 100,
     "alert_lookups_per_day": 100,
     "alert_exports_per_day": 20,
+    # Staff notifications by email (villa.notify): the office's mail server. The password is kept
+    # apart, encrypted (villa.settings SECRET_KEYS); an empty host means email is not set up.
+    "smtp": {"host": "", "port": 587, "security": "starttls", "username": "", "sender": ""},
 }
 
 

@@ -43,6 +43,7 @@ JOB_LABELS = {
     RESTORE_TEST: _l("Restore test"),
     "report_expiry": _l("Expire old broker reports"),
     "digests": _l("Morning digests"),
+    "notify_send": _l("Send staff notifications"),
 }
 
 
@@ -203,6 +204,8 @@ STEP_WORDS = {
     "statistics": _l("statistics refreshed"),
     "backup": _l("backup of %(customers)d customers; copies kept: %(copies)d"),
     RESTORE_TEST: _l("%(tables)d tables and %(rows)d rows restored exactly"),
+    "digests": _l("digests for %(told)d reps, %(quiet)d with nothing to tell"),
+    "notify_send": _l("%(sent)d sent, %(retrying)d to retry, %(failed)d given up"),
 }
 
 

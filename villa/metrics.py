@@ -7,8 +7,8 @@ scrape sums every worker's files (prometheus_client's multiprocess mode). Withou
 test client, `flask run`) the counts live in this process.
 
 The jobs, the backups and the queues are read from the database and the backup folder at each
-scrape, so every worker and every host answers alike. `queue(name, count)` adds a queue to report:
-the customer SMS outbox is one; another outbox adds itself the same way.
+scrape, so every worker and every host answers alike. QUEUES lists the queues to report:
+the customer SMS outbox and the staff notifications (villa.notify) waiting to go out.
 """
 
 import os
@@ -24,7 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from villa import jobs
-from villa.models import OutboxMessage, now
+from villa.models import NotificationDelivery, OutboxMessage, now
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 METHODS = {"GET", "POST", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"}
@@ -49,13 +49,19 @@ def _customer_sms() -> dict[str, int]:
     return {"to_send": 0, "failed": 0, **dict(rows.group_by(OutboxMessage.status).tuples())}
 
 
+def _staff_notifications() -> dict[str, int]:
+    waiting = ("queued", "sending", "failed")
+    rows = NotificationDelivery.select(NotificationDelivery.status, fn.COUNT(NotificationDelivery.id)).where(
+        NotificationDelivery.status.in_(waiting)
+    )
+    return {**dict.fromkeys(waiting, 0), **dict(rows.group_by(NotificationDelivery.status).tuples())}
+
+
 # queue name -> a call returning {status: messages} for the messages not yet sent
-QUEUES: dict[str, Callable[[], dict[str, int]]] = {"customer_sms": _customer_sms}
-
-
-def queue(name: str, count: Callable[[], dict[str, int]]):
-    """Report another outbox's length: `count()` gives {status: messages} of those not yet sent."""
-    QUEUES[name] = count
+QUEUES: dict[str, Callable[[], dict[str, int]]] = {
+    "customer_sms": _customer_sms,
+    "staff_notifications": _staff_notifications,
+}
 
 
 def prepare_folder(folder: Path) -> Path:

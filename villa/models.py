@@ -569,3 +569,75 @@ class PledgeAcceptance(BaseModel):
 
 
 ALL_MODELS = ALL_MODELS + (JobRun, Incident, IncidentCustomer, PledgeText, PledgeAcceptance)
+# Staff notifications (villa.notify): reminders to the office's own people, never to customers.
+
+
+class Notification(BaseModel):
+    """One reminder for one staff user: it is their inbox entry, and what the other channels send.
+
+    `details` holds what the text is made from (JSON): masked customer names, counts, dates; never a
+    full name or a number. `key` names the message once and for all (the digest of one rep on one
+    day, the return visit of one visit): writing it twice writes nothing.
+    """
+
+    recipient = ForeignKeyField(User, backref="notifications", on_delete="CASCADE")
+    kind = CharField(max_length=20)  # digest, return_visit, dispute_decided
+    key = CharField(max_length=80, unique=True)
+    details = TextField(default="{}")
+    customer = ForeignKeyField(Customer, null=True, backref="notifications", on_delete="SET NULL")
+    created_at = DateTimeField(default=now)
+    read_at = DateTimeField(null=True)
+
+    class Meta:
+        # The bell counts the unread; the inbox reads newest first (by id).
+        indexes = ((("recipient", "read_at"), False), (("recipient", "id"), False))
+
+    @property
+    def detail_map(self) -> dict:
+        return json.loads(self.details or "{}")
+
+
+class NotificationDelivery(BaseModel):
+    """A notification on its way out through one channel (email, the group robot): the outbox row.
+
+    One per notification and channel (the unique index is the idempotency key). A sender claims a
+    row by moving it from "queued" to "sending" in one UPDATE, so two senders never both send it.
+    """
+
+    notification = ForeignKeyField(Notification, backref="deliveries", on_delete="CASCADE")
+    channel = CharField(max_length=10)
+    status = CharField(max_length=10, default="queued")  # queued, sending, sent, failed
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=now)
+    claimed_until = DateTimeField(null=True)  # a sender holds it until then
+    sent_at = DateTimeField(null=True)
+    error = CharField(max_length=200, default="")
+    created_at = DateTimeField(default=now)
+
+    class Meta:
+        indexes = ((("notification", "channel"), True), (("status", "next_attempt_at"), False))
+
+
+class NotificationPreference(BaseModel):
+    """Where one user's reminders go besides the inbox, and the addresses that needs."""
+
+    user = ForeignKeyField(User, unique=True, backref="notification_preference", on_delete="CASCADE")
+    email = CharField(max_length=120, default="")
+    wecom_user_id = CharField(max_length=64, default="")  # to @-mention them in the group
+    choices = TextField(default="{}")  # JSON: kind -> [channel, ...]
+    updated_at = DateTimeField(default=now)
+
+    @property
+    def choice_map(self) -> dict:
+        return json.loads(self.choices or "{}")
+
+
+class SecretSetting(BaseModel):
+    """A setting whose value is a secret (the mail password, a group robot's address): encrypted
+    like customer data, so a key rotation rewrites it too."""
+
+    key = CharField(max_length=60, unique=True)
+    value = EncryptedField()
+
+
+ALL_MODELS = ALL_MODELS + (Notification, NotificationDelivery, NotificationPreference, SecretSetting)

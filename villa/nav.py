@@ -29,3 +29,22 @@ def nav_for(user):
     if not user.is_authenticated:
         return []
     return [(url_for(endpoint), label, endpoint) for endpoint, label, roles in NAV if user.role in roles]
+
+
+# The account menu's entries besides the password, the language and logging out.
+ACCOUNT_MENU = (
+    ("notifications.index", _l("Notifications"), ("reception", "rep", "manager", "auditor", "admin")),
+    ("notifications.preferences", _l("Where my reminders go"), ("rep", "manager")),
+)
+
+
+def account_links(user):
+    """Account menu entries (url, label) for this user's role."""
+    if not user.is_authenticated:
+        return []
+    return [(url_for(endpoint), label) for endpoint, label, roles in ACCOUNT_MENU if user.role in roles]
+
+
+def may_open(user, endpoint: str) -> bool:
+    """Is this account menu entry for this user's role?"""
+    return any(user.role in roles for known, _label, roles in ACCOUNT_MENU if known == endpoint)

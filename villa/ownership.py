@@ -6,6 +6,7 @@ from datetime import timedelta
 from villa.db import db, is_sqlite, write_transaction
 from villa.i18n import lazy_gettext as _l
 from villa.models import AuditLog, Channel, Customer, Dispute, Setting, User, now
+from villa.notify import messages as staff_notifications
 
 
 class OwnershipError(ValueError):
@@ -264,6 +265,7 @@ def decide_dispute(dispute: Dispute, manager: User, decision: str, note: str) ->
             decision=decision,
             owner=customer.owner.username,
         )
+        staff_notifications.dispute_decided(dispute, customer)
     return dispute
 
 

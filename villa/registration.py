@@ -12,6 +12,7 @@ from villa.identity import try_normalise_id_number, try_normalise_phone
 from villa.lookups import begin_lookup, exact_number
 from villa.materials import record_handover
 from villa.models import AuditLog, Channel, Customer, Setting, User, Visit, now
+from villa.notify import messages as staff_notifications
 from villa.ownership import is_protected, protection_end
 from villa.prepared import Prepared, slot
 
@@ -197,4 +198,5 @@ def log_return_visit(customer: Customer, actor: User, kind: str = "visit", note:
         customer.last_activity_at = now()
         customer.save()
         AuditLog.on_customer(customer, actor, "return_visit")
+        staff_notifications.return_visit(visit, actor)
     return visit

@@ -13,14 +13,24 @@ from peewee import IntegrityError
 from villa.db import db
 from villa.i18n import lazy_gettext as _l
 from villa.instance import DEFAULT_SETTINGS
-from villa.models import AuditLog, Channel, Setting, User
+from villa.models import AuditLog, Channel, SecretSetting, Setting, User
+from villa.notify import checks as notify_checks
 
 PRIVACY_NOTICE_TEXT = (
     "本售楼处收集您的姓名、联系电话及购房需求，仅用于为您提供置业咨询、看房接待及后续服务。"
     "证件号码和财务信息仅在您单独同意后登记。您的信息加密保存，不会提供给第三方；"
     "您可随时要求查阅、更正或删除。"
 )
-DEFAULTS = {**DEFAULT_SETTINGS, "privacy_notice_text": PRIVACY_NOTICE_TEXT}
+# Secret settings live encrypted in their own table (SecretSetting), are never shown back in full,
+# and their audit rows say "changed" without the values. A group robot of one sales team is
+# "wecom_webhook:<the manager's id>"; "wecom_webhook" alone is the office's.
+SECRET_KEYS = ("smtp_password", "wecom_webhook")
+DEFAULTS = {
+    **DEFAULT_SETTINGS,
+    "privacy_notice_text": PRIVACY_NOTICE_TEXT,
+    "smtp_password": "",
+    "wecom_webhook": "",
+}
 
 CHANNEL_KINDS = ("direct", "online", "event", "referral", "broker")
 CHANNEL_CODE = re.compile(r"^[a-z0-9_]{1,30}$")
@@ -220,6 +230,21 @@ def _copy_folder_usable(folder: str, path: str) -> dict:
     return {}
 
 
+def _smtp(value, path):
+    """The office's mail server for staff notifications; an empty host: email is not set up."""
+    typed, problems = _mapping(
+        {
+            "host": notify_checks.host_name,
+            "port": _number(1, 65535),
+            "security": _choice("starttls", "ssl", "none"),
+            "username": notify_checks.user_name,
+            "sender": notify_checks.email_address,
+        }
+    )(value, path)
+    problems = problems or notify_checks.smtp_cross_check(typed, path)
+    return (None if problems else typed), problems
+
+
 CHECKS = {
     "protection_days_visit": _number(1, 90),
     "protection_days_call": _number(1, 90),
@@ -254,17 +279,39 @@ CHECKS = {
             "nonlocal_max_homes_owned": _number(0, 10),
         }
     ),
+    # Staff notifications (villa.notify): the mail server and the WeCom group robots.
+    "smtp": _smtp,
+    "smtp_password": notify_checks.smtp_password,
+    "wecom_webhook": notify_checks.robot_address,
 }
+
+
+def _base(key: str) -> str:
+    """The setting a key is one of: "wecom_webhook:12" (a team's robot) is a "wecom_webhook"."""
+    return key.partition(":")[0]
 
 
 def read(key: str):
     """The setting as its type: the stored value when it is valid, else the default."""
-    stored = Setting.read(key)
+    base = _base(key)
+    stored = _read_secret(key) if base in SECRET_KEYS else Setting.read(key)
     if stored is not None:
-        value, problems = CHECKS[key](stored, key)
+        value, problems = CHECKS[base](stored, key)
         if not problems:
             return value
-    return copy.deepcopy(DEFAULTS[key])
+    return copy.deepcopy(DEFAULTS[base])
+
+
+def _read_secret(key: str) -> str | None:
+    row = SecretSetting.get_or_none(SecretSetting.key == key)
+    return row.value if row else None
+
+
+def _write_secret(key: str, value: str):
+    """Keep the secret, encrypted; an empty one is removed."""
+    SecretSetting.delete().where(SecretSetting.key == key).execute()
+    if value:
+        SecretSetting.create(key=key, value=value)
 
 
 def masking() -> dict:
@@ -276,9 +323,24 @@ def save(values: dict, actor: User) -> dict:
     """Check these settings together and write the ones that changed, each with an audit row.
 
     Raises SettingProblem and writes nothing when any value is refused; returns {key: [old, new]}."""
+    typed = check(values)
+    changes = {key: [read(key), value] for key, value in typed.items() if read(key) != value}
+    with db.atomic():
+        for key, (old, new) in changes.items():
+            if _base(key) in SECRET_KEYS:
+                _write_secret(key, new)
+                _audit(actor, "setting_changed", f"setting:{key}", {key: "changed" if new else "removed"})
+            else:
+                Setting.write(key, new)
+                _audit(actor, "setting_changed", f"setting:{key}", {key: [old, new]})
+    return changes
+
+
+def check(values: dict) -> dict:
+    """These settings as their types, checked together; raises SettingProblem when any is refused."""
     typed, problems = {}, {}
     for key, value in values.items():
-        typed[key], found = CHECKS[key](value, key)
+        typed[key], found = CHECKS[_base(key)](value, key)
         problems.update(found)
     if "privacy_notice_text" in typed and "privacy_notice_version" not in problems:
         old_text, old_version = read("privacy_notice_text"), read("privacy_notice_version")
@@ -294,12 +356,7 @@ def save(values: dict, actor: User) -> dict:
         problems.update(_copy_folder_usable(typed["backup_copy_dir"], "backup_copy_dir"))
     if problems:
         raise SettingProblem(problems)
-    changes = {key: [read(key), value] for key, value in typed.items() if read(key) != value}
-    with db.atomic():
-        for key, (old, new) in changes.items():
-            Setting.write(key, new)
-            _audit(actor, "setting_changed", f"setting:{key}", {key: [old, new]})
-    return changes
+    return typed
 
 
 # Channels: the list the desk picks a customer's source from. A code is fixed once made (customers

@@ -28,6 +28,7 @@ from villa.web.admin.forms import (
     RejectionReasonsForm,
     ReviewChecklistForm,
 )
+from villa.web.admin.notifier_forms import EmailForm, RobotForm
 
 # name in the URL -> (form, title, what it decides)
 SECTIONS = {
@@ -60,7 +61,15 @@ SECTIONS = {
         _l("Incident notice"),
         _l("What customers are told when their data may have leaked."),
     ),
+    "email": (EmailForm, _l("Staff notifications by email"), _l("The mail server reminders go out through.")),
+    "wecom": (
+        RobotForm,
+        _l("Staff notifications to a WeCom group"),
+        _l("The office's group robot; a manager may set their own team's group."),
+    ),
 }
+# Sections that can send a test message ("Test and save").
+TESTABLE = [name for name, (form_class, *_) in SECTIONS.items() if hasattr(form_class, "test_connection")]
 
 
 @bp.get("/settings")
@@ -72,15 +81,30 @@ def settings():
 @bp.post(f"/settings/<any({', '.join(SECTIONS)}):name>")
 @role_required("admin")
 def save_settings(name):
+    return _save_section(name, test=False)
+
+
+@bp.post(f"/settings/<any({', '.join(TESTABLE)}):name>/test")
+@role_required("admin")
+def test_settings(name):
+    """Send a test message with the values typed; when it went out, save them."""
+    return _save_section(name, test=True)
+
+
+def _save_section(name: str, test: bool):
     form = SECTIONS[name][0]()
     if form.validate_on_submit():
         try:
+            note = form.test_connection() if test else None
             changes = office.save(form.to_settings(), current_user._get_current_object())
         except office.SettingProblem as refused:
             form.place(refused.problems)
         else:
-            if changes:
-                flash(_("Saved: %(section)s.", section=SECTIONS[name][1]), "success")
+            section = SECTIONS[name][1]
+            if note:
+                flash(_("%(note)s Saved: %(section)s.", note=note, section=section), "success")
+            elif changes:
+                flash(_("Saved: %(section)s.", section=section), "success")
             return redirect(url_for("admin.settings", _anchor=name), 303)
     return _settings_page(name, form), 422
 
@@ -177,5 +201,5 @@ def _actor():
 section(
     "admin.settings",
     _l("Settings"),
-    _l("Protection periods, pool quota, review, messages, privacy notice, channels."),
+    _l("Protection periods, pool quota, review, messages, privacy notice, channels, staff notifications."),
 )
