@@ -110,6 +110,8 @@ class Seen:
 class ClientPage:
     customer: Customer
     header: Header
+    channel: str  # the channel's name
+    registered_by: str  # who registered the customer, by display name
     contact: Contact
     may_write: bool
     may_reveal: bool
@@ -142,6 +144,8 @@ def client_page(viewer: User, customer: Customer) -> ClientPage:
     return ClientPage(
         customer=customer,
         header=header(viewer, customer),
+        channel=_read_with(customer, "channel_name", lambda: customer.channel.name),
+        registered_by=_read_with(customer, "registrar_name", lambda: customer.registered_by.display_name),
         contact=contact(customer, revealed=False),
         may_write=may_write,
         may_reveal=may_reveal,
@@ -170,10 +174,17 @@ def header(viewer: User, customer: Customer) -> Header:
         grade=customer.grade,
         stage=customer.stage,
         review_status=customer.review_status,
-        owner=customer.owner.display_name if owned else None,
+        owner=_read_with(customer, "owner_name", lambda: customer.owner.display_name) if owned else None,
         protected_until=customer.protected_until if owned else None,
         next_followup_on=customer.next_followup_on,
     )
+
+
+def _read_with(customer: Customer, name: str, load):
+    """A name customer_by_id reads with the customer (villa.customers); for a customer loaded
+    otherwise, `load` reads it from the related row."""
+    value = getattr(customer, name, None)
+    return value if value is not None else load()
 
 
 def contact(customer: Customer, revealed: bool) -> Contact:

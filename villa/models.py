@@ -18,7 +18,7 @@ from peewee import (
 from villa.clock import OFFICE_TZ, now, office_day_start, office_today  # noqa: F401
 from villa.crypto import EncryptedField
 from villa.db import db
-from villa.prepared import Prepared, insert_new, slot
+from villa.prepared import Prepared, slot
 
 ROLES = ("reception", "rep", "manager", "auditor", "admin")
 GENDERS = ("M", "F", "U")
@@ -35,12 +35,6 @@ class BaseModel(Model):
         # save() writes only the fields this request changed: a page that loaded a customer and
         # saves a new owner must not write back the follow-up times someone added meanwhile.
         only_save_dirty = True
-
-    def save(self, force_insert=False, only=None):
-        # A new row with an id the database assigns: the INSERT is built once (villa.prepared).
-        if only is None and self._pk is None and self._meta.auto_increment:
-            return insert_new(self, force_insert)
-        return super().save(force_insert=force_insert, only=only)
 
 
 class User(UserMixin, BaseModel):
@@ -283,8 +277,6 @@ _active_channels = Prepared(
     lambda: Channel.select().where(Channel.active == slot()).order_by(Channel.sort_order, Channel.id)
 )
 
-ALL_MODELS = (User, Channel, Customer, AuditLog, AccessLog, LoginFailure, Setting)
-
 
 class Visit(BaseModel):
     """A walk-in visit or phone call at the desk: the first registration, or a return."""
@@ -473,24 +465,6 @@ class ImportRun(BaseModel):
     report = EncryptedField(null=True)  # JSON rows of the report; a reason may quote a phone
 
 
-ALL_MODELS = ALL_MODELS + (
-    Visit,
-    Dispute,
-    RotationEntry,
-    Material,
-    MaterialGiven,
-    FollowUp,
-    Review,
-    OutboxMessage,
-    CorrectionLink,
-    ChangeRequest,
-    RateEvent,
-    PasswordHistory,
-    MergeLog,
-    ImportRun,
-)
-
-
 # Running it for years (migration 0013): jobs that report, the incident register, the pledge.
 
 
@@ -568,7 +542,6 @@ class PledgeAcceptance(BaseModel):
         indexes = ((("user", "pledge", "accepted_at"), False),)
 
 
-ALL_MODELS = ALL_MODELS + (JobRun, Incident, IncidentCustomer, PledgeText, PledgeAcceptance)
 # Staff notifications (villa.notify): reminders to the office's own people, never to customers.
 
 
@@ -640,4 +613,36 @@ class SecretSetting(BaseModel):
     value = EncryptedField()
 
 
-ALL_MODELS = ALL_MODELS + (Notification, NotificationDelivery, NotificationPreference, SecretSetting)
+# Every table, in the order of their dependencies (villa.keys walks them to re-encrypt).
+ALL_MODELS = (
+    User,
+    Channel,
+    Customer,
+    AuditLog,
+    AccessLog,
+    LoginFailure,
+    Setting,
+    Visit,
+    Dispute,
+    RotationEntry,
+    Material,
+    MaterialGiven,
+    FollowUp,
+    Review,
+    OutboxMessage,
+    CorrectionLink,
+    ChangeRequest,
+    RateEvent,
+    PasswordHistory,
+    MergeLog,
+    ImportRun,
+    JobRun,
+    Incident,
+    IncidentCustomer,
+    PledgeText,
+    PledgeAcceptance,
+    Notification,
+    NotificationDelivery,
+    NotificationPreference,
+    SecretSetting,
+)

@@ -72,9 +72,7 @@ def _with_owner():
         Customer.registered_by,
         Customer.in_public_pool,
         Customer.anonymised_at,
-        User.id,
-        User.display_name,
-        User.manager,
+        User.display_name.alias("owner_name"),
     ).join(User, JOIN.LEFT_OUTER, on=(Customer.owner == User.id))
 
 

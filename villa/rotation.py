@@ -29,7 +29,9 @@ class RotationError(ValueError):
 
 _in_queue = Prepared(
     lambda: (
-        RotationEntry.select(RotationEntry, User)
+        RotationEntry.select(
+            RotationEntry, User.username.alias("rep_username"), User.display_name.alias("rep_name")
+        )
         .join(User)
         .where(RotationEntry.day == slot(), RotationEntry.status != slot())
         .order_by(RotationEntry.position)
@@ -38,13 +40,13 @@ _in_queue = Prepared(
 
 
 def queue(day: date | None = None) -> list[RotationEntry]:
-    """Today's reps on duty in queue order."""
+    """Today's reps on duty in queue order, each with the rep's `rep_username` and `rep_name`."""
     return list(_in_queue.rows(day or office_today(), "off"))
 
 
-def next_rep(day: date | None = None) -> User | None:
+def next_rep_id(day: date | None = None) -> int | None:
     """The rep whose turn it is: the first available one in the queue."""
-    return next((entry.rep for entry in queue(day) if entry.status == "available"), None)
+    return next((entry.rep_id for entry in queue(day) if entry.status == "available"), None)
 
 
 def check_in(rep: User, actor: User, day: date | None = None) -> RotationEntry:

@@ -41,8 +41,7 @@ def desk():
 def register_customer():
     form = RegistrationForm(reps=User.reps(), materials=active_materials())
     if request.method == "GET" and current_user.role != "rep":
-        next_rep = rotation.next_rep()
-        form.rep.data = next_rep.id if next_rep else None
+        form.rep.data = rotation.next_rep_id()
     if form.validate_on_submit() and (entry := _registration(form)):
         try:
             customer = register(current_user, entry)
@@ -63,8 +62,7 @@ def _registration(form) -> Registration | None:
         if owner is None:
             form.rep.errors.append(_("Choose the sales rep who receives this customer."))
             return None
-        next_rep = rotation.next_rep()
-        via_rotation = next_rep is not None and next_rep.id == owner.id
+        via_rotation = rotation.next_rep_id() == owner.id
     details = {name: (getattr(form, name).data or "").strip() for name in TEXT_FIELDS}
     details.update({name: getattr(form, name).data for name in NUMBER_FIELDS})
     details["hukou_local"] = {"yes": True, "no": False}.get(form.hukou_local.data)
