@@ -258,8 +258,8 @@ class Setting(BaseModel):
 
     @classmethod
     def read(cls, key: str, default=None):
-        row = _setting_by_key.first(key)
-        return json.loads(row.value) if row else default
+        value = _setting_by_key.scalar(key)
+        return json.loads(value) if value is not None else default
 
     @classmethod
     def write(cls, key: str, value):
@@ -269,7 +269,7 @@ class Setting(BaseModel):
 
 
 # Read by most pages: settings (eligibility rules, quotas), the reps and channels forms offer.
-_setting_by_key = Prepared(lambda: Setting.select().where(Setting.key == slot()))
+_setting_by_key = Prepared(lambda: Setting.select(Setting.value).where(Setting.key == slot()))
 _active_reps = Prepared(
     lambda: User.select().where(User.role == slot(), User.active == slot()).order_by(User.username)
 )

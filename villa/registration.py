@@ -2,12 +2,12 @@
 
 from dataclasses import dataclass, field
 
-from peewee import JOIN, SQL, IntegrityError
+from peewee import JOIN, SQL, ForeignKeyField, IntegrityError
 
 from villa import rotation
 from villa.crypto import blind_indexes
 from villa.customers import can_see_full, customer_by_id, set_alt_phone, set_id_number, set_phone
-from villa.db import write_transaction
+from villa.db import insert_one, write_transaction
 from villa.identity import try_normalise_id_number, try_normalise_phone
 from villa.lookups import begin_lookup, exact_number
 from villa.materials import record_handover
@@ -136,7 +136,7 @@ def register(actor: User, entry: Registration) -> Customer:
     customer = _new_customer(actor, entry)
     try:
         with write_transaction():
-            customer.save()
+            customer.id = insert_one(Customer, _stored_values(customer))
             Visit.create(
                 customer=customer,
                 kind=entry.visit_type,
@@ -185,6 +185,17 @@ def _new_customer(actor: User, entry: Registration) -> Customer:
     if entry.sensitive_consent:
         customer.sensitive_consent_at = moment
     return customer
+
+
+def _stored_values(customer: Customer) -> dict:
+    """Every field of the new customer but the id, as insert_one writes them (foreign keys by id)."""
+    return {
+        column.name: getattr(
+            customer, column.object_id_name if isinstance(column, ForeignKeyField) else column.name
+        )
+        for column in Customer._meta.sorted_fields
+        if column is not Customer._meta.primary_key
+    }
 
 
 def log_return_visit(customer: Customer, actor: User, kind: str = "visit", note: str = "") -> Visit:

@@ -4,7 +4,7 @@ import json
 from contextlib import contextmanager
 from datetime import date
 
-from peewee import fn
+from peewee import SQL, fn
 
 from villa.db import db, is_sqlite, write_transaction
 from villa.i18n import lazy_gettext as _l
@@ -44,9 +44,19 @@ def queue(day: date | None = None) -> list[RotationEntry]:
     return list(_in_queue.rows(day or office_today(), "off"))
 
 
+_first_available = Prepared(
+    lambda: (
+        RotationEntry.select(RotationEntry.rep)
+        .where(RotationEntry.day == slot(), RotationEntry.status == slot())
+        .order_by(RotationEntry.position)
+        .limit(SQL("1"))
+    )
+)
+
+
 def next_rep_id(day: date | None = None) -> int | None:
     """The rep whose turn it is: the first available one in the queue."""
-    return next((entry.rep_id for entry in queue(day) if entry.status == "available"), None)
+    return _first_available.scalar(day or office_today(), "available")
 
 
 def check_in(rep: User, actor: User, day: date | None = None) -> RotationEntry:
