@@ -57,5 +57,11 @@ class Prepared:
             if params:
                 # A constant the query carries would be bound in the wrong place among the slots.
                 raise TypeError(f"a prepared query takes every value through slot(), not {params!r}")
+            names = [getattr(column, "column_name", None) or column.name for column in query.selected_columns]
+            if len(names) != len(set(names)):
+                # A raw read keys each value by its column's name: a second `id` would overwrite the first.
+                raise TypeError(
+                    f"a prepared query selects a joined table's columns with .alias(), not {names!r}"
+                )
             compiled = self._compiled[dialect] = (query.model, sql)
         return compiled
