@@ -18,7 +18,7 @@ from villa.db import write_transaction
 from villa.fields import CUSTOMER_FIELDS
 from villa.i18n import lazy_gettext as _l
 from villa.identity import normalise_phone
-from villa.models import STAGES, AuditLog, Customer, User, now
+from villa.models import DEAL_STAGES, STAGES, AuditLog, Customer, Deal, User, now
 
 FUNNEL = STAGES[:-1]  # registered → visited → pledged → subscribed → signed; "lost" stands apart
 # A changed identity makes the approved registration a new one for the reviewers.
@@ -289,6 +289,10 @@ def change_stage(customer: Customer, actor: User, stage: str, lost_reason: str =
         return customer
     if stage not in next_stages(customer):
         raise ProfileError("stage", _l("A customer moves forward only; only a lost customer goes back."))
+    if stage in DEAL_STAGES:
+        raise ProfileError("stage", _l("Record the deal to move to this stage."))
+    if Deal.select().where(Deal.customer == customer.id, Deal.status == "pending").exists():
+        raise ProfileError("stage", _l("A deal of this customer is waiting for the manager's confirmation."))
     if stage == "lost" and not lost_reason:
         raise ProfileError("lost_reason", _l("Say why the customer was lost."))
     if len(lost_reason) > 200:
