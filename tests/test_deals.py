@@ -221,3 +221,26 @@ def test_the_client_page_and_timeline_show_the_deal(sessions, customer, deal_val
 def test_unknown_deal_is_404(sessions, customer):
     manager, _ = sessions
     assert manager.post(f"/customers/{customer.id}/deals/999999/confirm", htmx=True).status_code == 404
+
+
+def test_the_customer_export_has_a_deals_sheet_for_the_customers_seen_in_full(
+    sessions, customer, deal_values, make_user, make_customer, login
+):
+    import io
+
+    from openpyxl import load_workbook
+
+    manager, rep = sessions
+    rep.post(f"/customers/{customer.id}/stage", {"stage": "signed", **deal_values}, htmx=True)
+    other_rep = make_user("rep", manager=make_user("manager"))
+    elsewhere = make_customer(owner=other_rep, stage="visited")
+    login(other_rep).post(
+        f"/customers/{elsewhere.id}/stage", {"stage": "pledged", **deal_values, "unit_number": "Z-9"}
+    )
+    book = load_workbook(io.BytesIO(manager.get("/customers/export.xlsx").data))
+    rows = [list(row) for row in book["成交"].iter_rows(values_only=True)]
+    assert rows[0][:6] == ["客户编号", "姓名", "成交阶段", "房号", "面积（㎡）", "总价（元）"]
+    assert len(rows) == 2  # the other team's deal is not in it
+    deal = rows[1]
+    assert deal[:6] == [customer.id, "张三丰", "签约", "A-12", 286.5, 12_800_000]
+    assert deal[8] == "待经理确认" and deal[9] == "李娜"
