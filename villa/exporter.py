@@ -187,15 +187,10 @@ def _write_deals(sheet, names: dict, stages: dict):
         payments = {code: str(label) for code, label in PAYMENT_LABELS.items()}
         statuses = {code: str(label) for code, label in DEAL_STATUS_LABELS.items()}
     ids = list(names)
-    rep, recorder, confirmer = User.alias(), User.alias(), User.alias()
+    staff = dict(User.select(User.id, User.display_name).tuples())  # a few dozen people
     for start in range(0, len(ids), DEAL_CHUNK):
         deals = (
-            Deal.select(Deal, rep.display_name, recorder.display_name, confirmer.display_name)
-            .join(recorder, on=(Deal.recorded_by == recorder.id))
-            .switch(Deal)
-            .join(rep, JOIN.LEFT_OUTER, on=(Deal.rep == rep.id))
-            .switch(Deal)
-            .join(confirmer, JOIN.LEFT_OUTER, on=(Deal.confirmed_by == confirmer.id))
+            Deal.select()
             .where(Deal.customer.in_(ids[start : start + DEAL_CHUNK]))
             .order_by(Deal.customer.desc(), Deal.id)
         )
@@ -210,9 +205,9 @@ def _write_deals(sheet, names: dict, stages: dict):
                 deal.deal_date,
                 payments.get(deal.payment, deal.payment),
                 statuses.get(deal.status, deal.status),
-                deal.rep.display_name if deal.rep_id else "",
-                deal.recorded_by.display_name,
-                deal.confirmed_by.display_name if deal.confirmed_by_id else "",
+                staff.get(deal.rep_id, ""),
+                staff.get(deal.recorded_by_id, ""),
+                staff.get(deal.confirmed_by_id, ""),
                 deal.cancel_reason,
             ]
             sheet.append(safe_row(sheet, values))
