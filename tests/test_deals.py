@@ -244,3 +244,31 @@ def test_the_customer_export_has_a_deals_sheet_for_the_customers_seen_in_full(
     deal = rows[1]
     assert deal[:6] == [customer.id, "张三丰", "签约", "A-12", 286.5, 12_800_000]
     assert deal[8] == "待经理确认" and deal[9] == "李娜"
+
+
+def test_without_javascript_the_waiting_deal_is_said_and_a_refusal_comes_back_on_a_page(
+    sessions, customer, deal_values
+):
+    manager, rep = sessions
+    moved = rep.post(f"/customers/{customer.id}/stage", {"stage": "signed", **deal_values})
+    assert moved.status_code == 303
+    page = rep.get(moved.headers["Location"]).get_data(as_text=True)
+    assert "waits for the manager&#39;s confirmation" in page
+    deal = Deal.get()
+    refused = manager.post(f"/customers/{customer.id}/deals/{deal.id}/cancel", {"reason": ""})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "<html" in html and 'data-testid="error-reason"' in html
+    assert Deal.get().status == "pending"
+
+
+def test_a_customer_with_a_deal_is_not_lost_before_the_deal_is_cancelled(sessions, customer, deal_values):
+    _, rep = sessions
+    rep.post(f"/customers/{customer.id}/stage", {"stage": "pledged", **deal_values}, htmx=True)
+    lost = {"stage": "lost", "lost_reason": "买了别家"}
+    refused = rep.post(f"/customers/{customer.id}/stage", lost, htmx=True)
+    assert refused.status_code == 422 and "Cancel the customer" in refused.get_data(as_text=True)
+    assert fresh(customer).stage == "pledged"
+    deal = Deal.get()
+    rep.post(f"/customers/{customer.id}/deals/{deal.id}/cancel", {"reason": "退筹"}, htmx=True)
+    assert rep.post(f"/customers/{customer.id}/stage", lost, htmx=True).status_code == 200
+    assert fresh(customer).stage == "lost"

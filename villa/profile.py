@@ -291,8 +291,11 @@ def change_stage(customer: Customer, actor: User, stage: str, lost_reason: str =
         raise ProfileError("stage", _l("A customer moves forward only; only a lost customer goes back."))
     if stage in DEAL_STAGES:
         raise ProfileError("stage", _l("Record the deal to move to this stage."))
-    if Deal.select().where(Deal.customer == customer.id, Deal.status == "pending").exists():
+    open_deals = Deal.select().where(Deal.customer == customer.id, Deal.status.in_(("pending", "confirmed")))
+    if open_deals.where(Deal.status == "pending").exists():
         raise ProfileError("stage", _l("A deal of this customer is waiting for the manager's confirmation."))
+    if stage == "lost" and open_deals.exists():
+        raise ProfileError("stage", _l("Cancel the customer's deal first (退筹/退房), with its reason."))
     if stage == "lost" and not lost_reason:
         raise ProfileError("lost_reason", _l("Say why the customer was lost."))
     if len(lost_reason) > 200:

@@ -113,10 +113,10 @@ def stage(customer_id):
     """A move to another stage; to 认筹, 认购 or 签约 it records the deal (villa.deals)."""
     customer = _writable(customer_id)
     form = StageForm(customer)
-    since, actor = now(), current_user._get_current_object()
+    since, actor, deal = now(), current_user._get_current_object(), None
     try:
         if needs_deal(form.stage.data):
-            record_deal(customer, actor, form.stage.data, form.deal_values())
+            deal = record_deal(customer, actor, form.stage.data, form.deal_values())
         else:
             change_stage(customer, actor, form.stage.data, form.lost_reason.data)
     except (ProfileError, DealRefused) as refused:
@@ -125,6 +125,9 @@ def stage(customer_id):
             form[name].errors = [message]
         context = stage_context(customer)
         return partial_response(customer, "clients/_stage.html", 422, **context, stage_form=form)
+    if deal is not None and deal.status == "pending" and not is_htmx():
+        flash(_("The deal is recorded and waits for the manager's confirmation."), "success")
+        return redirect(url_for("clients.detail", customer_id=customer.id), 303)
     return _saved(customer, "clients/_stage.html", since, **stage_context(customer))
 
 
