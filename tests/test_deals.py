@@ -272,3 +272,21 @@ def test_a_customer_with_a_deal_is_not_lost_before_the_deal_is_cancelled(session
     rep.post(f"/customers/{customer.id}/deals/{deal.id}/cancel", {"reason": "退筹"}, htmx=True)
     assert rep.post(f"/customers/{customer.id}/stage", lost, htmx=True).status_code == 200
     assert fresh(customer).stage == "lost"
+
+
+def test_the_waiting_list_says_when_it_shows_only_the_oldest(
+    sessions, team, make_customer, deal_values, monkeypatch
+):
+    from villa.web.deals import routes
+
+    manager, rep = sessions
+    for n in range(3):
+        waiting = make_customer(owner=team[1], stage="visited")
+        values = {"stage": "signed", **deal_values, "unit_number": f"A-{n}"}
+        rep.post(f"/customers/{waiting.id}/stage", values, htmx=True)
+    monkeypatch.setattr(routes, "WAITING_SHOWN", 2)
+    html = manager.get("/deals/").get_data(as_text=True)
+    assert html.count('data-testid="waiting-deal-') == 2
+    assert 'data-testid="waiting-capped"' in html and "Showing the oldest 2 of 3." in html
+    home = manager.get("/").get_data(as_text=True)
+    assert "<strong>3</strong>" in home.split('data-testid="home-deals-waiting"')[1][:300]

@@ -12,6 +12,10 @@ who came back counts at the stage they came back to). For a lost customer it is 
 when they were lost: the "from" of their latest stage_changed audit row (x → lost), or "registered"
 when no such row exists. Only lost customers' audit rows are read, on the (customer, action) index.
 
+Deals (deals_by_channel; by rep in villa.scorecard): the confirmed 认筹, 认购 and 签约 dated in the
+range, counted and summed by their date (villa.deals.confirmed_totals); visit→subscription and
+visit→signing are the funnel's reach of 认购 and 签约 over its reach of 已到访.
+
 Counts are by the values the models allow (STAGES, GRADES, VISIT_TYPES, the channel table): the forms
 and imports only ever store those.
 """
