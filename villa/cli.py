@@ -308,6 +308,9 @@ def serve_command(workers):
         "--config", "python:villa.gunicorn_config",  # marks ended workers in the metrics
         "--workers", str(workers),
         "--bind", f"{host}:{port}",
+        # No X-Forwarded-* header is believed by gunicorn (it would trust them from 127.0.0.1):
+        # the app's ProxyFix alone decides, by VILLA_TRUSTED_PROXIES.
+        "--forwarded-allow-ips", "",
         # The path only (%(U)s), never the query string: searches carry phone numbers.
         "--access-logfile", "-",
         "--logger-class", "villa.serving.RedactingLogger",
