@@ -3,8 +3,12 @@
 import json
 from datetime import timedelta
 
+from peewee import fn
+
+from villa import settings
 from villa.db import db, is_sqlite, write_transaction
 from villa.i18n import lazy_gettext as _l
+from villa.labels import localdate
 from villa.models import AuditLog, Channel, Customer, Dispute, Setting, User, now
 from villa.notify import messages as staff_notifications
 
@@ -28,6 +32,86 @@ def protection_end(channel: Channel, visit_type: str, start=None):
 
 def is_protected(customer: Customer) -> bool:
     return bool(customer.owner_id and customer.protected_until and customer.protected_until > now())
+
+
+def max_protection_end(customer: Customer):
+    """The most protection the current owner gets, counted from when they got the customer; after it
+    only a deal stage (认筹 or later) keeps the customer. None while it does not apply."""
+    if not customer.owner_id or customer.stage not in RELEASABLE_STAGES:
+        return None
+    since = customer.owned_since or customer.registered_at
+    return since + timedelta(days=settings.read("protection_max_days"))
+
+
+def within_maximum(customer: Customer, end):
+    """`end`, or the maximum protection when that comes first."""
+    most = max_protection_end(customer)
+    return min(end, most) if most else end
+
+
+def renewed_protection(customer: Customer, kind: str, moment=None):
+    """Protection after a reached contact of this kind, as the office's policy says; None when the
+    kind renews nothing. Never shorter than it was, never past the maximum."""
+    moment = moment or now()
+    rule = settings.read("protection_renewal").get(kind, "none")
+    if rule == "none" or not customer.owner_id:
+        return None
+    if rule == "full":
+        end = protection_end(customer.channel, customer.visit_type, moment)
+    else:
+        end = moment + timedelta(days=settings.read("protection_days_short"))
+    return max(customer.protected_until or moment, within_maximum(customer, end))
+
+
+def protected_count(rep: User) -> int:
+    """Customers the rep holds under protection now: they count against the per-rep cap."""
+    return (
+        Customer.select()
+        .where(
+            Customer.owner == rep,
+            Customer.stage.in_(RELEASABLE_STAGES),
+            Customer.in_public_pool == False,  # noqa: E712
+            Customer.protected_until > now(),
+            Customer.anonymised_at.is_null(),
+        )
+        .count()
+    )
+
+
+def check_cap(rep: User):
+    """Refuse one more protected customer for a rep at the cap; call inside the write transaction."""
+    if not is_sqlite():
+        # One rep's new customers take turns, so two desks cannot both pass the cap check.
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", (_PG_QUOTA_LOCK, rep.id))
+    cap = settings.read("protected_customers_cap")
+    if protected_count(rep) >= cap:
+        raise OwnershipError(
+            _l(
+                "%(name)s already holds %(cap)d protected customers, the most allowed: choose another rep, "
+                "or let a customer go first.",
+                name=rep.display_name,
+                cap=cap,
+            )
+        )
+
+
+def cooldowns(customers, rep: User) -> dict:
+    """{customer id: until when} for the customers of this list the rep let lapse and may not take
+    back yet."""
+    days = timedelta(days=settings.read("pool_cooldown_days"))
+    return {
+        c.id: c.pool_since + days
+        for c in customers
+        if c.previous_owner_id == rep.id and c.pool_since and c.pool_since + days > now()
+    }
+
+
+def cooldown_end(customer: Customer, rep: User):
+    """Until when this rep may not take the customer back from the pool (they let it lapse), or None."""
+    if customer.previous_owner_id != rep.id or not customer.pool_since:
+        return None
+    end = customer.pool_since + timedelta(days=settings.read("pool_cooldown_days"))
+    return end if end > now() else None
 
 
 def _ownership_row(customer_id: int, actor: User | None, action: str, details: dict) -> dict:
@@ -59,12 +143,14 @@ def release_lapsed(moment=None, actor: User | None = None) -> list[int]:
     Returns the ids released; running it again releases nothing more.
     """
     moment = moment or now()
+    longest = moment - timedelta(days=settings.read("protection_max_days"))
     with write_transaction():
         lapsed = (
             Customer.select(Customer.id, User.username)
             .join(User, on=(Customer.owner == User.id))
             .where(
-                Customer.protected_until < moment,
+                (Customer.protected_until < moment)
+                | (fn.COALESCE(Customer.owned_since, Customer.registered_at) < longest),
                 Customer.stage.in_(RELEASABLE_STAGES),
                 Customer.in_public_pool == False,  # noqa: E712
                 Customer.archived_at.is_null(),
@@ -78,7 +164,13 @@ def release_lapsed(moment=None, actor: User | None = None) -> list[int]:
         for start in range(0, len(released), _CHUNK):
             chunk = released[start : start + _CHUNK]
             Customer.update(
-                owner=None, in_public_pool=True, pool_since=moment, claimed_at=None, updated_at=moment
+                previous_owner=Customer.owner,
+                owner=None,
+                in_public_pool=True,
+                pool_since=moment,
+                claimed_at=None,
+                owned_since=None,
+                updated_at=moment,
             ).where(Customer.id.in_([customer_id for customer_id, _ in chunk])).execute()
             AuditLog.insert_many(
                 [
@@ -98,30 +190,52 @@ def active_claims(rep: User) -> int:
     return Customer.select().where(Customer.owner == rep, Customer.claimed_at.is_null(False)).count()
 
 
-def claim(customer: Customer, rep: User, visit_type: str | None = None, walked_in: bool = False) -> Customer:
-    """A rep takes a customer from the public pool, within the quota; of two reps racing, one wins."""
+def first_protection(channel: Channel, visit_type: str, moment):
+    """Protection of a new owner from `moment`: the period, within the maximum."""
+    most = moment + timedelta(days=settings.read("protection_max_days"))
+    return min(protection_end(channel, visit_type, moment), most)
+
+
+def claim(
+    customer: Customer,
+    rep: User,
+    visit_type: str | None = None,
+    walked_in: bool = False,
+    handed_by: User | None = None,
+) -> Customer:
+    """A rep takes a customer from the public pool, within the quota and the cap, and not while the
+    cooldown of a customer they let lapse runs; of two reps racing, one wins. `handed_by`: the desk
+    gave the walk-in to this rep through the rotation, which is no claim of theirs (no quota)."""
     moment = now()
     visit_type = visit_type or customer.visit_type
     changes = {
         "owner": rep.id,
         "in_public_pool": False,
         "pool_since": None,
-        "claimed_at": moment,
-        "protected_until": protection_end(customer.channel, visit_type, moment),
+        "claimed_at": None if handed_by else moment,
+        "owned_since": moment,
+        "protected_until": first_protection(customer.channel, visit_type, moment),
         "updated_at": moment,
     }
     if walked_in:
         changes["last_activity_at"] = moment
     with write_transaction():
-        if not is_sqlite():
-            # One rep's claims take turns, so two tabs cannot both pass the quota check.
-            db.execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", (_PG_QUOTA_LOCK, rep.id))
+        check_cap(rep)  # takes the rep's lock on PostgreSQL: the quota check below is serialised too
         quota = pool_quota()
-        if active_claims(rep) >= quota:
+        if not handed_by and active_claims(rep) >= quota:
             raise OwnershipError(
                 _l(
                     "You already hold %(quota)d customers from the public pool, the most allowed.",
                     quota=quota,
+                )
+            )
+        waits_until = cooldown_end(customer, rep)
+        if waits_until:
+            raise OwnershipError(
+                _l(
+                    "%(name)s let this customer go to the pool: they may take it back from %(date)s.",
+                    name=rep.display_name,
+                    date=localdate(waits_until),
                 )
             )
         taken = (
@@ -135,7 +249,10 @@ def claim(customer: Customer, rep: User, visit_type: str | None = None, walked_i
         )
         if not taken:
             raise OwnershipError(_l("This customer is no longer in the public pool."))
-        record_ownership(customer, rep, "pool_taken" if walked_in else "pool_claimed", owner=rep.username)
+        if handed_by:
+            record_ownership(customer, handed_by, "pool_handed_out", owner=rep.username)
+        else:
+            record_ownership(customer, rep, "pool_taken" if walked_in else "pool_claimed", owner=rep.username)
     for name, value in changes.items():
         setattr(customer, name, value)
     customer.owner = rep
@@ -175,7 +292,8 @@ def reassign(customer: Customer, manager: User, new_owner: User | None, reason: 
     with write_transaction():
         customer.owner = new_owner
         customer.in_public_pool, customer.pool_since, customer.claimed_at = False, None, None
-        customer.protected_until = protection_end(customer.channel, customer.visit_type, moment)
+        customer.owned_since = moment
+        customer.protected_until = first_protection(customer.channel, customer.visit_type, moment)
         customer.updated_at = moment
         customer.save()
         record_ownership(
@@ -251,8 +369,8 @@ def decide_dispute(dispute: Dispute, manager: User, decision: str, note: str) ->
             raise OwnershipError(_l("Only the manager of the customer's owner decides this dispute."))
         if decision == "to_claimant":
             customer.owner = dispute.claimant
-            customer.in_public_pool = False
-            customer.protected_until = protection_end(customer.channel, customer.visit_type)
+            customer.in_public_pool, customer.owned_since = False, now()
+            customer.protected_until = first_protection(customer.channel, customer.visit_type, now())
             customer.save()
         dispute.status, dispute.decision, dispute.decision_note = "decided", decision, note.strip()
         dispute.decided_by, dispute.decided_at = manager, now()

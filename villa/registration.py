@@ -9,11 +9,12 @@ from villa.crypto import blind_indexes
 from villa.customers import can_see_full, customer_by_id, set_alt_phone, set_id_number, set_phone
 from villa.db import write_transaction
 from villa.identity import try_normalise_id_number, try_normalise_phone
+from villa.labels import localdate
 from villa.lookups import begin_lookup, exact_number
 from villa.materials import record_handover
 from villa.models import AuditLog, Channel, Customer, Setting, User, Visit, now
 from villa.notify import messages as staff_notifications
-from villa.ownership import is_protected, protection_end
+from villa.ownership import check_cap, first_protection, is_protected, renewed_protection
 from villa.prepared import Prepared, slot
 
 
@@ -138,6 +139,7 @@ def register(actor: User, entry: Registration) -> Customer:
     customer = _new_customer(actor, entry)
     try:
         with write_transaction():
+            check_cap(entry.owner)
             customer.save()
             Visit.create(
                 customer=customer,
@@ -173,7 +175,8 @@ def _new_customer(actor: User, entry: Registration) -> Customer:
         owner=entry.owner,
         registered_by=actor,
         registered_at=moment,
-        protected_until=protection_end(entry.channel, entry.visit_type, moment),
+        owned_since=moment,
+        protected_until=first_protection(entry.channel, entry.visit_type, moment),
         consent_at=moment,
         notice_version=Setting.read("privacy_notice_version", "1"),
         stage="visited" if entry.visit_type == "visit" else "registered",
@@ -190,13 +193,19 @@ def _new_customer(actor: User, entry: Registration) -> Customer:
 
 
 def log_return_visit(customer: Customer, actor: User, kind: str = "visit", note: str = "") -> Visit:
-    """A known customer came back: the visit goes to the owning rep's day; no rotation turn is used."""
+    """A known customer came back: the visit goes to the owning rep's day; no rotation turn is used.
+    For the owner it counts as a reached contact of its kind: it renews protection as a follow-up would."""
     with write_transaction():
         visit = Visit.create(customer=customer, kind=kind, received_by=actor, rep=customer.owner, note=note)
         if kind == "visit" and customer.stage == "registered":
             customer.stage = "visited"
         customer.last_activity_at = now()
+        renewed = renewed_protection(customer, kind, visit.at)
+        changes = {}
+        if renewed is not None and renewed != customer.protected_until:
+            changes["protected_until"] = [localdate(customer.protected_until), localdate(renewed)]
+            customer.protected_until = renewed
         customer.save()
-        AuditLog.on_customer(customer, actor, "return_visit")
+        AuditLog.on_customer(customer, actor, "return_visit", changes)
         staff_notifications.return_visit(visit, actor)
     return visit

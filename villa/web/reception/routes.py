@@ -43,11 +43,18 @@ def register_customer():
     if request.method == "GET" and current_user.role != "rep":
         next_rep = rotation.next_rep()
         form.rep.data = next_rep.id if next_rep else None
+    form_error = None
     if form.validate_on_submit() and (entry := _registration(form)):
         try:
             customer = register(current_user, entry)
         except DuplicateCustomer as duplicate:
             return _conflict(Match(duplicate.existing, duplicate.matched))
+        except OwnershipError as refused:  # the rep holds as many protected customers as allowed
+            if current_user.role == "rep":
+                form_error = refused.message
+            else:
+                form.rep.errors.append(refused.message)
+            return render_template("reception/register.html", form=form, form_error=form_error), 422
         flash(_("%(name)s is registered.", name=customer.name), "success")
         return redirect(url_for("clients.detail", customer_id=customer.id), 303)
     status = 422 if request.method == "POST" else 200
