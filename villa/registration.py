@@ -14,7 +14,7 @@ from villa.lookups import begin_lookup, exact_number
 from villa.materials import record_handover
 from villa.models import AuditLog, Channel, Customer, Setting, User, Visit, now
 from villa.notify import messages as staff_notifications
-from villa.ownership import check_cap, first_protection, is_protected, renewed_protection
+from villa.ownership import check_cap, claim, first_protection, is_protected, renewed_protection
 from villa.prepared import Prepared, slot
 
 
@@ -43,6 +43,7 @@ class Registration:
     id_number: str = ""
     sensitive_consent: bool = False
     via_rotation: bool = False
+    out_of_turn: tuple | None = None  # (reason, note, the rep whose turn it was): villa.rotation
     details: dict = field(default_factory=dict)  # further Customer columns: needs, eligibility, notes
     material_ids: list = field(default_factory=list)
 
@@ -141,7 +142,7 @@ def register(actor: User, entry: Registration) -> Customer:
         with write_transaction():
             check_cap(entry.owner)
             customer.save()
-            Visit.create(
+            visit = Visit.create(
                 customer=customer,
                 kind=entry.visit_type,
                 received_by=actor,
@@ -151,6 +152,8 @@ def register(actor: User, entry: Registration) -> Customer:
             )
             if entry.via_rotation:
                 rotation.assign(entry.owner, actor)
+            if entry.out_of_turn:
+                rotation.record_skip(entry.owner, actor, *entry.out_of_turn, visit=visit)
             if entry.material_ids:
                 record_handover(customer, entry.material_ids, actor)
             AuditLog.on_customer(
@@ -207,5 +210,27 @@ def log_return_visit(customer: Customer, actor: User, kind: str = "visit", note:
             customer.protected_until = renewed
         customer.save()
         AuditLog.on_customer(customer, actor, "return_visit", changes)
+        staff_notifications.return_visit(visit, actor)
+    return visit
+
+
+def hand_out_from_pool(
+    customer: Customer, rep: User, actor: User, kind: str, via_rotation: bool, out_of_turn: tuple | None
+) -> Visit:
+    """A customer from the public pool walked in (or called) and the desk gave them to `rep`, who
+    becomes the owner: in turn through the rotation, or out of turn with the reason. One transaction."""
+    with write_transaction():
+        claim(customer, rep, kind, walked_in=True, handed_by=actor)
+        visit = Visit.create(
+            customer=customer, kind=kind, received_by=actor, rep=rep, via_rotation=via_rotation
+        )
+        if kind == "visit" and customer.stage == "registered":
+            customer.stage = "visited"
+            customer.save(only=[Customer.stage])
+            AuditLog.on_customer(customer, actor, "stage_changed", {"stage": ["registered", "visited"]})
+        if via_rotation:
+            rotation.assign(rep, actor)
+        if out_of_turn:
+            rotation.record_skip(rep, actor, *out_of_turn, visit=visit)
         staff_notifications.return_visit(visit, actor)
     return visit
