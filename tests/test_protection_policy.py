@@ -198,7 +198,7 @@ def test_the_desk_cannot_register_beyond_the_cap(rep, make_customer, login_as):
     refused = desk.post("/reception/register", form(rep=str(rep.id), phone="139 0000 0002", name="赵六"))
     html = refused.get_data(as_text=True)
     assert refused.status_code == 422
-    assert 'data-testid="error-rep"' in html and "李娜 already holds 2 protected customers" in html
+    assert 'data-testid="error-rep"' in html and "李娜 已有 2 位保护中的客户" in html
     assert 'value="赵六"' in html, "typed values kept"
     assert Customer.select().where(Customer.name == "赵六").count() == 0
     # Once one of them lapses a place is free again.
@@ -242,7 +242,7 @@ def test_the_previous_owner_waits_out_the_cooldown(rep, make_user, make_customer
     assert f'data-testid="claim-{customer.id}"' not in page
     refused = session.post(f"/pool/{customer.id}/claim")
     assert refused.status_code == 422
-    assert "李娜 let this customer go to the pool" in refused.get_data(as_text=True)
+    assert "李娜 曾让该客户掉入公客池" in refused.get_data(as_text=True)
     assert reload(customer).in_public_pool
     # One minute before the cooldown ends: still refused; one minute after: theirs again.
     pool_since = now() - timedelta(days=10)
