@@ -31,7 +31,11 @@ def protection_end(channel: Channel, visit_type: str, start=None):
 
 
 def is_protected(customer: Customer) -> bool:
-    return bool(customer.owner_id and customer.protected_until and customer.protected_until > now())
+    """Does the owner's protection still run: its period, within the longest protection?"""
+    if not (customer.owner_id and customer.protected_until):
+        return False
+    most = max_protection_end(customer)
+    return min(customer.protected_until, most or customer.protected_until) > now()
 
 
 def max_protection_end(customer: Customer):

@@ -70,6 +70,9 @@ def _with_owner():
         Customer.owner,
         Customer.protected_until,
         Customer.registered_at,
+        # And what decides how long the protection runs (villa.ownership.is_protected).
+        Customer.stage,
+        Customer.owned_since,
         # What decides whether the caller sees the name in full (villa.customers.can_see_full).
         Customer.registered_by,
         Customer.in_public_pool,
