@@ -11,13 +11,8 @@ from villa import settings as office
 from villa.followups import add_followup
 from villa.labels import localdate
 from villa.models import AuditLog, Customer, Setting, now
-from villa.ownership import (
-    OwnershipError,
-    claim,
-    max_protection_end,
-    protected_count,
-    release_lapsed,
-)
+from villa.ownership import claim, release_lapsed
+from villa.protection import OwnershipError, max_protection_end, protected_count
 
 DEFAULT_POLICY = {
     "protection_renewal": {
@@ -174,6 +169,8 @@ def test_past_the_longest_protection_only_a_deal_stage_keeps_the_customer(rep, m
     assert sorted(released) == sorted([past.id, legacy.id])
     assert reload(inside).owner_id == rep.id and reload(pledged).owner_id == rep.id
     assert (reload(past).owner_id, reload(past).previous_owner_id) == (None, rep.id)
+    row = AuditLog.get(AuditLog.action == "released_to_pool", AuditLog.customer == past.id)
+    assert row.change_map == {"from": rep.username, "why": "longest_protection"}
 
 
 def test_the_day_of_expiry(rep, make_customer):

@@ -18,8 +18,8 @@ from villa.identity import format_phone, mask_id_number, mask_name, mask_phone
 from villa.labels import GENDER_LABELS, ID_TYPE_LABELS, PURPOSE_LABELS
 from villa.materials import handed_to
 from villa.models import Customer, FollowUp, MaterialGiven, Review, User
-from villa.ownership import max_protection_end
 from villa.profile import EDITABLE, current_value
+from villa.protection import max_protection_end
 from villa.settings import masking
 from villa.timeline import Entry, events_since, field_label, timeline
 

@@ -12,8 +12,8 @@ from peewee import fn
 from villa.db import is_sqlite, write_transaction
 from villa.i18n import lazy_gettext as _l
 from villa.models import FOLLOWUP_KINDS, GRADES, AuditLog, Customer, FollowUp, User, now, office_today
-from villa.ownership import renewed_protection
 from villa.prepared import Prepared, slot
+from villa.protection import renewed_protection
 
 CONTENT_MAX = 1000
 RESULT_MAX = 200

@@ -14,8 +14,9 @@ from villa.lookups import begin_lookup, exact_number
 from villa.materials import record_handover
 from villa.models import AuditLog, Channel, Customer, Setting, User, Visit, now
 from villa.notify import messages as staff_notifications
-from villa.ownership import check_cap, claim, first_protection, is_protected, renewed_protection
+from villa.ownership import claim
 from villa.prepared import Prepared, slot
+from villa.protection import check_cap, first_protection, is_protected, renewed_protection
 
 
 class DuplicateCustomer(Exception):

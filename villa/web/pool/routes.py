@@ -12,11 +12,11 @@ from villa.ownership import (
     OwnershipError,
     active_claims,
     claim,
-    cooldowns,
     pool_page,
     pool_quota,
     release_lapsed,
 )
+from villa.protection import cooldowns
 from villa.web.pool import bp
 
 _CURSOR_TIME = "%Y%m%d%H%M%S%f"
