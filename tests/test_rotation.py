@@ -456,3 +456,24 @@ def test_the_skip_report_by_day_rep_and_reason(login, login_as, desk, on_duty):
 @pytest.mark.parametrize("role", ["reception", "rep", "auditor", "admin"])
 def test_only_managers_read_the_skip_report(login_as, role):
     assert login_as(role).get("/reception/rotation/skips").status_code == 403
+
+
+def test_the_desk_cannot_hand_a_pool_walk_in_back_to_its_lapsed_owner_in_the_cooldown(
+    login, desk, on_duty, make_customer
+):
+    from villa.models import Customer, Visit, now
+    from villa.ownership import release_lapsed
+
+    amy, _bob, _cat = on_duty
+    lapsed = make_customer(owner=amy, protected_until=now() - timedelta(days=1), phone="13900005001")
+    release_lapsed()
+    session = login(desk)
+    refused = session.post(
+        f"/reception/customers/{lapsed.id}/hand-out", {"hand_out-rep": str(amy.id), "hand_out-kind": "visit"}
+    )
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert 'data-testid="error-hand_out-rep"' in html and "Amy 曾让该客户掉入公客池" in html
+    fresh = Customer.get_by_id(lapsed.id)
+    assert (fresh.owner_id, fresh.in_public_pool) == (None, True)
+    assert Visit.select().count() == 0 and order() == ["amy", "bob", "cat"]
