@@ -12,6 +12,7 @@ PAGES = {
     "/admin/": {"admin"},
     "/admin/users": {"admin"},
     "/account/password": set(ROLES),
+    "/reception/rotation/skips": {"manager"},
 }
 
 

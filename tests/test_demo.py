@@ -20,6 +20,7 @@ from villa.models import (
     PledgeAcceptance,
     PledgeText,
     RotationEntry,
+    RotationSkip,
     User,
     Visit,
 )
@@ -134,7 +135,7 @@ def test_the_same_seed_gives_the_same_customers(demo_app):
     first = [(c.name, c.phone) for c in Customer.select().order_by(Customer.id)]
     User.update(manager=None).execute()
     for model in (JobRun, IncidentCustomer, Incident, OutboxMessage, AccessLog, PledgeAcceptance, PledgeText,
-                  Visit, RotationEntry, Material, AuditLog, Customer, User):  # fmt: skip
+                  RotationSkip, Visit, RotationEntry, Material, AuditLog, Customer, User):  # fmt: skip
         model.delete().execute()
     load_demo(15)
     assert [(c.name, c.phone) for c in Customer.select().order_by(Customer.id)] == first
@@ -196,3 +197,12 @@ def test_every_demo_user_accepted_the_rules_so_the_logins_go_straight_in(loaded,
     response = client.post("/login", data={"username": "rep", "password": DEMO_PASSWORD, "csrf_token": token})
     assert response.status_code == 303
     assert client.get("/").status_code == 200
+
+
+def test_the_demo_has_walk_ins_given_out_of_turn_with_their_reasons(loaded):
+    from villa.rotation_skips import skip_report
+
+    skips = {(s.given_to.username, s.skipped.username, s.reason) for s in RotationSkip.select()}
+    assert ("rep3", "rep", "customer_choice") in skips
+    assert {s.reason for s in RotationSkip.select()} <= {"customer_choice", "referral", "language", "other"}
+    assert skip_report().total == RotationSkip.select().count() >= 1

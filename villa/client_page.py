@@ -19,6 +19,7 @@ from villa.labels import GENDER_LABELS, ID_TYPE_LABELS, PURPOSE_LABELS
 from villa.materials import handed_to
 from villa.models import Customer, FollowUp, MaterialGiven, Review, User
 from villa.profile import EDITABLE, current_value
+from villa.protection import max_protection_end
 from villa.settings import masking
 from villa.timeline import Entry, events_since, field_label, timeline
 
@@ -66,6 +67,8 @@ class Header:
     owner: str | None  # the owner's display name; None while the customer is in the public pool
     protected_until: datetime | None  # only while someone owns the customer
     next_followup_on: date | None
+    # Protection ends there because the owner's longest protection (最长保护期) ends then.
+    at_maximum: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,14 +168,17 @@ def client_page(viewer: User, customer: Customer) -> ClientPage:
 
 def header(viewer: User, customer: Customer) -> Header:
     owned = customer.owner_id is not None
+    protected_until, most = customer.protected_until if owned else None, max_protection_end(customer)
+    at_maximum = bool(protected_until and most and most <= protected_until)
     return Header(
         name=shown_name(viewer, customer),
         grade=customer.grade,
         stage=customer.stage,
         review_status=customer.review_status,
         owner=customer.owner.display_name if owned else None,
-        protected_until=customer.protected_until if owned else None,
+        protected_until=most if at_maximum else protected_until,
         next_followup_on=customer.next_followup_on,
+        at_maximum=at_maximum,
     )
 
 

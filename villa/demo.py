@@ -9,7 +9,7 @@ from stdnum.cn import ric
 
 from villa import rotation
 from villa.auth import hash_password
-from villa.clock import OFFICE_UTC_OFFSET, now
+from villa.clock import OFFICE_UTC_OFFSET, now, office_day_start
 from villa.customers import set_alt_phone, set_id_number, set_phone
 from villa.db import db
 from villa.demo_records import add_records
@@ -24,6 +24,7 @@ from villa.models import (
     FollowUp,
     Material,
     Review,
+    RotationSkip,
     Setting,
     User,
     Visit,
@@ -97,6 +98,7 @@ NOTES = [
 LOST_REASONS = ["预算不足", "选择了竞品项目", "家人意见不统一", "购房资格不满足", "多次联系不上"]
 GRADE_WEIGHTS = {"B+": 6, "B": 12, "B-": 8, "C+": 12, "C": 20, "C-": 8, "D": 4}
 STAGE_WEIGHTS = {"registered": 45, "visited": 25, "pledged": 10, "subscribed": 7, "signed": 4, "lost": 9}
+MAX_PROTECTION_DAYS = 90  # the office's default (villa.instance.DEFAULT_SETTINGS)
 OWNER_WEIGHTS = {"rep": 35, "rep2": 30, "rep3": 15, "rep4": 10, None: 10}  # None: the public pool
 
 
@@ -260,9 +262,32 @@ def _followups(rng: random.Random):
 
 
 def _desk_today(users: dict[str, User]):
-    """Two reps on duty and the sales material the desk hands out, so the desk page is alive."""
+    """Reps on duty, walk-ins given out of turn with their reasons (the skip report), and the sales
+    material the desk hands out, so the desk page is alive."""
+    desk = users["reception"]
     for rep in ("rep", "rep2", "rep3"):
-        rotation.check_in(users[rep], users["reception"])
+        rotation.check_in(users[rep], desk)
+    # Today: the customer asked for 陈静 while 李娜 was next.
+    rotation.took_walk_in(users["rep3"], desk, "customer_choice")
+    # Earlier: rep2's latest walk-in before today went to them out of turn, passing 李娜 over.
+    visit = (
+        Visit.select()
+        .join(Customer)
+        .where(
+            Visit.rep == users["rep2"],
+            Visit.kind == "visit",
+            Visit.at < office_day_start(),
+            Customer.registered_by == desk,
+        )
+        .order_by(Visit.at.desc(), Visit.id.desc())
+        .first()
+    )
+    if visit is not None:
+        office_day = (visit.at + OFFICE_UTC_OFFSET).date()
+        RotationSkip.create(
+            day=office_day, at=visit.at, given_to=users["rep2"], skipped=users["rep"], reason="language",
+            note="客户说粤语", actor=desk, visit=visit,
+        )  # fmt: skip
     for order, name in enumerate(("户型图·独栋A户型", "户型图·双拼B户型", "价目表（2026年11月）")):
         Material.create(name=name, sort_order=order)
 
@@ -458,6 +483,9 @@ def _fill_ownership(c: Customer, ctx: dict, age_days: int, days: int):
         lately = current - timedelta(hours=days * 26.4 * rng.random() ** 2)
         c.last_activity_at = max(registered_at, lately)
         c.protected_until = c.last_activity_at + timedelta(days=days)
+        if c.stage in ("registered", "visited"):  # the longest protection (settings: 90 days)
+            c.owned_since = registered_at
+            c.protected_until = min(c.protected_until, registered_at + timedelta(days=MAX_PROTECTION_DAYS))
         if c.stage not in ("signed", "lost") and rng.random() < 0.5:
             local_today = (current + OFFICE_UTC_OFFSET).date()
             c.next_followup_on = local_today + timedelta(days=rng.randint(-10, 10))

@@ -27,6 +27,21 @@ DEFAULT_SETTINGS = {
     "protection_days_visit": 15,
     "protection_days_call": 7,
     "pool_quota": 20,
+    # Protection policy (villa.ownership): what a reached follow-up renews ("full": the channel's
+    # period, "short": protection_days_short, "none"), the most protection one owner gets in all
+    # (then only a deal stage keeps the customer), the cap of protected customers per rep, and how
+    # long a rep who let a customer lapse waits before taking it back from the pool.
+    "protection_renewal": {
+        "visit": "full",
+        "viewing": "full",
+        "call": "short",
+        "wechat": "short",
+        "sms": "short",
+    },
+    "protection_days_short": 7,
+    "protection_max_days": 90,
+    "protected_customers_cap": 200,
+    "pool_cooldown_days": 30,
     "privacy_notice_version": "2026-11",
     # 购房资格: a local household may own this many homes before buying; a non-local one needs
     # these months of local social insurance or income tax (in the last 5 years) and may own fewer.

@@ -13,7 +13,7 @@ from peewee import IntegrityError
 from villa.db import db
 from villa.i18n import lazy_gettext as _l
 from villa.instance import DEFAULT_SETTINGS
-from villa.models import AuditLog, Channel, SecretSetting, Setting, User
+from villa.models import FOLLOWUP_KINDS, AuditLog, Channel, SecretSetting, Setting, User
 from villa.notify import checks as notify_checks
 
 PRIVACY_NOTICE_TEXT = (
@@ -32,6 +32,7 @@ DEFAULTS = {
     "wecom_webhook": "",
 }
 
+RENEWALS = ("full", "short", "none")  # what a reached follow-up of a kind does to protection
 CHANNEL_KINDS = ("direct", "online", "event", "referral", "broker")
 CHANNEL_CODE = re.compile(r"^[a-z0-9_]{1,30}$")
 MESSAGE_MAX = 140  # as villa.messaging sends it: two SMS segments
@@ -249,6 +250,11 @@ CHECKS = {
     "protection_days_visit": _number(1, 90),
     "protection_days_call": _number(1, 90),
     "pool_quota": _number(0, 500),
+    "protection_renewal": _mapping({kind: _choice(*RENEWALS) for kind in FOLLOWUP_KINDS}),
+    "protection_days_short": _number(1, 90),
+    "protection_max_days": _number(1, 3650),
+    "protected_customers_cap": _number(1, 100_000),
+    "pool_cooldown_days": _number(0, 365),
     "retention_years": _number(1, 30),
     "backups_daily": _number(1, 365),
     "backups_weekly": _number(0, 260),

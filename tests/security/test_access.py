@@ -33,6 +33,8 @@ PAGES = {
     # The audit team reads the logs; managers see analytics.
     "/logs/": {"reception": 403, "rep": 403, "manager": 403, "auditor": 200, "admin": 200},
     "/analytics/": {"reception": 403, "rep": 403, "manager": 200, "auditor": 403, "admin": 200},
+    # The skip report (walk-ins given out of turn) is the sales manager's.
+    "/reception/rotation/skips": {"reception": 403, "rep": 403, "manager": 200, "auditor": 403, "admin": 403},
 }
 
 

@@ -137,6 +137,46 @@ class OwnershipForm(SettingsSection):
     pool_quota = IntegerField(_l("Customers a rep may claim from the public pool (0-500)"))
 
 
+RENEWAL_LABELS = {
+    "full": _l("Renews the full period"),
+    "short": _l("Renews the short period"),
+    "none": _l("Renews nothing"),
+}
+
+
+def _renewal(label):
+    return SelectField(label, choices=options(RENEWAL_LABELS.items()))
+
+
+class ProtectionPolicyForm(SettingsSection):
+    """What a reached follow-up renews, by kind (fields named after the kinds), and the limits."""
+
+    keys = ("protection_days_short", "protection_max_days", "protected_customers_cap", "pool_cooldown_days")
+    visit = _renewal(_l("A reached visit"))
+    viewing = _renewal(_l("A reached viewing"))
+    call = _renewal(_l("A reached phone call"))
+    wechat = _renewal(_l("A reached WeChat"))
+    sms = _renewal(_l("A reached SMS"))
+    protection_days_short = IntegerField(_l("The short period (days, 1-90)"))
+    protection_max_days = IntegerField(
+        _l("Longest protection in all (days from when the rep got the customer, 1-3650)"),
+        description=_l("After it only a deal stage (pledge or later) keeps the customer."),
+    )
+    protected_customers_cap = IntegerField(_l("Protected customers one rep may hold (1-100000)"))
+    pool_cooldown_days = IntegerField(_l("Days before a rep may take back a customer they let lapse (0-365)"))
+
+    @classmethod
+    def initial(cls, read):
+        return {**read("protection_renewal"), **{key: read(key) for key in cls.keys}}
+
+    def to_settings(self):
+        kinds = ("visit", "viewing", "call", "wechat", "sms")
+        return {
+            "protection_renewal": {kind: self[kind].data for kind in kinds},
+            **{key: self[key].data for key in self.keys},
+        }
+
+
 class EligibilityForm(SettingsSection):
     local_max_homes_owned = IntegerField(_l("Local household: homes it may already own"))
     nonlocal_min_months = IntegerField(_l("Non-local household: months of social insurance or tax needed"))
