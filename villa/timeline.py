@@ -27,6 +27,8 @@ EVENT_LABELS = {
     "pool_claimed": _l("Claimed from the public pool"),
     "pool_taken": _l("Taken from the public pool at the desk"),
     "reassigned": _l("Reassigned by a manager"),
+    "handed_over": _l("Handed over: the rep left"),
+    "transferred": _l("Moved with others by a manager"),
     "dispute_opened": _l("Dispute opened"),
     "dispute_decided": _l("Dispute decided"),
     "dispute_superseded": _l("Dispute closed: the customer had changed owner since"),

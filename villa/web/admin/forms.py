@@ -4,6 +4,7 @@ from wtforms import (
     BooleanField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -385,3 +386,29 @@ class PledgeTextForm(FlaskForm):
         ),
         render_kw={"rows": 14},
     )
+
+
+# Handover (离职交接): where a leaving rep's customers go.
+
+HANDOVER_DESTINATIONS = (
+    ("rep", _l("To one sales rep")),
+    ("team", _l("Spread evenly over the rest of the team")),
+    ("pool", _l("To the public pool")),
+)
+
+
+class HandoverForm(FlaskForm):
+    destination = RadioField(
+        _l("Where do the customers go?"),
+        choices=options(HANDOVER_DESTINATIONS),
+        validate_choice=False,
+        validators=[DataRequired(_l("Choose where the customers go."))],
+    )
+    to_rep = SelectField(_l("Sales rep"), validate_choice=False)
+
+    def __init__(self, leaving: User, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        reps = [rep for rep in User.reps() if rep.id != leaving.id]
+        self.to_rep.choices = options(
+            [("", _l("Choose a sales rep"))] + [(str(r.id), f"{r.display_name} ({r.username})") for r in reps]
+        )
