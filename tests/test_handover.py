@@ -72,8 +72,9 @@ def test_handover_to_one_rep_disables_and_moves_in_one_audited_step(admin, team,
         "count": 4,
         "given": [["lina", 4]],
     }
-    entries = AuditLog.select().where(AuditLog.action == "handed_over")
+    entries = list(AuditLog.select().where(AuditLog.action == "handed_over"))
     assert sorted(e.customer_id for e in entries) == sorted(c.id for c in customers)
+    assert entries[0].change_map == {"from": "sunlei", "to": "lina"}
     assert AuditLog.select().where(AuditLog.action == "user_disabled").count() == 1
     page = login(team["lina"]).get(f"/customers/{customers[0].id}").get_data(as_text=True)
     assert 'data-testid="event-handed_over"' in page
@@ -161,3 +162,104 @@ def test_only_admins_hand_over(login_as, team):
         response = session.post(f"/admin/users/{team['leaving'].id}/handover", {"destination": "pool"})
         assert response.status_code == 403
     assert User.get_by_id(team["leaving"].id).active is True
+
+
+# A manager moves a selection from the customer list.
+
+
+@pytest.fixture
+def boss(team, login):
+    session = login(team["manager"])
+    session.get("/lang/en")
+    return session
+
+
+def test_the_list_offers_ticks_only_for_customers_the_manager_manages(boss, team, make_customer):
+    mine = make_customer(owner=team["lina"], name="自己人")
+    theirs = make_customer(owner=team["other"], name="别人的")
+    html = boss.get("/customers/").get_data(as_text=True)
+    assert 'data-testid="transfer"' in html
+    assert f'name="ids" value="{mine.id}"' in html
+    assert f'name="ids" value="{theirs.id}"' not in html
+
+
+def test_a_manager_moves_ticked_customers_to_one_rep(boss, team, make_customer):
+    customers = owned(team, make_customer, 3, who="lina")
+    response = boss.post(
+        "/customers/transfer",
+        {
+            "ids": [c.id for c in customers[:2]],
+            "destination": "rep",
+            "to_rep": team["zhang"].id,
+            "reason": "调岗",
+        },
+    )
+    assert response.status_code == 303 and response.headers["Location"] == "/customers/"
+    assert owners(customers) == [team["zhang"].id, team["zhang"].id, team["lina"].id]
+    entries = list(AuditLog.select().where(AuditLog.action == "transferred").order_by(AuditLog.customer))
+    assert [e.change_map for e in entries] == [{"from": "lina", "to": "zhang", "reason": "调岗"}] * 2
+    summary = AuditLog.get(AuditLog.action == "customers_handed_over")
+    assert summary.actor_id == team["manager"].id and summary.change_map["count"] == 2
+
+
+def test_a_manager_spreads_ticked_customers_over_the_team_or_pools_them(boss, team, make_customer):
+    customers = owned(team, make_customer, 4)
+    data = {"ids": [c.id for c in customers], "destination": "team", "reason": "均分"}
+    assert boss.post("/customers/transfer", data).status_code == 303
+    got = owners(customers)  # the team: 孙磊 (who had them), 李娜, 张伟, in turn by username
+    assert set(got) <= {team["leaving"].id, team["lina"].id, team["zhang"].id}
+    assert max(got.count(rep.id) for rep in (team["leaving"], team["lina"], team["zhang"])) == 2
+    data = {"ids": [c.id for c in customers], "destination": "pool", "reason": "长期未跟进"}
+    assert boss.post("/customers/transfer", data).status_code == 303
+    assert owners(customers) == [None] * 4
+
+
+def test_a_selection_with_a_customer_not_the_managers_moves_nothing(boss, team, make_customer):
+    mine = make_customer(owner=team["lina"])
+    theirs = make_customer(owner=team["other"])
+    data = {"ids": [mine.id, theirs.id], "destination": "rep", "to_rep": team["zhang"].id, "reason": "调岗"}
+    response = boss.post("/customers/transfer", data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "1 of the ticked customers are not yours to manage" in html
+    assert 'value="调岗"' in html and f'value="{mine.id}" form="customer-transfer"' in html
+    assert owners([mine, theirs]) == [team["lina"].id, team["other"].id]
+    assert AuditLog.select().where(AuditLog.action == "transferred").count() == 0
+
+
+@pytest.mark.parametrize(
+    "data,field,message",
+    [
+        ({"destination": "rep", "reason": "调岗"}, "to_rep", "Choose an active sales rep"),
+        ({"destination": "pool"}, "reason", "Give the reason"),
+        ({"destination": "pool", "reason": "x", "no_ids": True}, "destination", "Tick the customers"),
+    ],
+)
+def test_a_refused_move_says_why_at_the_field(boss, team, make_customer, data, field, message):
+    customer = make_customer(owner=team["lina"])
+    posted = {k: v for k, v in data.items() if k != "no_ids"}
+    if "no_ids" not in data:
+        posted["ids"] = [customer.id]
+    response = boss.post("/customers/transfer", posted)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f'data-testid="error-{field}"' in html and message in html
+    assert owners([customer]) == [team["lina"].id]
+
+
+def test_a_rep_of_another_team_is_no_target(boss, team, make_customer):
+    customer = make_customer(owner=team["lina"])
+    data = {"ids": [customer.id], "destination": "rep", "to_rep": team["other"].id, "reason": "调岗"}
+    response = boss.post("/customers/transfer", data)
+    assert response.status_code == 422 and "You do not manage that sales rep" in response.get_data(
+        as_text=True
+    )
+    assert owners([customer]) == [team["lina"].id]
+
+
+@pytest.mark.parametrize("role", ["rep", "auditor", "admin", "reception"])
+def test_only_managers_move_from_the_list(login_as, team, make_customer, role):
+    customer = make_customer(owner=team["lina"])
+    data = {"ids": [customer.id], "destination": "pool", "reason": "x"}
+    assert login_as(role).post("/customers/transfer", data).status_code == 403
+    assert owners([customer]) == [team["lina"].id]

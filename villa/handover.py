@@ -72,7 +72,7 @@ def rep_leaves(rep: User, admin: User, destination: str, to_rep: User | None = N
     with write_transaction():
         ids = [c.id for c in _locked(live_customers(rep).select(Customer.id))]
         targets = _targets(destination, to_rep, team_of(rep), leaving=rep) if ids else []
-        moved = _move(ids, admin, targets, "handed_over", {"left": rep.username})
+        moved = _move(ids, admin, targets, "handed_over", {})
         try:
             set_active(rep, False, admin)
         except UserProblem as problem:
@@ -150,7 +150,7 @@ def _move(ids: list[int], actor: User, targets: list, action: str, details: dict
 
 def _move_chunk(turns: dict, actor: User, action: str, details: dict, moment, moved: Moved):
     rows = (
-        Customer.select(Customer.id, Customer.visit_type, Customer.owner, Channel, User.username)
+        Customer.select(Customer.id, Customer.visit_type, Customer.owner, Channel, User.id, User.username)
         .join(Channel)
         .switch(Customer)
         .join(User, JOIN.LEFT_OUTER, on=(Customer.owner == User.id))

@@ -1,7 +1,7 @@
 """Everything under /customers/: the list, the client page and what is done on it.
 
 The client page (routes.py) and each thing changed from it have a module here: fields and stage
-(edit_routes), follow-ups (followup_routes), reassignment (reassign_routes), the admin's erasure
+(edit_routes), follow-ups (followup_routes), reassignment (reassign_routes), moving ticked customers (handover_routes), the admin's erasure
 form (erasure_routes), the customer's correction link (correction_routes), and the list's export
 (export_routes). What the page shows comes from villa/client_page.py.
 """
@@ -16,6 +16,7 @@ from villa.web.clients import (  # noqa: E402, F401
     erasure_routes,
     export_routes,
     followup_routes,
+    handover_routes,
     reassign_routes,
     routes,
 )
