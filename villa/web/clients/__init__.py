@@ -1,9 +1,10 @@
 """Everything under /customers/: the list, the client page and what is done on it.
 
 The client page (routes.py) and each thing changed from it have a module here: fields and stage
-(edit_routes), follow-ups (followup_routes), reassignment (reassign_routes), moving ticked customers (handover_routes), the admin's erasure
-form (erasure_routes), the customer's correction link (correction_routes), and the list's export
-(export_routes). What the page shows comes from villa/client_page.py.
+(edit_routes), follow-ups (followup_routes), reassignment (reassign_routes), the admin's erasure
+form (erasure_routes), the customer's correction link (correction_routes), the list's export
+(export_routes) and moving the customers a manager ticked in the list (handover_routes).
+What the page shows comes from villa/client_page.py.
 """
 
 from flask import Blueprint
