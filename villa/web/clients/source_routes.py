@@ -15,12 +15,29 @@ from villa.i18n import gettext as _
 from villa.i18n import lazy_gettext as _l
 from villa.labels import VISIT_TYPE_LABELS
 from villa.models import Channel, Customer
-from villa.source_correction import SourceRefused, correct_source, current_code, may_correct_source
+from villa.source_correction import (
+    CORRECTABLE,
+    SourceRefused,
+    correct_source,
+    current_code,
+    may_correct_source,
+)
 from villa.web.clients import bp
 from villa.web.clients.routes import partial_response, saved_response
 
 CORRECTORS = ("manager", "auditor")
-FIELDS = "<any(channel, visit_type):field_name>"
+
+
+def each_field(route, path: str, **options):
+    """One URL rule per field (…/source/channel, …/source/visit_type), each named in the rule itself:
+    the role-matrix tests find a page by its rule."""
+
+    def decorator(view):
+        for name in CORRECTABLE:
+            view = route(path.replace("FIELD", name), defaults={"field_name": name}, **options)(view)
+        return view
+
+    return decorator
 
 
 class SourceForm(FlaskForm):
@@ -48,7 +65,7 @@ def _form_partial(customer: Customer, field_name: str, form: SourceForm, status:
     return partial_response(customer, "clients/_source_form.html", status, field_name=field_name, form=form)
 
 
-@bp.get(f"/<int:customer_id>/source/{FIELDS}")
+@each_field(bp.get, "/<int:customer_id>/source/FIELD")
 @role_required(*CORRECTORS)
 def source_view(customer_id, field_name):
     customer = _correctable(customer_id)
@@ -57,7 +74,7 @@ def source_view(customer_id, field_name):
     return partial_response(customer, "clients/_source.html", field_name=field_name, may_correct=True)
 
 
-@bp.get(f"/<int:customer_id>/source/{FIELDS}/edit")
+@each_field(bp.get, "/<int:customer_id>/source/FIELD/edit")
 @role_required(*CORRECTORS)
 def source_edit(customer_id, field_name):
     customer = _correctable(customer_id)
@@ -65,7 +82,7 @@ def source_edit(customer_id, field_name):
     return _form_partial(customer, field_name, form)
 
 
-@bp.post(f"/<int:customer_id>/source/{FIELDS}")
+@each_field(bp.post, "/<int:customer_id>/source/FIELD")
 @role_required(*CORRECTORS)
 def source_save(customer_id, field_name):
     customer = _correctable(customer_id)
