@@ -263,3 +263,28 @@ def test_only_managers_move_from_the_list(login_as, team, make_customer, role):
     data = {"ids": [customer.id], "destination": "pool", "reason": "x"}
     assert login_as(role).post("/customers/transfer", data).status_code == 403
     assert owners([customer]) == [team["lina"].id]
+
+
+# At the command line: `villa user disable` hands a rep's customers over too.
+
+
+def test_the_command_line_refuses_to_strand_a_reps_customers(runner, team, make_customer):
+    customers = owned(team, make_customer, 2)
+    result = runner.invoke(args=["user", "disable", "sunlei"])
+    assert result.exit_code == 1 and "still owns 2 customers" in result.output
+    assert "Traceback" not in result.output
+    assert User.get_by_id(team["leaving"].id).active is True
+    result = runner.invoke(args=["user", "disable", "sunlei", "--customers-to", "lina"])
+    assert result.exit_code == 0 and "2 customers handed over" in result.output
+    assert owners(customers) == [team["lina"].id] * 2
+    assert User.get_by_id(team["leaving"].id).active is False
+    assert AuditLog.get(AuditLog.action == "customers_handed_over").actor_id is None
+
+
+def test_the_command_line_says_why_a_handover_is_refused(runner, make_user, make_customer):
+    alone = make_user("rep", manager=make_user("manager"), username="alone")
+    make_customer(owner=alone)
+    result = runner.invoke(args=["user", "disable", "alone", "--customers-to", "team"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert User.get_by_id(alone.id).active is True

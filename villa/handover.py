@@ -65,8 +65,9 @@ def managers_team(manager: User) -> list[User]:
     return list(query.order_by(User.username))
 
 
-def rep_leaves(rep: User, admin: User, destination: str, to_rep: User | None = None) -> Moved:
-    """Disable a rep and hand their customers over, in one transaction (an admin's act)."""
+def rep_leaves(rep: User, admin: User | None, destination: str, to_rep: User | None = None) -> Moved:
+    """Disable a rep and hand their customers over, in one transaction: an admin's act, or the
+    operator's (admin None) at the command line."""
     if rep.role != "rep":
         raise HandoverRefused(_l("Only a sales rep's customers are handed over."))
     with write_transaction():
@@ -185,7 +186,7 @@ def _move_chunk(turns: dict, actor: User, action: str, details: dict, moment, mo
 def _timeline_row(customer_id: int, actor: User, action: str, changes: dict, moment) -> dict:
     return {
         "at": moment,
-        "actor": actor.id,
+        "actor": actor.id if actor else None,
         "action": action,
         "customer": customer_id,
         "target": f"customer:{customer_id}",
