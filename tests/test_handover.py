@@ -156,6 +156,28 @@ def test_a_failure_in_the_middle_leaves_nothing_half_written(admin, team, make_c
     assert moved.count() == 0
 
 
+def test_a_failure_in_the_middle_of_a_managers_move_leaves_nothing_half_written(
+    team, make_customer, login, monkeypatch
+):
+    customers = owned(team, make_customer, 5, who="lina")
+    monkeypatch.setattr(handover, "CHUNK", 2)
+    real, calls = handover._move_chunk, []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("connection lost")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(handover, "_move_chunk", failing)
+    data = {"ids": [c.id for c in customers], "destination": "pool", "reason": "长期未跟进"}
+    assert login(team["manager"]).post("/customers/transfer", data).status_code == 500
+    assert len(calls) == 3
+    assert owners(customers) == [team["lina"].id] * 5
+    assert not Customer.select().where(Customer.in_public_pool == True).exists()  # noqa: E712
+    assert AuditLog.select().where(AuditLog.action.in_(["transferred", "customers_handed_over"])).count() == 0
+
+
 def test_only_admins_hand_over(login_as, team):
     for role in ("rep", "manager", "auditor", "reception"):
         session = login_as(role)
