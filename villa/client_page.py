@@ -21,6 +21,7 @@ from villa.models import Customer, FollowUp, MaterialGiven, Review, User
 from villa.profile import EDITABLE, current_value
 from villa.protection import max_protection_end
 from villa.settings import masking
+from villa.source_correction import may_correct_source
 from villa.timeline import Entry, events_since, field_label, timeline
 
 HIDDEN = "••••"
@@ -126,6 +127,7 @@ class ClientPage:
     may_open_access_log: bool
     may_reassign: bool
     may_erase: bool
+    may_correct_source: bool = False  # channel and visit type: the owner's manager, the audit team
 
 
 def client_page(viewer: User, customer: Customer) -> ClientPage:
@@ -163,6 +165,7 @@ def client_page(viewer: User, customer: Customer) -> ClientPage:
         may_open_access_log=viewer.role == "auditor",
         may_reassign=viewer.role == "manager" and may_write,
         may_erase=viewer.role == "admin" and not customer.anonymised_at,
+        may_correct_source=may_correct_source(viewer, customer),
     )
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 from stdnum.cn import ric
 
-from villa import rotation
+from villa import handover, rotation
 from villa.auth import hash_password
 from villa.clock import OFFICE_UTC_OFFSET, now, office_day_start
 from villa.customers import set_alt_phone, set_id_number, set_phone
@@ -128,11 +128,13 @@ def load_demo(customers: int = 300, if_empty: bool = False) -> list[tuple[str, s
         rng = random.Random(SEED)
         rows = _customers(rng, customers, users)
         Customer.bulk_create(rows, batch_size=BATCH)
+        leaver = _leaver(users)
         _first_visits()
         _followups(rng)
         _rejections(users, rng)
         _desk_today(users)
         _reminders(users)
+        _handover(leaver, users)
         AuditLog.create(
             action="demo_loaded",
             target="demo",
@@ -140,6 +142,42 @@ def load_demo(customers: int = 300, if_empty: bool = False) -> list[tuple[str, s
         )
     add_records(users)  # the nightly job, an incident, the pledges: after the customers are in
     return [(username, DEMO_PASSWORD, role) for username, _, role, _ in DEMO_USERS]
+
+
+# A rep who left (离职交接): some of 张伟's customers were theirs; when they left, the admin spread
+# them over the rest of 王经理's team. Not a login: the account is disabled.
+LEAVER = ("rep5", "孙磊", "manager")
+LEAVER_SHARE = 4  # every 4th of rep2's customers was the leaver's
+LEFT_DAYS_AGO = 3
+
+
+def _leaver(users: dict[str, User]) -> User:
+    """The rep who will leave, with a share of rep2's customers (registered by them where rep2 did)."""
+    username, name, manager = LEAVER
+    leaver = User.create(
+        username=username,
+        display_name=name,
+        role="rep",
+        manager=users[manager],
+        password_hash=users["rep"].password_hash,
+        must_change_password=False,
+        is_demo=True,
+    )
+    rep2 = users["rep2"]
+    theirs = Customer.select(Customer.id).where(Customer.owner == rep2).order_by(Customer.id)
+    ids = [c.id for n, c in enumerate(theirs) if n % LEAVER_SHARE == 0]
+    Customer.update(owner=leaver).where(Customer.id.in_(ids)).execute()
+    own_registrations = Customer.id.in_(ids) & (Customer.registered_by == rep2)
+    Customer.update(registered_by=leaver).where(own_registrations).execute()
+    return leaver
+
+
+def _handover(leaver: User, users: dict[str, User]):
+    """The admin disabled the leaver some days ago, their customers spread over the team."""
+    handover.rep_leaves(leaver, users["admin"], "team")
+    left = now() - timedelta(days=LEFT_DAYS_AGO)
+    actions = ("handed_over", "customers_handed_over", "user_disabled")
+    AuditLog.update(at=left).where(AuditLog.action.in_(actions)).execute()
 
 
 def _rejections(users: dict[str, User], rng: random.Random):

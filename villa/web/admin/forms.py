@@ -4,6 +4,7 @@ from wtforms import (
     BooleanField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -202,13 +203,49 @@ class LinesSection(SettingsSection):
         return {key: (self[key].data or "").splitlines() for key in self.keys}
 
 
-class RejectionReasonsForm(LinesSection):
-    keys = ("rejection_reasons",)
+class RejectionReasonsForm(SettingsSection):
+    """Each reason with what the customer reads for it, one per line: "内部原因 | 给客户的说明"."""
+
+    keys = ("rejection_reasons", "rejection_customer_texts", "rejection_customer_default")
     rejection_reasons = TextAreaField(
         _l("Rejection reasons"),
-        description=_l("One per line, 1 to 30 lines, each at most 100 characters."),
+        description=_l(
+            "One per line, 1 to 30 lines: the reason the rep sees (at most 100 characters), then | and "
+            "what the customer's message says instead (at most 60). The customer never reads the reason "
+            "itself; a line without a text for the customer uses the text below."
+        ),
         render_kw={"rows": 8},
     )
+    rejection_customer_default = StringField(
+        _l("Text for the customer when a reason has none of its own"),
+        description=_l("Also used when a reviewer types a reason that is not in the list."),
+    )
+
+    @classmethod
+    def initial(cls, read):
+        texts = read("rejection_customer_texts")
+        lines = [f"{r} | {texts[r]}" if texts.get(r) else r for r in read("rejection_reasons")]
+        return {"rejection_reasons": "\n".join(lines), "rejection_customer_default": read(cls.keys[2])}
+
+    def to_settings(self):
+        reasons, texts = [], {}
+        for line in (self.rejection_reasons.data or "").splitlines():
+            reason, _bar, text = line.replace("｜", "|").partition("|")
+            reasons.append(reason.strip())
+            if reason.strip() and text.strip():
+                texts[reason.strip()] = text.strip()
+        return {
+            "rejection_reasons": reasons,
+            "rejection_customer_texts": texts,
+            "rejection_customer_default": self.rejection_customer_default.data or "",
+        }
+
+    def place(self, problems: dict):
+        for path, message in problems.items():
+            name = path if path == "rejection_customer_default" else "rejection_reasons"
+            if path.startswith("rejection_customer_texts."):
+                message = f"{path.partition('.')[2]}: {message}"
+            self[name].errors.append(message)
 
 
 class ReviewChecklistForm(LinesSection):
@@ -221,7 +258,10 @@ class ReviewChecklistForm(LinesSection):
 class MessagesForm(SettingsSection):
     rejection = TextAreaField(
         _l("Rejection message"),
-        description=_l("Must contain {reason}; {name} is the customer's name. At most 140 characters."),
+        description=_l(
+            "Must contain {reason}: the text for the customer of the rejection reason (see Rejection "
+            "reasons), never the reason itself. {name} is the customer's name. At most 140 characters."
+        ),
         render_kw={"rows": 3},
     )
     approval = TextAreaField(
@@ -425,3 +465,29 @@ class PledgeTextForm(FlaskForm):
         ),
         render_kw={"rows": 14},
     )
+
+
+# Handover (离职交接): where a leaving rep's customers go.
+
+HANDOVER_DESTINATIONS = (
+    ("rep", _l("To one sales rep")),
+    ("team", _l("Spread evenly over the rest of the team")),
+    ("pool", _l("To the public pool")),
+)
+
+
+class HandoverForm(FlaskForm):
+    destination = RadioField(
+        _l("Where do the customers go?"),
+        choices=options(HANDOVER_DESTINATIONS),
+        validate_choice=False,
+        validators=[DataRequired(_l("Choose where the customers go."))],
+    )
+    to_rep = SelectField(_l("Sales rep"), validate_choice=False)
+
+    def __init__(self, leaving: User, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        reps = [rep for rep in User.reps() if rep.id != leaving.id]
+        self.to_rep.choices = options(
+            [("", _l("Choose a sales rep"))] + [(str(r.id), f"{r.display_name} ({r.username})") for r in reps]
+        )
