@@ -9,11 +9,14 @@ PAGES = {
     "/customers/": {"rep", "manager", "auditor", "admin"},
     # The desk lands on the (masked, read-only) client page after registering.
     "/customers/{customer}": {"reception", "rep", "manager", "auditor", "admin"},
+    # Correcting the channel or visit type: the owner's manager (any manager while unowned), the audit team.
+    "/customers/{customer}/source/channel/edit": {"manager", "auditor"},
     "/admin/": {"admin"},
     "/admin/users": {"admin"},
     "/account/password": set(ROLES),
     # The 认购 and 签约 waiting for the manager's confirmation.
     "/deals/": {"manager"},
+    "/reception/rotation/skips": {"manager"},
 }
 
 

@@ -2,8 +2,10 @@
 
 The client page (routes.py) and each thing changed from it have a module here: fields and stage
 (edit_routes), the confirmation and cancellation of deals (deal_routes), follow-ups
-(followup_routes), reassignment (reassign_routes), the admin's erasure form (erasure_routes),
-the customer's correction link (correction_routes), and the list's export (export_routes).
+(followup_routes), reassignment (reassign_routes), the admin's erasure form (erasure_routes), the
+customer's correction link (correction_routes), the list's export (export_routes), moving the
+customers a manager ticked in the list (handover_routes) and correcting the source channel or
+visit type (source_routes).
 What the page shows comes from villa/client_page.py.
 """
 
@@ -18,6 +20,8 @@ from villa.web.clients import (  # noqa: E402, F401
     erasure_routes,
     export_routes,
     followup_routes,
+    handover_routes,
     reassign_routes,
     routes,
+    source_routes,
 )
