@@ -15,6 +15,7 @@ from villa.i18n import lazy_gettext as _l
 from villa.instance import DEFAULT_SETTINGS
 from villa.models import AuditLog, Channel, SecretSetting, Setting, User
 from villa.notify import checks as notify_checks
+from villa.questions import DEFAULT_OPTIONS, OPTION_MAX, SEPARATOR
 
 PRIVACY_NOTICE_TEXT = (
     "本售楼处收集您的姓名、联系电话及购房需求，仅用于为您提供置业咨询、看房接待及后续服务。"
@@ -30,6 +31,7 @@ DEFAULTS = {
     "privacy_notice_text": PRIVACY_NOTICE_TEXT,
     "smtp_password": "",
     "wecom_webhook": "",
+    **DEFAULT_OPTIONS,
 }
 
 CHANNEL_KINDS = ("direct", "online", "event", "referral", "broker")
@@ -80,6 +82,18 @@ def _lines(max_lines: int, max_length: int):
         return lines, {}
 
     return check
+
+
+def _options(value, path):
+    """A question's options (villa.questions): one per line, none holding the separator of answers."""
+    lines, problems = _lines(50, OPTION_MAX)(value, path)
+    if problems:
+        return None, problems
+    if any(SEPARATOR in line or "|" in line for line in lines):
+        return None, {path: _l("An option may not contain 、 or |: they separate several answers.")}
+    if len(set(lines)) != len(lines):
+        return None, {path: _l("Each option once only.")}
+    return lines, {}
 
 
 def _text(max_length: int):
@@ -262,6 +276,7 @@ CHECKS = {
     "privacy_notice_version": _version,
     "rejection_reasons": _lines(30, 100),
     "review_checklist": _lines(30, 200),
+    **dict.fromkeys(DEFAULT_OPTIONS, _options),
     "message_templates": _mapping({"rejection": _template("rejection"), "approval": _template("approval")}),
     "notify_on_approval": _flag,
     # Up to "as good as none" for an instance that is no office (the benchmark's).

@@ -3,6 +3,7 @@ from datetime import datetime
 from flask import abort, render_template, request
 from flask_login import current_user
 
+from villa import questions
 from villa.auth import is_htmx, role_required
 from villa.client_page import client_page, contact, saved
 from villa.customers import (
@@ -31,6 +32,7 @@ TIMELINE_WORDS = {"event_labels": EVENT_LABELS, "field_label": field_label, "cha
 def index():
     q = request.args.get("q", "")[:60]
     filters = {name: request.args.get(name, "")[:20] for name in FILTERS if request.args.get(name)}
+    filters.update(questions.filters_from(request.args))
     before = request.args.get("before", type=int)
     status, refused = 200, None
     try:
@@ -47,6 +49,9 @@ def index():
         refused=refused,
         channels=Channel.active_list(),
         reps=User.reps(),
+        questions={
+            name: (label, questions.options(name)) for name, (_key, label) in questions.QUESTIONS.items()
+        },
     ), status
 
 
