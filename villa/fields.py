@@ -26,7 +26,7 @@ from villa.i18n import lazy_gettext as _l
 from villa.identity import ID_TYPES, IdentityError, normalise_id_number, normalise_phone
 from villa.labels import GENDER_LABELS, ID_TYPE_LABELS, PURPOSE_LABELS
 from villa.questions import MULTIPLE, QUESTIONS, split_answers
-from villa.questions import options as question_options
+from villa.settings import question_options
 
 # Names as people write them: Chinese characters, Latin letters, the middle dot of minority names.
 NAME_PATTERN = re.compile(r"^[\w\u00b7\u30fb .'-]+$")

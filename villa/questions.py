@@ -50,13 +50,6 @@ DEFAULT_OPTIONS = {
 }  # fmt: skip
 
 
-def options(name: str) -> list[str]:
-    """The options the office offers today for this question."""
-    from villa import settings  # settings reads villa.models; kept out of import time
-
-    return settings.read(QUESTIONS[name][0])
-
-
 def split_answers(value) -> list[str]:
     """Several answers as a list, from a list or a text joined by 、 (or , ; | as people type them)."""
     items = value if isinstance(value, list | tuple) else _SPLIT.split(str(value or ""))

@@ -15,7 +15,7 @@ from villa.i18n import lazy_gettext as _l
 from villa.instance import DEFAULT_SETTINGS
 from villa.models import AuditLog, Channel, SecretSetting, Setting, User
 from villa.notify import checks as notify_checks
-from villa.questions import DEFAULT_OPTIONS, OPTION_MAX, SEPARATOR
+from villa.questions import DEFAULT_OPTIONS, OPTION_MAX, QUESTIONS, SEPARATOR
 
 PRIVACY_NOTICE_TEXT = (
     "本售楼处收集您的姓名、联系电话及购房需求，仅用于为您提供置业咨询、看房接待及后续服务。"
@@ -315,6 +315,11 @@ def read(key: str):
         if not problems:
             return value
     return copy.deepcopy(DEFAULTS[base])
+
+
+def question_options(name: str) -> list[str]:
+    """The options the office offers today for one of the questions (villa.questions)."""
+    return read(QUESTIONS[name][0])
 
 
 def _read_secret(key: str) -> str | None:

@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from villa.auth import password_problem
 from villa.fields import options
 from villa.i18n import lazy_gettext as _l
-from villa.labels import ROLE_LABELS
+from villa.labels import CHANNEL_KIND_LABELS, ROLE_LABELS
 from villa.materials import NAME_MAX
 from villa.models import User
 from villa.questions import QUESTIONS
@@ -331,14 +331,6 @@ class AlertsForm(SettingsSection):
 
 
 # Channels.
-
-CHANNEL_KIND_LABELS = {
-    "direct": _l("Direct (walk-in)"),
-    "online": _l("Online"),
-    "event": _l("Event"),
-    "referral": _l("Referral"),
-    "broker": _l("Broker or agency"),
-}
 
 
 class ChannelEditForm(FlaskForm):

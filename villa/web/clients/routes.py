@@ -18,6 +18,7 @@ from villa.customers import (
 )
 from villa.lookups import LookupRefused
 from villa.models import Channel, Customer, User
+from villa.settings import question_options
 from villa.timeline import EVENT_LABELS, change_value, field_label
 from villa.web.clients import bp
 from villa.web.clients.followup_forms import FollowUpForm
@@ -50,7 +51,7 @@ def index():
         channels=Channel.active_list(),
         reps=User.reps(),
         questions={
-            name: (label, questions.options(name)) for name, (_key, label) in questions.QUESTIONS.items()
+            name: (label, question_options(name)) for name, (_key, label) in questions.QUESTIONS.items()
         },
     ), status
 
