@@ -197,8 +197,8 @@ def _sent_back_unchanged(customer: Customer, field_name: str, values) -> bool:
     if field_name in TYPED_FRESH:
         return False
     sent = values.get(field_name) if isinstance(values, Mapping) else values
-    if field_name in MULTIPLE:
-        return split_answers(sent) == split_answers(form_value(customer, field_name))
+    if field_name in MULTIPLE:  # the boxes come back in the list's order, not the stored one
+        return sorted(split_answers(sent)) == sorted(split_answers(form_value(customer, field_name)))
     return _plain(sent) == _plain(form_value(customer, field_name))
 
 
