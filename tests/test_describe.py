@@ -57,7 +57,7 @@ def test_every_action_the_code_writes_has_words():
     assert {"registered", "stage_changed", "rotation_skip", "reveal", "setting_changed"} <= found
     alerts = {action for action in found if action.startswith("alert_")}
     missing = found - alerts - describe.known_actions()
-    assert not missing, f"put these actions into words in villa/describe.py: {sorted(missing)}"
+    assert not missing, f"put these into words in villa/log_words.py (SENTENCES, TITLES): {sorted(missing)}"
 
 
 @pytest.fixture
