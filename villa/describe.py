@@ -7,11 +7,14 @@ this module does not know yet still reads as words, never as its code.
 """
 
 import logging
+import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from villa import alerts
 from villa.i18n import gettext as _
 from villa.i18n import lazy_gettext as _l
+from villa.labels import localdatetime
 from villa.log_words import (
     ACCESS_SENTENCES,
     ANALYTICS_TABLES,
@@ -39,6 +42,7 @@ from villa.notify.preferences import CHANNEL_LABELS as NOTIFY_CHANNEL_LABELS
 from villa.notify.preferences import KIND_LABELS as NOTIFY_KIND_LABELS
 
 log = logging.getLogger(__name__)
+ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,8 @@ def value_words(name: str, value, names: Names) -> str:
         return "；".join(f"{field_words(k)}：{value_words(k, v, names)}" for k, v in value.items())
     if isinstance(value, list):
         return "、".join(value_words(name, v, names) for v in value) or "—"
+    if isinstance(value, str) and ISO_MOMENT.fullmatch(value):
+        return localdatetime(datetime.fromisoformat(value))  # stored moments are UTC, shown in office time
     if name in USER_DETAILS and isinstance(value, str):
         return names.by_username.get(value, value)
     if name == "user" and isinstance(value, int):
