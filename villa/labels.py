@@ -54,6 +54,13 @@ DEAL_STATUS_LABELS = {
     "confirmed": _l("Confirmed"),
     "cancelled": _l("Cancelled"),
 }
+CHANNEL_KIND_LABELS = {
+    "direct": _l("Direct (walk-in)"),
+    "online": _l("Online"),
+    "event": _l("Event"),
+    "referral": _l("Referral"),
+    "broker": _l("Broker or agency"),
+}
 GENDER_LABELS = {"M": _l("Male"), "F": _l("Female"), "U": _l("Not given")}
 FOLLOWUP_KIND_LABELS = {
     "call": _l("Phone call"),
