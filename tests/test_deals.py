@@ -290,3 +290,19 @@ def test_the_waiting_list_says_when_it_shows_only_the_oldest(
     assert 'data-testid="waiting-capped"' in html and "Showing the oldest 2 of 3." in html
     home = manager.get("/").get_data(as_text=True)
     assert "<strong>3</strong>" in home.split('data-testid="home-deals-waiting"')[1][:300]
+
+
+def test_the_audit_log_tells_the_deal_in_words(sessions, customer, deal_values, team):
+    from villa import describe
+
+    manager, rep = sessions
+    rep.post(f"/customers/{customer.id}/stage", {"stage": "signed", **deal_values}, htmx=True)
+    deal = Deal.get()
+    manager.post(f"/customers/{customer.id}/deals/{deal.id}/confirm", htmx=True)
+    manager.post(f"/customers/{customer.id}/deals/{deal.id}/cancel", {"reason": "贷款未获批"}, htmx=True)
+    rows = list(AuditLog.select().where(AuditLog.action.startswith("deal_")).order_by(AuditLog.id))
+    told = describe.describe_page(rows)
+    sentences = [told[row.id].sentence for row in rows]
+    assert all("A-12" in s and "¥12,800,000" in s for s in sentences), sentences
+    assert "贷款未获批" in sentences[2]
+    assert not any("{" in s or "deal_" in s for s in sentences)
