@@ -1,0 +1,59 @@
+"""Name search from the gram index: a name containing the typed text, without reading every customer.
+
+name_gram holds each character and each pair of adjacent characters of every customer's name, kept
+by database triggers (migrations/0019_name_grams.py). One typed character is looked up as it is; longer
+text by its pairs, the rarest first: a customer has them all, and a final INSTR/STRPOS keeps only
+names holding the text in one piece. The match is literal and case-sensitive, as INSTR's: % and _
+match themselves. A text one of whose pairs no name has is answered without reading customers.
+"""
+
+from peewee import SQL, fn
+
+from villa.db import db, is_sqlite
+from villa.models import Customer, NameGram
+
+# Postings counted per gram to pick the rarest: enough to tell a rare gram from a common one.
+COUNT_CAP = 5000
+
+
+def grams_of(text: str) -> list[str]:
+    """The grams the index answers `text` with: itself for one character, else its distinct pairs."""
+    if len(text) <= 1:
+        return [text] if text else []
+    return list(dict.fromkeys(text[i : i + 2] for i in range(len(text) - 1)))
+
+
+def name_contains(text: str):
+    """A condition on Customer: its name contains `text`, as INSTR(name, text) > 0 would say."""
+    grams = _rarest_first(grams_of(text))
+    if not grams or grams[0][1] == 0:
+        return SQL("1 = 0")  # some pair no name has: nothing to read
+    driver, *others = (gram for gram, _count in grams)
+    postings = NameGram.select(NameGram.customer_id).where(NameGram.gram == driver)
+    for n, gram in enumerate(others):
+        other = NameGram.alias(f"g{n}")
+        postings = postings.where(
+            fn.EXISTS(
+                other.select(SQL("1")).where(
+                    (other.gram == gram) & (other.customer_id == NameGram.customer_id)
+                )
+            )
+        )
+    found = Customer.id.in_(postings)
+    if len(text) > 2:  # the pairs may sit apart in the name: the text must be there in one piece
+        contiguous = fn.INSTR(Customer.name, text) if is_sqlite() else fn.STRPOS(Customer.name, text)
+        found &= contiguous > 0
+    return found
+
+
+def _rarest_first(grams: list[str]) -> list[tuple[str, int]]:
+    """Each gram with its number of postings (capped at COUNT_CAP), fewest first."""
+    if not grams:
+        return []
+    capped = f"SELECT 1 FROM name_gram WHERE gram = %s LIMIT {COUNT_CAP}"
+    counted = " UNION ALL ".join(
+        f"SELECT {n}, (SELECT count(*) FROM ({capped}) AS p{n})" for n in range(len(grams))
+    )
+    sql = counted.replace("%s", "?") if is_sqlite() else counted
+    counts = dict(db.execute_sql(sql, grams).fetchall())
+    return sorted(((gram, counts[n]) for n, gram in enumerate(grams)), key=lambda pair: pair[1])
