@@ -131,7 +131,27 @@ def test_a_deleted_customer_leaves_no_grams(make_customer):
     assert found_by_index("王小") == {other.id}
 
 
-def test_the_index_finds_what_instr_finds_on_random_names(app):
+@pytest.fixture(params=["rarest gram first", "newest customers first"])
+def way(request, monkeypatch):
+    """Both ways the index is read: from the rarest gram's customers, and (when every gram is
+    common) newest customers first, each looked up in the index."""
+    if request.param == "newest customers first":
+        monkeypatch.setattr("villa.name_index.MIN_COUNT_CAP", 1)
+        monkeypatch.setattr("villa.name_index.COMMON_SHARE", 10**9)
+    return request.param
+
+
+def test_both_ways_find_the_same_page(way, auditor, make_customer):
+    for name in ("王小明", "李小红", "王明", "小明王小", "Anna李"):
+        make_customer(name=name)
+    assert names_found(auditor, "小明") == ["小明王小", "王小明"]
+    assert names_found(auditor, "王小明") == ["王小明"]
+    assert names_found(auditor, "王") == ["小明王小", "王明", "王小明"]
+    assert names_found(auditor, "nna") == ["Anna李"]
+    assert names_found(auditor, "张") == []
+
+
+def test_the_index_finds_what_instr_finds_on_random_names(way, app):
     rng = random.Random(16)
     names = [_name(rng, rng.choice("MF")) for _ in range(300)]
     names += ["Anna李", "王Amy", "David Chen", "王_明", "王%明", "李 明", "a", "王王王"]

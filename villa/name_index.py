@@ -12,8 +12,11 @@ from peewee import SQL, fn
 from villa.db import db, is_sqlite
 from villa.models import Customer, NameGram
 
-# Postings counted per gram to pick the rarest: enough to tell a rare gram from a common one.
-COUNT_CAP = 5000
+# A gram is common when one name in COMMON_SHARE holds it (a surname, a frequent character): then
+# reading customers newest first and looking each up in the index finds a page sooner than
+# gathering every customer that holds it. Postings are counted up to that many, no further.
+COMMON_SHARE = 50
+MIN_COUNT_CAP = 1000
 
 
 def grams_of(text: str) -> list[str]:
@@ -25,35 +28,46 @@ def grams_of(text: str) -> list[str]:
 
 def name_contains(text: str):
     """A condition on Customer: its name contains `text`, as INSTR(name, text) > 0 would say."""
-    grams = _rarest_first(grams_of(text))
+    grams, common = _rarest_first(grams_of(text))
     if not grams or grams[0][1] == 0:
-        return SQL("1 = 0")  # some pair no name has: nothing to read
-    driver, *others = (gram for gram, _count in grams)
-    postings = NameGram.select(NameGram.customer_id).where(NameGram.gram == driver)
-    for n, gram in enumerate(others):
-        other = NameGram.alias(f"g{n}")
-        postings = postings.where(
-            fn.EXISTS(
-                other.select(SQL("1")).where(
-                    (other.gram == gram) & (other.customer_id == NameGram.customer_id)
-                )
-            )
-        )
-    found = Customer.id.in_(postings)
+        return SQL("1 = 0")  # some pair no name has: tested once, before any customer is read
+    if grams[0][1] >= common:
+        # Every gram common: newest customers first, each looked up in the index, up to a page.
+        found = None
+        for n, (gram, _count) in enumerate(grams):
+            holds = fn.EXISTS(_postings(gram, f"h{n}", Customer.id))
+            found = holds if found is None else found & holds
+    else:
+        # The rarest gram's customers, kept when they hold the other grams too.
+        driver, *others = (gram for gram, _count in grams)
+        postings = NameGram.select(NameGram.customer_id).where(NameGram.gram == driver)
+        for n, gram in enumerate(others):
+            postings = postings.where(fn.EXISTS(_postings(gram, f"g{n}", NameGram.customer_id)))
+        found = Customer.id.in_(postings)
     if len(text) > 2:  # the pairs may sit apart in the name: the text must be there in one piece
         contiguous = fn.INSTR(Customer.name, text) if is_sqlite() else fn.STRPOS(Customer.name, text)
         found &= contiguous > 0
     return found
 
 
-def _rarest_first(grams: list[str]) -> list[tuple[str, int]]:
-    """Each gram with its number of postings (capped at COUNT_CAP), fewest first."""
+def _postings(gram: str, alias: str, customer_id):
+    """SELECT 1 when this customer's name holds the gram (a look-up in the primary key)."""
+    other = NameGram.alias(alias)
+    return other.select(SQL("1")).where((other.gram == gram) & (other.customer_id == customer_id))
+
+
+def _rarest_first(grams: list[str]) -> tuple[list[tuple[str, int]], int]:
+    """Each gram with its number of postings, fewest first, and the count from which a gram is
+    common (counting stops there)."""
     if not grams:
-        return []
-    capped = f"SELECT 1 FROM name_gram WHERE gram = %s LIMIT {COUNT_CAP}"
+        return [], 0
+    newest = db.execute_sql("SELECT max(id) FROM customer").fetchone()[0] or 0
+    common = max(MIN_COUNT_CAP, newest // COMMON_SHARE)
+    capped = f"SELECT 1 FROM name_gram WHERE gram = %s LIMIT {common}"
     counted = " UNION ALL ".join(
         f"SELECT {n}, (SELECT count(*) FROM ({capped}) AS p{n})" for n in range(len(grams))
     )
     sql = counted.replace("%s", "?") if is_sqlite() else counted
     counts = dict(db.execute_sql(sql, grams).fetchall())
-    return sorted(((gram, counts[n]) for n, gram in enumerate(grams)), key=lambda pair: pair[1])
+    ranked = sorted(((gram, counts[n]) for n, gram in enumerate(grams)), key=lambda pair: pair[1])
+    return ranked, common
