@@ -42,6 +42,7 @@ P95_LIMIT_MS = 150
 SHARES = {"reception": 2 / 20, "rep": 14 / 20, "manager": 3 / 20, "auditor": 1 / 20}
 REPS_PER_MANAGER = 5
 CUSTOMERS_PER_REP_SAMPLE = 40  # the client pages a simulated rep opens, from the customers it owns
+WARM_UP_SECONDS = 20
 SMOKE = {"customers": 2000, "steps": [5, 10], "step_seconds": 15}
 
 
@@ -93,13 +94,24 @@ def main(argv=None) -> int:
                     "--plan", str(plan)], env)  # fmt: skip
         server = bench.Server(villa, env, work)
         server.start()
+        # Every page once in each worker first (templates, first connections): not measured.
+        warm = _step(min(args.steps[0], 10), server, plan, args, work, seconds=WARM_UP_SECONDS)
+        report["warm_up"] = {
+            "staff": warm["staff"],
+            "requests": sum(a["requests"] for a in warm["actions"].values()),
+        }
+        previous = None
         for staff in args.steps:
             step = _step(staff, server, plan, args, work)
             report["steps"].append(step)
             bench._log(_step_line(step))
-            if not step["passed"]:
+            if step["passed"] and report["capacity"] == previous:
+                report["capacity"] = staff
+            previous = staff
+            if not step["passed"] and not args.smoke:  # the smoke runs every step: it tests the harness
                 break
-            report["capacity"] = staff
+        if args.smoke and any(step["failed"] for step in report["steps"]):
+            report["failures"].append("requests failed in the smoke: see the errors above")
         report["server_log_errors"] = server.log_errors()
         report["memory"] = server.worker_memory()
     except bench.HarnessError as exc:
@@ -130,7 +142,7 @@ def _arguments(argv):
     parser.add_argument("--steps", default=env("LOADTEST_STEPS", "25,50,100,200,300,400"),
                         help="numbers of staff, comma-separated, smallest first")  # fmt: skip
     parser.add_argument("--step-seconds", type=int, default=int(env("LOADTEST_STEP_SECONDS", "60")),
-                        help="measured seconds per step, after every member of staff has logged in")  # fmt: skip
+                        help="seconds measured per step, once all the staff have logged in")  # fmt: skip
     parser.add_argument("--database-url", default=env("LOADTEST_DATABASE_URL", ""))
     parser.add_argument("--smoke", action="store_true", default=env("LOADTEST_SMOKE", "") == "1")
     parser.add_argument("--keep", action="store_true", help="keep the instance folder (and PG schema)")
@@ -248,22 +260,23 @@ def _setup_staff(staff: int, plan_path: Path) -> int:
 # One step: locust headless, stats after every member of staff has logged in
 
 
-def _step(staff: int, server, plan: Path, args, work: Path) -> dict:
+def _step(staff: int, server, plan: Path, args, work: Path, seconds: int | None = None) -> dict:
+    seconds = seconds or args.step_seconds
     spawn_rate = max(1.0, staff / 20)  # everyone logged in within ~20 s
     ramp = math.ceil(staff / spawn_rate)
-    prefix = work / f"step-{staff}"
+    prefix = work / f"step-{staff}-{seconds}s"
     locust = str(Path(sys.executable).parent / "locust")
     command = [
         locust, "-f", str(BENCH / "locustfile.py"), "--headless", "--host", server.base,
-        "-u", str(staff), "-r", f"{spawn_rate:g}", "-t", f"{ramp + args.step_seconds}s",
+        "-u", str(staff), "-r", f"{spawn_rate:g}", "-t", f"{ramp + seconds}s",
         "--reset-stats", "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING",
         "--stop-timeout", "10",
     ]  # fmt: skip
     env = dict(os.environ, LOADTEST_PLAN=str(plan))
-    bench._log(f"step: {staff} staff (ramp {ramp} s, then {args.step_seconds} s measured)")
+    bench._log(f"step: {staff} staff (ramp {ramp} s, then {seconds} s measured)")
     started = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=ramp + args.step_seconds + 300)  # fmt: skip
+                          timeout=ramp + seconds + 300)  # fmt: skip
     stats_file = Path(f"{prefix}_stats.csv")
     if not stats_file.exists():
         tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
@@ -271,6 +284,8 @@ def _step(staff: int, server, plan: Path, args, work: Path) -> dict:
     actions = {}
     for row in csv.DictReader(stats_file.open(encoding="utf-8")):
         if row["Name"] in ("Aggregated", "login"):
+            continue
+        if row["Request Count"] == "0":
             continue
         actions[row["Name"]] = {
             "requests": int(row["Request Count"]),
@@ -281,8 +296,12 @@ def _step(staff: int, server, plan: Path, args, work: Path) -> dict:
             "rps": round(float(row["Requests/s"]), 2),
         }
     failures = Path(f"{prefix}_failures.csv")
-    errors = [f"{r['Name']}: {r['Error']} ×{r['Occurrences']}"
-              for r in csv.DictReader(failures.open(encoding="utf-8"))] if failures.exists() else []  # fmt: skip
+    errors = []
+    if failures.exists():
+        errors = [
+            f"{r['Name']}: {r['Error']} ×{r['Occurrences']}"
+            for r in csv.DictReader(failures.open(encoding="utf-8"))
+        ]
     slow = [name for name, a in actions.items() if a["p95_ms"] is not None and a["p95_ms"] > P95_LIMIT_MS]
     failed = [name for name, a in actions.items() if a["failures"]]
     return {

@@ -22,7 +22,7 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁�
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华"
 CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 # The review queue's rows: the decision forms post to /review/<id>/approve with the shown level.
-REVIEW_ROW = re.compile(r'/review/(\d+)/approve')
+REVIEW_ROW = re.compile(r"/review/(\d+)/approve")
 LEVEL = re.compile(r'name="level"[^>]*value="(\d+)"')
 THINK = between(3, 17)  # seconds between two actions: 10 on average
 
@@ -141,7 +141,7 @@ class Rep(Staff):
 
     @task(1)
     def edit_a_field(self):
-        budget = random.choice(("300-500万", "500-800万", "800-1000万", "1000-1500万"))
+        budget = random.choice(("<800万", "800-1000万", "1000-1500万", "1500-2000万"))
         self.post(f"/customers/{self.customer()}/fields/budget", "rep: edit a field", {"budget": budget},
                   htmx=True)  # fmt: skip
 
