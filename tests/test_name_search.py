@@ -170,3 +170,26 @@ def test_the_index_finds_what_instr_finds_on_random_names(way, app):
     assert len(queries) > 150
     for text in sorted(queries):
         assert found_by_index(text) == found_by_scan(text), text
+
+
+def test_a_restore_brings_back_the_grams_once_and_the_index_keeps_working(app, tmp_path):
+    from tests.conftest import create_customer
+    from villa.backup import make_backup, restore_backup
+
+    app.config["BACKUP_DIR"] = str(tmp_path / "backups")
+    with app.app_context():
+        kept = create_customer(name="王小明")
+        backup = make_backup().path
+        kept.name = "李大红"
+        kept.save()
+        restore_backup(backup)
+        with db.connection_context():
+            assert grams_stored(kept) == expected_grams("王小明")
+            assert NameGram.select().count() == len(expected_grams("王小明"))
+            later = create_customer(name="赵六")  # the triggers came back with the restore
+            later.name = "赵七"
+            later.save()
+            assert found_by_index("赵七") == {later.id} and found_by_index("六") == set()
+            assert found_by_index("小明") == {kept.id}
+        if not db.is_closed():
+            db.close()
