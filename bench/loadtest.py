@@ -17,7 +17,6 @@ Exit status: 0 when the harness worked, whatever the capacity; 1 when it did not
 """
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -26,7 +25,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -94,24 +92,22 @@ def main(argv=None) -> int:
                     "--plan", str(plan)], env)  # fmt: skip
         server = bench.Server(villa, env, work)
         server.start()
-        # Every page once in each worker first (templates, first connections): not measured.
-        warm = _step(min(args.steps[0], 10), server, plan, args, work, seconds=WARM_UP_SECONDS)
-        report["warm_up"] = {
-            "staff": warm["staff"],
-            "requests": sum(a["requests"] for a in warm["actions"].values()),
-        }
-        previous = None
-        for staff in args.steps:
-            step = _step(staff, server, plan, args, work)
-            report["steps"].append(step)
+        _warm_up(server, json.loads(plan.read_text()))
+        steps = _plan_steps(args)
+        plan_data = json.loads(plan.read_text())
+        plan_data.update(steps=steps, every_step=args.smoke, p95_limit_ms=P95_LIMIT_MS)
+        plan.write_text(json.dumps(plan_data, ensure_ascii=False))
+        report["steps"] = _office_day(steps, server, plan, work)
+        for step in report["steps"]:
             bench._log(_step_line(step))
-            if step["passed"] and report["capacity"] == previous:
-                report["capacity"] = staff
-            previous = staff
-            if not step["passed"] and not args.smoke:  # the smoke runs every step: it tests the harness
+        for step in report["steps"]:  # the capacity: the passing steps up to the first that fails
+            if not step["passed"]:
                 break
+            report["capacity"] = step["staff"]
         if args.smoke and any(step["failed"] for step in report["steps"]):
             report["failures"].append("requests failed in the smoke: see the errors above")
+        if len(report["steps"]) < len(args.steps) and (not report["steps"] or report["steps"][-1]["passed"]):
+            report["failures"].append("locust stopped before the last step: see its output")
         report["server_log_errors"] = server.log_errors()
         report["memory"] = server.worker_memory()
     except bench.HarnessError as exc:
@@ -260,59 +256,65 @@ def _setup_staff(staff: int, plan_path: Path) -> int:
 # One step: locust headless, stats after every member of staff has logged in
 
 
-def _step(staff: int, server, plan: Path, args, work: Path, seconds: int | None = None) -> dict:
-    seconds = seconds or args.step_seconds
-    spawn_rate = max(1.0, staff / 20)  # everyone logged in within ~20 s
-    ramp = math.ceil(staff / spawn_rate)
-    prefix = work / f"step-{staff}-{seconds}s"
+WARM_PAGES = {
+    "reception": ["/reception/", "/reception/register", "/reception/check?phone=1391234"],
+    "rep": ["/", "/customers/", "/customers/?q=%E7%8E%8B", "/customers/{customer}"],
+    "manager": ["/review/", "/analytics/", "/analytics/reps?preset=90d"],
+    "auditor": ["/review/", "/logs/"],
+}
+
+
+def _warm_up(server, plan: dict):
+    """Each page a few times first, so that both workers have compiled its templates: not measured."""
+    for role, pages in WARM_PAGES.items():
+        account = plan["accounts"][role][-1]
+        client = bench.Client(server.base)
+        token = bench._csrf_token(client.request("GET", "/login")[2])
+        form = {"csrf_token": token, "username": account["username"], "password": plan["password"]}
+        status, _, _ = client.request("POST", "/login", form)
+        if status != 303:
+            raise bench.HarnessError(f"logging in as {account['username']} answered {status}, not 303")
+        for page in pages * 4:
+            client.request("GET", page.format(customer=(account.get("customers") or [1])[0]))
+
+
+def _plan_steps(args) -> list[dict]:
+    """The steps OfficeDay (bench/locustfile.py) walks: a warm-up, then each number of staff.
+
+    Each step first lets its new staff log in (about 15 s, then 10 s for the first actions to
+    settle), unmeasured; then it measures for --step-seconds."""
+    steps, before = [], 0
+    warm = min(args.steps[0], 10)
+    for staff, seconds, measured in [(warm, WARM_UP_SECONDS, False)] + [
+        (s, args.step_seconds, True) for s in args.steps
+    ]:
+        new = max(staff - before, 0)
+        rate = max(1.0, new / 15)
+        steps.append({"staff": staff, "spawn_rate": rate, "ramp": math.ceil(new / rate) + 10,
+                      "seconds": seconds, "measured": measured})  # fmt: skip
+        before = staff
+    return steps
+
+
+def _office_day(steps: list[dict], server, plan: Path, work: Path) -> list[dict]:
+    """One locust run through every step; returns what each measured step found."""
+    out = work / "office-day.json"
     locust = str(Path(sys.executable).parent / "locust")
     command = [
         locust, "-f", str(BENCH / "locustfile.py"), "--headless", "--host", server.base,
-        "-u", str(staff), "-r", f"{spawn_rate:g}", "-t", f"{ramp + seconds}s",
-        "--reset-stats", "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING",
-        "--stop-timeout", "10",
+        "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "10",
     ]  # fmt: skip
-    env = dict(os.environ, LOADTEST_PLAN=str(plan))
-    bench._log(f"step: {staff} staff (ramp {ramp} s, then {seconds} s measured)")
-    started = time.perf_counter()
-    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=ramp + seconds + 300)  # fmt: skip
-    stats_file = Path(f"{prefix}_stats.csv")
-    if not stats_file.exists():
+    env = dict(os.environ, LOADTEST_PLAN=str(plan), LOADTEST_OUT=str(out))
+    total = sum(step["ramp"] + step["seconds"] for step in steps)
+    bench._log(
+        f"office day: steps of {', '.join(str(s['staff']) for s in steps[1:])} staff (at most {total} s)"
+    )
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=total + 300)
+    (work / "locust.log").write_text(done.stdout + done.stderr)
+    if not out.exists():
         tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
-        raise bench.HarnessError(f"locust wrote no statistics (exit {done.returncode}): {tail}")
-    actions = {}
-    for row in csv.DictReader(stats_file.open(encoding="utf-8")):
-        if row["Name"] in ("Aggregated", "login"):
-            continue
-        if row["Request Count"] == "0":
-            continue
-        actions[row["Name"]] = {
-            "requests": int(row["Request Count"]),
-            "failures": int(row["Failure Count"]),
-            "p50_ms": _number(row["50%"]),
-            "p95_ms": _number(row["95%"]),
-            "p99_ms": _number(row["99%"]),
-            "rps": round(float(row["Requests/s"]), 2),
-        }
-    failures = Path(f"{prefix}_failures.csv")
-    errors = []
-    if failures.exists():
-        errors = [
-            f"{r['Name']}: {r['Error']} ×{r['Occurrences']}"
-            for r in csv.DictReader(failures.open(encoding="utf-8"))
-        ]
-    slow = [name for name, a in actions.items() if a["p95_ms"] is not None and a["p95_ms"] > P95_LIMIT_MS]
-    failed = [name for name, a in actions.items() if a["failures"]]
-    return {
-        "staff": staff,
-        "seconds": round(time.perf_counter() - started, 1),
-        "actions": dict(sorted(actions.items())),
-        "slow": slow,
-        "failed": failed,
-        "errors": errors[:10],
-        "passed": bool(actions) and not slow and not failed,
-    }
+        raise bench.HarnessError(f"locust wrote no results (exit {done.returncode}): {tail}")
+    return json.loads(out.read_text())["steps"]
 
 
 def _number(text: str):

@@ -1,9 +1,11 @@
 """The office day for locust: desk, reps, managers and auditors, each one action every ~10 s.
 
 Run by bench/loadtest.py (`make loadtest`), which seeds the instance, creates the staff accounts and
-writes the plan this file reads (LOADTEST_PLAN: accounts, the customers each rep owns, the password).
-Every request is named "<role>: <action>"; bench/loadtest.py judges each name's p95 and failures.
-The login is its own name and is not an office action (the driver leaves it out of the verdict).
+writes the plan this file reads (LOADTEST_PLAN: accounts, the customers each rep owns, the password,
+the steps). OfficeDay steps the number of staff up in one locust run: each step first lets its new
+staff log in (not measured), then measures; a step that fails (a failed request, or an action's p95
+over the limit) ends the run, unless the plan says to run every step (the smoke). The measured
+requests, per step and action, go to LOADTEST_OUT as JSON when locust stops.
 """
 
 import itertools
@@ -13,7 +15,7 @@ import random
 import re
 import time
 
-from locust import HttpUser, between, task
+from locust import HttpUser, LoadTestShape, between, events, task
 
 PLAN = json.loads(open(os.environ["LOADTEST_PLAN"], encoding="utf-8").read())  # noqa: SIM115
 PASSWORD = PLAN["password"]
@@ -25,6 +27,76 @@ CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 REVIEW_ROW = re.compile(r"/review/(\d+)/approve")
 LEVEL = re.compile(r'name="level"[^>]*value="(\d+)"')
 THINK = between(3, 17)  # seconds between two actions: 10 on average
+
+# The step being measured (None while staff log in) and what it measured: {staff: {action: [ms]}}.
+NOW = {"step": None}
+MEASURED: dict = {}
+FAILED: dict = {}
+ERRORS: dict = {}
+
+
+@events.request.add_listener
+def _record(name, response_time, exception=None, **_kwargs):
+    step = NOW["step"]
+    if step is None or name == "login":
+        return
+    MEASURED.setdefault(step, {}).setdefault(name, []).append(response_time)
+    if exception is not None:
+        FAILED.setdefault(step, {}).setdefault(name, 0)
+        FAILED[step][name] += 1
+        errors = ERRORS.setdefault(step, [])
+        if len(errors) < 10:
+            errors.append(f"{name}: {str(exception)[:200]}")
+
+
+def percentile(values: list, share: float):
+    """Nearest rank: the value below which `share` of the values lie."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[max(0, min(len(ordered) - 1, int(len(ordered) * share + 0.999999) - 1))], 1)
+
+
+def step_result(staff: int) -> dict:
+    actions = {}
+    for name, times in sorted(MEASURED.get(staff, {}).items()):
+        actions[name] = {
+            "requests": len(times),
+            "failures": FAILED.get(staff, {}).get(name, 0),
+            "p50_ms": percentile(times, 0.50),
+            "p95_ms": percentile(times, 0.95),
+            "p99_ms": percentile(times, 0.99),
+        }
+    slow = [n for n, a in actions.items() if a["p95_ms"] is not None and a["p95_ms"] > PLAN["p95_limit_ms"]]
+    failed = [n for n, a in actions.items() if a["failures"]]
+    return {"staff": staff, "actions": actions, "slow": slow, "failed": failed,
+            "errors": ERRORS.get(staff, []), "passed": bool(actions) and not slow and not failed}  # fmt: skip
+
+
+class OfficeDay(LoadTestShape):
+    """PLAN["steps"]: each {"staff", "ramp", "seconds", "measured"}; the staff stay from step to step."""
+
+    def tick(self):
+        run_time, start = self.get_run_time(), 0.0
+        for step in PLAN["steps"]:
+            measuring_from = start + step["ramp"]
+            end = measuring_from + step["seconds"]
+            if run_time < end:
+                NOW["step"] = step["staff"] if step["measured"] and run_time >= measuring_from else None
+                return step["staff"], step["spawn_rate"]
+            if step["measured"] and not PLAN["every_step"] and not step_result(step["staff"])["passed"]:
+                NOW["step"] = None
+                return None  # this step failed: no bigger one
+            start = end
+        NOW["step"] = None
+        return None
+
+
+@events.quitting.add_listener
+def _write_results(environment, **_kwargs):
+    steps = [step_result(s["staff"]) for s in PLAN["steps"] if s["measured"] and s["staff"] in MEASURED]
+    with open(os.environ["LOADTEST_OUT"], "w", encoding="utf-8") as out:
+        json.dump({"steps": steps}, out, ensure_ascii=False)
 
 
 class Staff(HttpUser):
