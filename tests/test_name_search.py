@@ -193,3 +193,17 @@ def test_a_restore_brings_back_the_grams_once_and_the_index_keeps_working(app, t
             assert found_by_index("小明") == {kept.id}
         if not db.is_closed():
             db.close()
+
+
+def test_0019_fills_the_index_for_the_names_already_stored(make_customer):
+    from tests.test_migrations import migration
+
+    for name in ("王小明", "Anna李", "王王", "陈"):
+        make_customer(name=name)
+    kept = sorted(NameGram.select(NameGram.gram, NameGram.customer_id).tuples())
+    NameGram.delete().execute()
+    fill = migration("0019_name_grams")
+    with db.connection_context():
+        db.execute_sql(fill.SQLITE_FILL if is_sqlite() else fill.POSTGRES_FILL)
+    assert sorted(NameGram.select(NameGram.gram, NameGram.customer_id).tuples()) == kept
+    assert len(kept) == 5 + 8 + 2 + 1  # 王小明, Anna李 (n twice), 王王, 陈
