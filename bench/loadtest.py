@@ -223,7 +223,9 @@ def _setup_staff(staff: int, plan_path: Path) -> int:
             reps = [a["id"] for a in accounts["rep"]]
             owned = Customer.owner.is_null(False)
             for k, rep in enumerate(reps):
-                Customer.update(owner=rep).where(owned, Customer.id % len(reps) == k).execute()
+                # id mod n written out: peewee's % is LIKE; integer division on both databases
+                share = Customer.id - (Customer.id / len(reps)) * len(reps)
+                Customer.update(owner=rep).where(owned, share == k).execute()
         for role_accounts in accounts.values():
             for account in role_accounts:
                 pledge.accept(User.get_by_id(account["id"]), rules.id, "127.0.0.1")
