@@ -7,6 +7,7 @@ from peewee import (
     BigIntegerField,
     BooleanField,
     CharField,
+    CompositeKey,
     DateField,
     DateTimeField,
     DecimalField,
@@ -705,3 +706,19 @@ class Deal(BaseModel):
 
 
 ALL_MODELS = ALL_MODELS + (Deal,)
+
+
+class NameGram(BaseModel):
+    """Each character and each pair of adjacent characters of a customer's name (villa.name_index).
+
+    Written only by database triggers on customer (migrations/0019_name_grams.py), never by the app.
+    """
+
+    gram = CharField(max_length=2)
+    customer_id = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("gram", "customer_id")
+
+
+ALL_MODELS = ALL_MODELS + (NameGram,)
