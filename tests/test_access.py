@@ -14,6 +14,8 @@ PAGES = {
     "/admin/": {"admin"},
     "/admin/users": {"admin"},
     "/account/password": set(ROLES),
+    # The 认购 and 签约 waiting for the manager's confirmation.
+    "/deals/": {"manager"},
     "/reception/rotation/skips": {"manager"},
 }
 

@@ -215,13 +215,17 @@ def test_rendering_the_client_page_runs_no_query(app, lived, actor):
     assert queries.from_templates == [], f"{actor}: templates ran {queries.from_templates}"
 
 
+PLEDGE = {"unit_number": "A-12", "area": "286.5", "price": "200000", "deal_date": "2026-01-05"}
+PLEDGE["payment"] = "full"
+
+
 def test_the_answers_to_saves_render_without_a_query(app, lived):
     customer, sessions = lived
     owner, url = sessions["owner"], f"/customers/{customer.id}"
     with counted_queries(app) as queries:
         saves = [
             owner.post(f"{url}/fields/budget", {"budget": "1500-2000万"}, htmx=True),
-            owner.post(f"{url}/stage", {"stage": "pledged"}, htmx=True),
+            owner.post(f"{url}/stage", {"stage": "pledged", **PLEDGE}, htmx=True),
             owner.post(f"{url}/followups", {"kind": "visit", "content": "来看房", "grade": "A"}, htmx=True),
         ]
     assert [r.status_code for r in saves] == [200, 200, 200]

@@ -204,6 +204,51 @@ def test_every_demo_user_accepted_the_rules_so_the_logins_go_straight_in(loaded,
     assert client.get("/").status_code == 200
 
 
+def test_demo_shows_deals_confirmed_waiting_and_cancelled(demo_app):
+    from villa.models import Deal
+
+    load_demo(120)
+    deals = list(Deal.select().order_by(Deal.id))
+    statuses = [d.status for d in deals]
+    assert statuses.count("pending") == 1 and statuses.count("cancelled") == 1
+    assert statuses.count("confirmed") >= 3
+    # Every customer at 认筹, 认购 or 签约 has its confirmed deal; the waiting one has not moved yet.
+    at_stage = Customer.select().where(Customer.stage.in_(("pledged", "subscribed", "signed")))
+    confirmed = {(d.customer_id, d.stage) for d in deals if d.status == "confirmed"}
+    assert {(c.id, c.stage) for c in at_stage} == confirmed
+    waiting = next(d for d in deals if d.status == "pending")
+    assert waiting.customer.stage == "visited" and waiting.stage == "signed"
+    assert all(d.price > 0 and d.unit_number for d in deals)
+    actions = {e.action for e in AuditLog.select().where(AuditLog.action.startswith("deal_"))}
+    assert actions == {"deal_recorded", "deal_confirmed", "deal_cancelled"}
+
+
+def test_demo_deals_are_the_same_every_run(tmp_path_factory):
+    from villa.models import Deal
+
+    runs = []
+    for n in range(2):
+        path = tmp_path_factory.mktemp(f"demo{n}")
+        keys_file = str(path / "keys.json")
+        app = villa.create_app(
+            {
+                "INSTANCE_PATH": str(path),
+                "DATABASE_URL": f"sqlite:///{path}/villa.db",
+                "KEYS_FILE": keys_file,
+                "SECRET_KEY": "test",
+                "TESTING": True,
+            },
+            check_keys=False,
+        )
+        with app.app_context():
+            instance.initialise(keys_file)
+            load_demo(60)
+            rows = Deal.select(Deal.customer, Deal.stage, Deal.unit_number, Deal.price, Deal.status)
+            runs.append(list(rows.order_by(Deal.id).tuples()))
+            db.close()
+    assert runs[0] == runs[1] and runs[0]
+
+
 def test_the_demo_has_walk_ins_given_out_of_turn_with_their_reasons(loaded):
     from villa.rotation_skips import skip_report
 

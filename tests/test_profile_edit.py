@@ -330,7 +330,7 @@ def test_only_the_owner_and_their_manager_may_edit(who, expected, team, make_use
     assert session.htmx_get(field_url(owned, "budget", edit=True)).status_code == expected
     response = session.post(field_url(owned, "budget"), {"budget": "<800万"}, htmx=True)
     assert response.status_code == expected
-    stage = session.post(f"/customers/{owned.id}/stage", {"stage": "pledged"}, htmx=True)
+    stage = session.post(f"/customers/{owned.id}/stage", {"stage": "visited"}, htmx=True)
     assert stage.status_code == expected
     assert fresh(owned).budget == ("<800万" if expected == 200 else "800-1000万")
 
@@ -353,22 +353,23 @@ def test_archived_customer_is_read_only(team, login, make_customer):
 
 
 def test_stage_moves_forward_and_refuses_going_back(team, login, owned):
+    # Moves to 认筹, 认购 and 签约 record a deal: tests/test_deals.py.
     session = login(team[1])
     url = f"/customers/{owned.id}/stage"
-    response = session.post(url, {"stage": "pledged"}, htmx=True)
+    response = session.post(url, {"stage": "visited"}, htmx=True)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and 'id="stage"' in html and "<html" not in html
-    assert fresh(owned).stage == "pledged"
+    assert fresh(owned).stage == "visited"
     assert "HX-Trigger" not in response.headers
-    assert "Pledged" in oob_header(html) and "Registered" not in oob_header(html)
+    assert "Visited" in oob_header(html) and "Registered" not in oob_header(html)
     assert 'data-testid="event-stage_changed"' in oob_timeline(html)
-    back = session.post(url, {"stage": "visited"}, htmx=True)
+    back = session.post(url, {"stage": "registered"}, htmx=True)
     refused = back.get_data(as_text=True)
     assert back.status_code == 422 and 'data-testid="error-stage"' in refused
     assert OOB_HEADER not in refused and OOB_TIMELINE not in refused
-    assert fresh(owned).stage == "pledged"
+    assert fresh(owned).stage == "visited"
     [row] = audit_rows(owned, "stage_changed")
-    assert row.change_map == {"stage": ["registered", "pledged"]}
+    assert row.change_map == {"stage": ["registered", "visited"]}
 
 
 def test_lost_needs_a_reason_and_can_be_undone(team, login, owned):
@@ -386,8 +387,8 @@ def test_lost_needs_a_reason_and_can_be_undone(team, login, owned):
 
 
 def test_stage_without_javascript_redirects(team, login, owned):
-    response = login(team[1]).post(f"/customers/{owned.id}/stage", {"stage": "signed"})
-    assert response.status_code == 303 and fresh(owned).stage == "signed"
+    response = login(team[1]).post(f"/customers/{owned.id}/stage", {"stage": "visited"})
+    assert response.status_code == 303 and fresh(owned).stage == "visited"
 
 
 def test_unknown_stage_is_refused(team, owned):

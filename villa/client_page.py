@@ -9,15 +9,15 @@ Forms are not made here: they bind to the request, so the web layer makes them f
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from villa import corrections, logs, review
-from villa.customers import can_reveal, can_write, shown_name
+from villa import corrections, deals, logs, review
+from villa.customers import can_reveal, can_see_full, can_write, shown_name
 from villa.eligibility import EligibilityResult, evaluate
 from villa.followups import timeline_followups
 from villa.i18n import lazy_gettext as _l
 from villa.identity import format_phone, mask_id_number, mask_name, mask_phone
 from villa.labels import GENDER_LABELS, ID_TYPE_LABELS, PURPOSE_LABELS
 from villa.materials import handed_to
-from villa.models import Customer, FollowUp, MaterialGiven, Review, User
+from villa.models import Customer, Deal, FollowUp, MaterialGiven, Review, User
 from villa.profile import EDITABLE, current_value
 from villa.protection import max_protection_end
 from villa.questions import QUESTIONS
@@ -113,6 +113,15 @@ class Seen:
 
 
 @dataclass(frozen=True)
+class DealRow:
+    """One 认筹, 认购 or 签约 of the customer, and what this viewer may do with it."""
+
+    deal: Deal
+    may_confirm: bool
+    may_cancel: bool
+
+
+@dataclass(frozen=True)
 class ClientPage:
     customer: Customer
     header: Header
@@ -129,6 +138,7 @@ class ClientPage:
     may_open_access_log: bool
     may_reassign: bool
     may_erase: bool
+    deals: list[DealRow]  # empty for who may not see the customer in full
     may_correct_source: bool = False  # channel and visit type: the owner's manager, the audit team
 
 
@@ -168,8 +178,20 @@ def client_page(viewer: User, customer: Customer) -> ClientPage:
         may_open_access_log=viewer.role == "auditor",
         may_reassign=viewer.role == "manager" and may_write,
         may_erase=viewer.role == "admin" and not customer.anonymised_at,
+        deals=deal_rows(viewer, customer),
         may_correct_source=may_correct_source(viewer, customer),
     )
+
+
+def deal_rows(viewer: User, customer: Customer) -> list[DealRow]:
+    """The customer's deals, newest first, for who may see the customer in full."""
+    if not can_see_full(viewer, customer):
+        return []
+    confirms = deals.may_confirm(viewer, customer)
+    return [
+        DealRow(deal, confirms and deal.status == "pending", deals.may_cancel(viewer, deal))
+        for deal in deals.deals_of(customer)
+    ]
 
 
 def header(viewer: User, customer: Customer) -> Header:

@@ -12,6 +12,7 @@ from villa.auth import hash_password
 from villa.clock import OFFICE_UTC_OFFSET, now, office_day_start
 from villa.customers import set_alt_phone, set_id_number, set_phone
 from villa.db import db
+from villa.demo_deals import add_deals
 from villa.demo_records import add_records
 from villa.followups import refresh_followup_times
 from villa.identity import try_normalise_phone
@@ -136,6 +137,7 @@ def load_demo(customers: int = 300, if_empty: bool = False) -> list[tuple[str, s
         _desk_today(users)
         _reminders(users)
         _handover(leaver, users)
+        add_deals(users)  # after the handover: each deal counts for the customer's owner now
         AuditLog.create(
             action="demo_loaded",
             target="demo",

@@ -40,6 +40,7 @@ from villa.log_words import (
 from villa.models import AccessLog, AuditLog, Channel, Material, User
 from villa.notify.preferences import CHANNEL_LABELS as NOTIFY_CHANNEL_LABELS
 from villa.notify.preferences import KIND_LABELS as NOTIFY_KIND_LABELS
+from villa.timeline import deal_words
 
 log = logging.getLogger(__name__)
 ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")
@@ -201,6 +202,8 @@ def value_words(name: str, value, names: Names) -> str:
         return "、".join(names.materials.get(v, f"#{v}") for v in value) or "—"
     if name == "choices" and isinstance(value, dict):
         return "；".join(_reminder_words(kind, chosen) for kind, chosen in value.items()) or "—"
+    if name == "deal" and isinstance(value, dict):
+        return deal_words(value)
     if isinstance(value, dict):
         return "；".join(f"{field_words(k)}：{value_words(k, v, names)}" for k, v in value.items())
     if isinstance(value, list):

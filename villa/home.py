@@ -6,6 +6,7 @@ from villa.alerts import recent_alerts, unusual_activity
 from villa.clock import now, office_day_start, office_today
 from villa.customers import return_visits_waiting, with_people, with_shown_names
 from villa.db import unindexed
+from villa.deals import waiting_count
 from villa.jobs import upkeep
 from villa.models import AccessLog, Customer, Dispute, User
 from villa.review import latest_rejections
@@ -77,6 +78,7 @@ def home_summary(user: User) -> dict:
         summary["pending_first"] = Customer.select().where(Customer.review_status == "pending_first").count()
         summary["public_pool"] = Customer.select().where(Customer.in_public_pool == True).count()  # noqa: E712
         summary["open_disputes"] = Dispute.select().where(Dispute.status == "open").count()
+        summary["deals_waiting"] = waiting_count(user)  # the length of /deals/, from its query
         latest = with_people().order_by(Customer.id.desc()).limit(10)
         summary["recent"] = with_shown_names(user, latest)
     elif user.role == "auditor":

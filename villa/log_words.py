@@ -97,6 +97,10 @@ SENTENCES = {
     "correction_link_created": _l("%(who)s made a self-service correction link, valid until %(expires_at)s"),
     "correction_applied": _l("%(who)s applied the customer's own correction of %(fields)s"),
     "correction_rejected": _l("%(who)s rejected the customer's own correction of %(fields)s"),
+    # Deals (villa.deals).
+    "deal_recorded": _l("%(who)s recorded a deal: %(deal)s"),
+    "deal_confirmed": _l("%(who)s confirmed the deal: %(deal)s"),
+    "deal_cancelled": _l("%(who)s cancelled the deal (退筹/退房): %(deal)s; reason: %(reason)s"),
     # Changes of fields: one sentence per field (see _field_sentences).
     "field_changed": _l("%(who)s changed the customer's details"),
     "stage_changed": _l("%(who)s changed the stage"),
@@ -173,6 +177,7 @@ DETAIL_LABELS = {
     "to": _l("To"),
     "into": _l("Into"),
     "reason": _l("Reason"),
+    "deal": _l("Deal"),
     "level": _l("Review level"),
     "dispute": _l("Dispute"),
     "decision": _l("Decision"),

@@ -4,11 +4,13 @@ import json
 
 from flask_login import UserMixin
 from peewee import (
+    BigIntegerField,
     BooleanField,
     CharField,
     CompositeKey,
     DateField,
     DateTimeField,
+    DecimalField,
     ForeignKeyField,
     IntegerField,
     Model,
@@ -668,6 +670,42 @@ class SecretSetting(BaseModel):
 
 
 ALL_MODELS = ALL_MODELS + (Notification, NotificationDelivery, NotificationPreference, SecretSetting)
+# Deals (migration 0016): 认筹 / 认购 / 签约 with their unit, price and the manager's confirmation.
+DEAL_STAGES = ("pledged", "subscribed", "signed")
+PAYMENT_METHODS = ("full", "mortgage", "installment", "other")
+
+
+class Deal(BaseModel):
+    """One 认筹, 认购 or 签约 of a customer: the unit, the price, who recorded and confirmed it.
+
+    status: pending (认购/签约 waiting for the manager; the customer's stage has not moved yet),
+    confirmed (the stage moved to `stage`), cancelled (退筹/退房, or refused by the manager).
+    `rep` is the customer's owner when the deal was recorded: the rep it counts for.
+    """
+
+    customer = ForeignKeyField(Customer, backref="deals", on_delete="CASCADE")
+    stage = CharField(max_length=10)
+    unit_number = CharField(max_length=30)
+    area = DecimalField(max_digits=8, decimal_places=2, auto_round=True)  # ㎡
+    price = BigIntegerField()  # total, 元
+    deal_date = DateField(index=True)
+    payment = CharField(max_length=12)
+    status = CharField(max_length=10, default="pending", index=True)
+    stage_before = CharField(max_length=10)
+    rep = ForeignKeyField(User, null=True, backref="deals", on_delete="RESTRICT")
+    recorded_by = ForeignKeyField(User, backref="deals_recorded", on_delete="RESTRICT")
+    recorded_at = DateTimeField(default=now)
+    confirmed_by = ForeignKeyField(User, null=True, backref="deals_confirmed", on_delete="RESTRICT")
+    confirmed_at = DateTimeField(null=True)
+    cancelled_by = ForeignKeyField(User, null=True, backref="deals_cancelled", on_delete="RESTRICT")
+    cancelled_at = DateTimeField(null=True)
+    cancel_reason = CharField(max_length=200, default="")
+
+    class Meta:
+        indexes = ((("customer", "recorded_at"), False), (("status", "deal_date"), False))
+
+
+ALL_MODELS = ALL_MODELS + (Deal,)
 
 
 class NameGram(BaseModel):

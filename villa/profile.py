@@ -18,7 +18,7 @@ from villa.db import write_transaction
 from villa.fields import CUSTOMER_FIELDS
 from villa.i18n import lazy_gettext as _l
 from villa.identity import normalise_phone
-from villa.models import STAGES, AuditLog, Customer, User, now
+from villa.models import DEAL_STAGES, STAGES, AuditLog, Customer, Deal, User, now
 from villa.questions import MULTIPLE, QUESTIONS, join_answers, split_answers
 
 FUNNEL = STAGES[:-1]  # registered → visited → pledged → subscribed → signed; "lost" stands apart
@@ -304,6 +304,13 @@ def change_stage(customer: Customer, actor: User, stage: str, lost_reason: str =
         return customer
     if stage not in next_stages(customer):
         raise ProfileError("stage", _l("A customer moves forward only; only a lost customer goes back."))
+    if stage in DEAL_STAGES:
+        raise ProfileError("stage", _l("Record the deal to move to this stage."))
+    open_deals = Deal.select().where(Deal.customer == customer.id, Deal.status.in_(("pending", "confirmed")))
+    if open_deals.where(Deal.status == "pending").exists():
+        raise ProfileError("stage", _l("A deal of this customer is waiting for the manager's confirmation."))
+    if stage == "lost" and open_deals.exists():
+        raise ProfileError("stage", _l("Cancel the customer's deal first (退筹/退房), with its reason."))
     if stage == "lost" and not lost_reason:
         raise ProfileError("lost_reason", _l("Say why the customer was lost."))
     if len(lost_reason) > 200:

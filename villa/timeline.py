@@ -43,6 +43,9 @@ EVENT_LABELS = {
     "anonymised": _l("Personal data erased"),
     "correction_link_created": _l("Self-service correction link created"),
     "correction_applied": _l("Customer's own correction applied"),
+    "deal_recorded": _l("Deal recorded"),
+    "deal_confirmed": _l("Deal confirmed by the manager"),
+    "deal_cancelled": _l("Deal cancelled"),
 }
 
 
@@ -118,6 +121,7 @@ def field_label(name: str):
         "stage": _l("Stage"),
         "grade": _l("Intent grade"),
         "lost_reason": _l("Reason lost"),
+        "deal": _l("Deal"),
         "channel": _l("Channel"),
         "visit_type": _l("Visit or call"),
         "reason": _l("Reason"),
@@ -140,12 +144,33 @@ def change_value(name: str, value):
     }
     if name == "hukou_local":
         return _l("Yes") if value else _l("No")
+    if name == "deal" and isinstance(value, dict):
+        return deal_words(value)
     if name == "channel":
         channel = Channel.get_or_none(Channel.code == value)
         return channel.name if channel else value
     if name == "visit_type":
         return labels.VISIT_TYPE_LABELS.get(value, value)
     return tables.get(name, {}).get(value, value)
+
+
+def deal_words(deal: dict) -> str:
+    """A deal as the audit row keeps it, in words: 签约 · A-12 · 286.5㎡ · ¥12,800,000 · 2026-12-01."""
+    from villa import labels
+
+    price = deal.get("price")
+    return " · ".join(
+        str(part)
+        for part in (
+            labels.STAGE_LABELS.get(deal.get("stage"), deal.get("stage")),
+            deal.get("unit_number"),
+            labels.square_metres(deal.get("area")),
+            labels.yuan(price) if price is not None else "",
+            deal.get("deal_date"),
+            labels.PAYMENT_LABELS.get(deal.get("payment"), deal.get("payment")),
+        )
+        if part
+    )
 
 
 def events_since(customer: Customer, actor: User, moment: datetime) -> list[Entry]:

@@ -35,6 +35,7 @@ PAGES = {
     "/admin/users": {"reception": 403, "rep": 403, "manager": 403, "auditor": 403, "admin": 200},
     "/pool/": {"reception": 403, "rep": 200, "manager": 200, "auditor": 403, "admin": 403},
     "/disputes/": {"reception": 403, "rep": 403, "manager": 200, "auditor": 403, "admin": 403},
+    "/deals/": {"reception": 403, "rep": 403, "manager": 200, "auditor": 403, "admin": 403},
     "/outbox/": {"reception": 200, "rep": 403, "manager": 200, "auditor": 403, "admin": 403},
     "/corrections/": {"reception": 403, "rep": 403, "manager": 200, "auditor": 200, "admin": 403},
     "/customers/export.xlsx": {"reception": 403, "rep": 403, "manager": 200, "auditor": 403, "admin": 403},

@@ -6,8 +6,8 @@ from wtforms.validators import DataRequired, Length
 
 from villa.fields import offer_stored, options
 from villa.i18n import lazy_gettext as _l
-from villa.labels import STAGE_LABELS
-from villa.models import Customer, User
+from villa.labels import PAYMENT_LABELS, STAGE_LABELS
+from villa.models import PAYMENT_METHODS, Customer, User
 from villa.ownership import reassignable_reps
 from villa.profile import EDITABLE, TYPED_FRESH, form_class, form_value, next_stages
 from villa.questions import MULTIPLE, split_answers
@@ -74,10 +74,25 @@ class StageForm(FlaskForm):
     lost_reason = StringField(
         _l("Why was the customer lost?"), id="stage-lost-reason", validators=[Length(max=200)]
     )
+    # The deal of a move to 认筹, 认购 or 签约 (villa.deals checks them).
+    unit_number = StringField(_l("Unit number"), id="deal-unit-number")
+    area = StringField(_l("Area (㎡)"), id="deal-area", render_kw={"inputmode": "decimal"})
+    price = StringField(_l("Total price (yuan)"), id="deal-price", render_kw={"inputmode": "decimal"})
+    deal_date = StringField(_l("Date of the deal"), id="deal-date", render_kw={"type": "date"})
+    payment = SelectField(_l("Payment"), id="deal-payment", validate_choice=False)
 
     def __init__(self, customer: Customer, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.stage.choices = options((s, STAGE_LABELS[s]) for s in next_stages(customer))
+        payments = [("", _l("Choose")), *((code, PAYMENT_LABELS[code]) for code in PAYMENT_METHODS)]
+        self.payment.choices = options(payments)
+
+    def deal_values(self) -> dict:
+        return {name: self[name].data for name in ("unit_number", "area", "price", "deal_date", "payment")}
+
+
+class CancelDealForm(FlaskForm):
+    reason = StringField(_l("Why is the deal cancelled?"), validators=[Length(max=200)])
 
 
 TRANSFER_DESTINATIONS = (
