@@ -234,7 +234,7 @@ GATHERED = {
     "owner": (True, True, 8, 3, False, False, False, True),
     "other_rep": (False, False, 0, 0, False, False, False, False),
     "manager": (True, True, 8, 3, True, True, False, True),
-    "other_manager": (False, False, 0, 0, True, False, False, False),
+    "other_manager": (False, False, 0, 0, False, False, False, False),
     "auditor": (False, True, 0, 3, True, False, False, False),
     "reception": (False, False, 0, 0, False, False, False, False),
     "admin": (False, False, 0, 0, False, False, True, False),
@@ -258,8 +258,11 @@ def test_client_page_gathers_what_the_viewer_may_see_and_do(lived, actor):
     assert seen == GATHERED[actor]
     assert page.header.name == ("张三丰" if actor in ("owner", "manager", "auditor") else "张**")
     assert page.contact.phone == "139****5678" and not page.contact.revealed
-    assert [row.editable for row in page.sections["needs"]] == [page.may_write] * 5
-    assert page.review.decisions and page.review.reasons_shown == page.may_reveal
+    in_full = actor in ("owner", "manager", "auditor")
+    assert (page.card is None) == in_full  # everyone else gets the 判客 card only
+    assert [row.editable for row in page.sections["needs"]] == ([page.may_write] * 5 if in_full else [])
+    assert bool(page.review.decisions) == in_full and page.review.reasons_shown == page.may_reveal
+    assert bool(page.entries) == in_full
     if page.who_saw is not None:
         assert [seen.who for seen in page.who_saw] == [sessions["owner"].user.display_name]
 
