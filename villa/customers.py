@@ -2,7 +2,6 @@
 
 import re
 import unicodedata
-
 from datetime import timedelta
 
 from peewee import JOIN, SQL, fn
