@@ -9,9 +9,12 @@ PAGES = {
     "/customers/": {"rep", "manager", "auditor", "admin"},
     # The desk lands on the (masked, read-only) client page after registering.
     "/customers/{customer}": {"reception", "rep", "manager", "auditor", "admin"},
+    # Correcting the channel or visit type: the owner's manager (any manager while unowned), the audit team.
+    "/customers/{customer}/source/channel/edit": {"manager", "auditor"},
     "/admin/": {"admin"},
     "/admin/users": {"admin"},
     "/account/password": set(ROLES),
+    "/reception/rotation/skips": {"manager"},
 }
 
 

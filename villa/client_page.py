@@ -19,7 +19,9 @@ from villa.labels import GENDER_LABELS, ID_TYPE_LABELS, PURPOSE_LABELS
 from villa.materials import handed_to
 from villa.models import Customer, Dispute, FollowUp, MaterialGiven, Review, User
 from villa.profile import EDITABLE, current_value
+from villa.protection import max_protection_end
 from villa.settings import masking
+from villa.source_correction import may_correct_source
 from villa.timeline import Entry, events_since, field_label, timeline
 
 HIDDEN = "••••"
@@ -66,6 +68,8 @@ class Header:
     owner: str | None  # the owner's display name; None while the customer is in the public pool
     protected_until: datetime | None  # only while someone owns the customer
     next_followup_on: date | None
+    # Protection ends there because the owner's longest protection (最长保护期) ends then.
+    at_maximum: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,7 @@ class ClientPage:
     may_open_access_log: bool
     may_reassign: bool
     may_erase: bool
+    may_correct_source: bool = False  # channel and visit type: the owner's manager, the audit team
 
 
 def client_page(viewer: User, customer: Customer) -> ClientPage:
@@ -180,6 +185,7 @@ def client_page(viewer: User, customer: Customer) -> ClientPage:
         may_open_access_log=viewer.role == "auditor",
         may_reassign=viewer.role == "manager" and may_write,
         may_erase=viewer.role == "admin" and not customer.anonymised_at,
+        may_correct_source=may_correct_source(viewer, customer),
     )
 
 
@@ -226,14 +232,17 @@ def card_page(viewer: User, customer: Customer) -> ClientPage:
 
 def header(viewer: User, customer: Customer) -> Header:
     owned = customer.owner_id is not None
+    protected_until, most = customer.protected_until if owned else None, max_protection_end(customer)
+    at_maximum = bool(protected_until and most and most <= protected_until)
     return Header(
         name=shown_name(viewer, customer),
         grade=customer.grade,
         stage=customer.stage,
         review_status=customer.review_status,
         owner=customer.owner.display_name if owned else None,
-        protected_until=customer.protected_until if owned else None,
+        protected_until=most if at_maximum else protected_until,
         next_followup_on=customer.next_followup_on,
+        at_maximum=at_maximum,
     )
 
 

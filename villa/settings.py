@@ -13,7 +13,7 @@ from peewee import IntegrityError
 from villa.db import db
 from villa.i18n import lazy_gettext as _l
 from villa.instance import DEFAULT_SETTINGS
-from villa.models import AuditLog, Channel, SecretSetting, Setting, User
+from villa.models import FOLLOWUP_KINDS, AuditLog, Channel, SecretSetting, Setting, User
 from villa.notify import checks as notify_checks
 
 PRIVACY_NOTICE_TEXT = (
@@ -32,6 +32,7 @@ DEFAULTS = {
     "wecom_webhook": "",
 }
 
+RENEWALS = ("full", "short", "none")  # what a reached follow-up of a kind does to protection
 CHANNEL_KINDS = ("direct", "online", "event", "referral", "broker")
 CHANNEL_CODE = re.compile(r"^[a-z0-9_]{1,30}$")
 MESSAGE_MAX = 140  # as villa.messaging sends it: two SMS segments
@@ -163,6 +164,34 @@ def _template(kind: str):
     return check
 
 
+CUSTOMER_TEXT_MAX = 60
+
+
+def _customer_text(value, path, internal: str = ""):
+    """What a customer reads for a rejection reason: short, no braces, never the internal reason."""
+    text, problems = _text(CUSTOMER_TEXT_MAX)(value, path)
+    if problems:
+        return None, problems
+    if "{" in text or "}" in text:
+        return None, {path: _l("No braces in a text for the customer.")}
+    if internal and internal in text:
+        return None, {path: _l("The text for the customer must not repeat the internal reason.")}
+    return text, {}
+
+
+def _customer_texts(value, path):
+    """{internal reason: what the customer reads}; a reason may have none (the default text goes)."""
+    if not isinstance(value, dict):
+        return None, {path: _l("Write one item per line.")}
+    typed, problems = {}, {}
+    for reason, text in value.items():
+        if not isinstance(reason, str):
+            return None, {path: _l("Write one item per line.")}
+        typed[reason], found = _customer_text(text, f"{path}.{reason}", reason)
+        problems.update(found)
+    return (None if problems else typed), problems
+
+
 def _notice(value, path):
     """An incident notice: {name} the only placeholder, at most NOTICE_MAX with a name filled in."""
     text, problems = _text(500)(value, path)
@@ -249,6 +278,11 @@ CHECKS = {
     "protection_days_visit": _number(1, 90),
     "protection_days_call": _number(1, 90),
     "pool_quota": _number(0, 500),
+    "protection_renewal": _mapping({kind: _choice(*RENEWALS) for kind in FOLLOWUP_KINDS}),
+    "protection_days_short": _number(1, 90),
+    "protection_max_days": _number(1, 3650),
+    "protected_customers_cap": _number(1, 100_000),
+    "pool_cooldown_days": _number(0, 365),
     "retention_years": _number(1, 30),
     "backups_daily": _number(1, 365),
     "backups_weekly": _number(0, 260),
@@ -261,6 +295,8 @@ CHECKS = {
     "privacy_notice_text": _text(2000),
     "privacy_notice_version": _version,
     "rejection_reasons": _lines(30, 100),
+    "rejection_customer_texts": _customer_texts,
+    "rejection_customer_default": _customer_text,
     "review_checklist": _lines(30, 200),
     "message_templates": _mapping({"rejection": _template("rejection"), "approval": _template("approval")}),
     "notify_on_approval": _flag,
@@ -352,11 +388,26 @@ def check(values: dict) -> dict:
         per_minute, per_day = (typed[key] if key in typed else read(key) for key in limits)
         if per_minute > per_day:
             problems["lookup_limit_per_day"] = _l("A day allows at least as many lookups as a minute.")
+    problems.update(_internal_reasons_kept_inside(typed, problems))
     if typed.get("backup_copy_dir") and "backup_copy_dir" not in problems:
         problems.update(_copy_folder_usable(typed["backup_copy_dir"], "backup_copy_dir"))
     if problems:
         raise SettingProblem(problems)
     return typed
+
+
+def _internal_reasons_kept_inside(typed: dict, problems: dict) -> dict:
+    """No text for the customer may quote any internal rejection reason, its own or another's."""
+    reasons = typed.get("rejection_reasons") or read("rejection_reasons")
+    texts = dict(typed.get("rejection_customer_texts") or {})
+    if "rejection_customer_default" in typed and typed["rejection_customer_default"]:
+        texts[""] = typed["rejection_customer_default"]
+    found = {}
+    for owner, text in texts.items():
+        path = f"rejection_customer_texts.{owner}" if owner else "rejection_customer_default"
+        if path not in problems and any(reason in text for reason in reasons):
+            found[path] = _l("The text for the customer must not repeat an internal reason.")
+    return found
 
 
 # Channels: the list the desk picks a customer's source from. A code is fixed once made (customers

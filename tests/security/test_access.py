@@ -20,6 +20,14 @@ PAGES = {
     "/account/password": {r: 200 for r in ROLES},
     "/customers/": {"reception": 403, "rep": 200, "manager": 200, "auditor": 200, "admin": 200},
     "/customers/{customer}": {r: 200 for r in ROLES},
+    # Rep A's customer: its manager (mgra) or the audit team corrects the channel or visit type.
+    "/customers/{customer}/source/channel/edit": {
+        "reception": 403,
+        "rep": 403,
+        "manager": 200,
+        "auditor": 200,
+        "admin": 403,
+    },
     "/reception/": {"reception": 200, "rep": 200, "manager": 200, "auditor": 403, "admin": 403},
     "/reception/register": {"reception": 200, "rep": 200, "manager": 200, "auditor": 403, "admin": 403},
     "/review/": {"reception": 403, "rep": 403, "manager": 200, "auditor": 200, "admin": 403},
@@ -33,6 +41,8 @@ PAGES = {
     # The audit team reads the logs; managers see analytics.
     "/logs/": {"reception": 403, "rep": 403, "manager": 403, "auditor": 200, "admin": 200},
     "/analytics/": {"reception": 403, "rep": 403, "manager": 200, "auditor": 403, "admin": 200},
+    # The skip report (walk-ins given out of turn) is the sales manager's.
+    "/reception/rotation/skips": {"reception": 403, "rep": 403, "manager": 200, "auditor": 403, "admin": 403},
 }
 
 

@@ -25,6 +25,7 @@ from villa.web.admin.forms import (
     MessagesForm,
     OwnershipForm,
     PrivacyNoticeForm,
+    ProtectionPolicyForm,
     RejectionReasonsForm,
     ReviewChecklistForm,
 )
@@ -33,6 +34,11 @@ from villa.web.admin.notifier_forms import EmailForm, RobotForm
 # name in the URL -> (form, title, what it decides)
 SECTIONS = {
     "ownership": (OwnershipForm, _l("Ownership"), _l("How long a rep keeps a customer, and the pool quota.")),
+    "protection": (
+        ProtectionPolicyForm,
+        _l("Protection policy"),
+        _l("What a reached follow-up renews, the longest protection, the cap per rep, the pool cooldown."),
+    ),
     "eligibility": (EligibilityForm, _l("Purchase eligibility"), _l("The city's rule, as numbers.")),
     "reasons": (RejectionReasonsForm, _l("Rejection reasons"), _l("What reviewers pick from.")),
     "checklist": (ReviewChecklistForm, _l("Review checklist"), _l("What reviewers check.")),

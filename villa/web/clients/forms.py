@@ -1,13 +1,14 @@
 """Forms of the client page: one field at a time (click-to-edit), and the deal stage."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField
-from wtforms.validators import Length
+from wtforms import BooleanField, RadioField, SelectField, StringField
+from wtforms.validators import DataRequired, Length
 
 from villa.fields import offer_stored, options
 from villa.i18n import lazy_gettext as _l
 from villa.labels import STAGE_LABELS
-from villa.models import Customer
+from villa.models import Customer, User
+from villa.ownership import reassignable_reps
 from villa.profile import EDITABLE, TYPED_FRESH, form_class, form_value, next_stages
 
 # TYPED_FRESH numbers are never prefilled: opening the form reveals nothing (and needs no
@@ -72,3 +73,34 @@ class StageForm(FlaskForm):
     def __init__(self, customer: Customer, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.stage.choices = options((s, STAGE_LABELS[s]) for s in next_stages(customer))
+
+
+TRANSFER_DESTINATIONS = (
+    ("rep", _l("To one sales rep")),
+    ("team", _l("Spread evenly over my team")),
+    ("pool", _l("To the public pool")),
+)
+
+
+class TransferForm(FlaskForm):
+    """A manager moves the customers ticked in the list (villa.handover.transfer)."""
+
+    destination = RadioField(
+        _l("Move the ticked customers"),
+        choices=options(TRANSFER_DESTINATIONS),
+        default="rep",
+        validate_choice=False,
+        validators=[DataRequired(_l("Choose where the customers go."))],
+    )
+    to_rep = SelectField(_l("Sales rep"), validate_choice=False)
+    reason = StringField(
+        _l("Reason for the move"),
+        validators=[DataRequired(_l("Give the reason for the move.")), Length(max=300)],
+    )
+
+    def __init__(self, manager: User, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        reps = reassignable_reps(manager)
+        self.to_rep.choices = options(
+            [("", _l("Choose a sales rep"))] + [(str(r.id), f"{r.display_name} ({r.username})") for r in reps]
+        )
