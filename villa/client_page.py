@@ -20,6 +20,7 @@ from villa.materials import handed_to
 from villa.models import Customer, Dispute, FollowUp, MaterialGiven, Review, User
 from villa.profile import EDITABLE, current_value
 from villa.protection import max_protection_end
+from villa.questions import QUESTIONS
 from villa.settings import masking
 from villa.source_correction import may_correct_source
 from villa.timeline import Entry, events_since, field_label, timeline
@@ -34,6 +35,7 @@ SECTIONS = {
     "contact": ("name", "gender", "age_band", "phone", "alt_phone", "id_number", "address", "wechat"),
     "source": ("referrer_name", "broker_agency", "broker_name"),
     "needs": ("unit_type", "area_band", "budget", "purpose", "competing_projects"),
+    "questions": tuple(QUESTIONS),  # the questions villa offices ask
     "eligibility": ("hukou_local", "social_insurance_months", "homes_owned"),
     "purchasing_power": ("payment_method", "asset_band", "credit_notes"),
     "notes": ("notes",),
@@ -156,6 +158,7 @@ def client_page(viewer: User, customer: Customer) -> ClientPage:
         "contact": may_write,
         "notes": may_write,
         "purchasing_power": may_reveal,
+        "questions": may_reveal,
     }
     sections = {
         section: [field_row(customer, name, may_write, may_reveal) for name in names]

@@ -18,6 +18,8 @@ from villa.identity import (
 from villa.lookups import begin_lookup, exact_query
 from villa.models import AccessLog, Channel, Customer, User, Visit, now, office_day_start
 from villa.prepared import Prepared, slot
+from villa.questions import QUESTIONS
+from villa.questions import condition as question_condition
 
 PAGE_SIZE = 25
 
@@ -368,3 +370,8 @@ def _filter_conditions(user: User, filters: dict):
         yield Customer.registered_at >= office_day_start()
     if filters.get("protection") == "ending":
         yield Customer.protected_until.between(now(), now() + timedelta(days=PROTECTION_ENDING_DAYS))
+    # The questions villa offices ask: answers only of customers the user may see in full, so a
+    # filter cannot tell anything about a customer behind a masked name.
+    for name in QUESTIONS:
+        if filters.get(name):
+            yield question_condition(name, filters[name]) & visible_in_full(user, indexed=False)

@@ -143,6 +143,14 @@ class Customer(BaseModel):
     stage = CharField(max_length=10, default="registered", index=True)
     lost_reason = CharField(max_length=200, default="")
     notes = TextField(default="")
+    # The questions villa offices ask (migration 0018; option lists in villa.questions).
+    home_area = CharField(max_length=40, default="")
+    work_area = CharField(max_length=40, default="")
+    occupation = CharField(max_length=40, default="")
+    family_structure = CharField(max_length=40, default="")
+    purchase_count = CharField(max_length=40, default="")
+    concerns = CharField(max_length=200, default="")  # several, joined by "、"
+    objections = CharField(max_length=200, default="")  # several, joined by "、"
     # Purchase eligibility (购房资格) as declared at the desk.
     hukou_local = BooleanField(null=True)
     social_insurance_months = IntegerField(null=True)

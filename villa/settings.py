@@ -15,6 +15,7 @@ from villa.i18n import lazy_gettext as _l
 from villa.instance import DEFAULT_SETTINGS
 from villa.models import FOLLOWUP_KINDS, AuditLog, Channel, SecretSetting, Setting, User
 from villa.notify import checks as notify_checks
+from villa.questions import DEFAULT_OPTIONS, OPTION_MAX, QUESTIONS, SEPARATOR
 
 PRIVACY_NOTICE_TEXT = (
     "本售楼处收集您的姓名、联系电话及购房需求，仅用于为您提供置业咨询、看房接待及后续服务。"
@@ -30,6 +31,7 @@ DEFAULTS = {
     "privacy_notice_text": PRIVACY_NOTICE_TEXT,
     "smtp_password": "",
     "wecom_webhook": "",
+    **DEFAULT_OPTIONS,
 }
 
 RENEWALS = ("full", "short", "none")  # what a reached follow-up of a kind does to protection
@@ -81,6 +83,18 @@ def _lines(max_lines: int, max_length: int):
         return lines, {}
 
     return check
+
+
+def _options(value, path):
+    """A question's options (villa.questions): one per line, none holding the separator of answers."""
+    lines, problems = _lines(50, OPTION_MAX)(value, path)
+    if problems:
+        return None, problems
+    if any(SEPARATOR in line or "|" in line for line in lines):
+        return None, {path: _l("An option may not contain 、 or |: they separate several answers.")}
+    if len(set(lines)) != len(lines):
+        return None, {path: _l("Each option once only.")}
+    return lines, {}
 
 
 def _text(max_length: int):
@@ -298,6 +312,7 @@ CHECKS = {
     "rejection_customer_texts": _customer_texts,
     "rejection_customer_default": _customer_text,
     "review_checklist": _lines(30, 200),
+    **dict.fromkeys(DEFAULT_OPTIONS, _options),
     "message_templates": _mapping({"rejection": _template("rejection"), "approval": _template("approval")}),
     "notify_on_approval": _flag,
     # Up to "as good as none" for an instance that is no office (the benchmark's).
@@ -336,6 +351,11 @@ def read(key: str):
         if not problems:
             return value
     return copy.deepcopy(DEFAULTS[base])
+
+
+def question_options(name: str) -> list[str]:
+    """The options the office offers today for one of the questions (villa.questions)."""
+    return read(QUESTIONS[name][0])
 
 
 def _read_secret(key: str) -> str | None:

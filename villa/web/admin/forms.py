@@ -15,9 +15,10 @@ from wtforms.validators import DataRequired, Length, Optional
 from villa.auth import password_problem
 from villa.fields import options
 from villa.i18n import lazy_gettext as _l
-from villa.labels import ROLE_LABELS
+from villa.labels import CHANNEL_KIND_LABELS, ROLE_LABELS
 from villa.materials import NAME_MAX
 from villa.models import User
+from villa.questions import QUESTIONS
 from villa.users import USERNAME
 
 ERASURE_REASON_MAX = 300
@@ -255,6 +256,27 @@ class ReviewChecklistForm(LinesSection):
     )
 
 
+def _options_field(question: str) -> TextAreaField:
+    return TextAreaField(
+        QUESTIONS[question][1],
+        description=_l("One option per line, at most 50, each at most 40 characters; no 、 or |."),
+        render_kw={"rows": 6},
+    )
+
+
+class QuestionOptionsForm(LinesSection):
+    """The options of the questions villa offices ask (villa.questions), one list per question."""
+
+    keys = tuple(setting for setting, _label in QUESTIONS.values())
+    options_home_area = _options_field("home_area")
+    options_work_area = _options_field("work_area")
+    options_occupation = _options_field("occupation")
+    options_family_structure = _options_field("family_structure")
+    options_purchase_count = _options_field("purchase_count")
+    options_concerns = _options_field("concerns")
+    options_objections = _options_field("objections")
+
+
 class MessagesForm(SettingsSection):
     rejection = TextAreaField(
         _l("Rejection message"),
@@ -389,14 +411,6 @@ class AlertsForm(SettingsSection):
 
 
 # Channels.
-
-CHANNEL_KIND_LABELS = {
-    "direct": _l("Direct (walk-in)"),
-    "online": _l("Online"),
-    "event": _l("Event"),
-    "referral": _l("Referral"),
-    "broker": _l("Broker or agency"),
-}
 
 
 class ChannelEditForm(FlaskForm):

@@ -26,6 +26,7 @@ from villa.web.admin.forms import (
     OwnershipForm,
     PrivacyNoticeForm,
     ProtectionPolicyForm,
+    QuestionOptionsForm,
     RejectionReasonsForm,
     ReviewChecklistForm,
 )
@@ -42,6 +43,14 @@ SECTIONS = {
     "eligibility": (EligibilityForm, _l("Purchase eligibility"), _l("The city's rule, as numbers.")),
     "reasons": (RejectionReasonsForm, _l("Rejection reasons"), _l("What reviewers pick from.")),
     "checklist": (ReviewChecklistForm, _l("Review checklist"), _l("What reviewers check.")),
+    "questions": (
+        QuestionOptionsForm,
+        _l("Questions about the customer"),
+        _l(
+            "The options offered for where the customer lives and works, occupation, family, homes bought "
+            "before, what matters to them and what holds them back."
+        ),
+    ),  # fmt: skip
     "messages": (MessagesForm, _l("Messages to customers"), _l("Sent after a review.")),
     "privacy": (PrivacyNoticeForm, _l("Privacy notice"), _l("What the customer agrees to.")),
     "corrections": (CorrectionsForm, _l("Correction links"), _l("Links customers use to fix their data.")),

@@ -10,6 +10,7 @@ from villa.labels import STAGE_LABELS
 from villa.models import Customer, User
 from villa.ownership import reassignable_reps
 from villa.profile import EDITABLE, TYPED_FRESH, form_class, form_value, next_stages
+from villa.questions import MULTIPLE, split_answers
 
 # TYPED_FRESH numbers are never prefilled: opening the form reveals nothing (and needs no
 # access-log row); the page shows the masked current value as the hint.
@@ -49,6 +50,8 @@ def _prefill(customer: Customer, field_name: str, spec, may_reveal: bool) -> dic
         return {"id_type": customer.id_type, "id_number": ""}
     if field_name in TYPED_FRESH or (spec.personal and not may_reveal):
         return {field_name: ""}
+    if field_name in MULTIPLE:
+        return {field_name: split_answers(form_value(customer, field_name))}
     return {field_name: form_value(customer, field_name)}
 
 
@@ -56,6 +59,8 @@ def submitted_values(field_name: str, form: FlaskForm) -> dict | None:
     """What the rep asked to store; None when an optional number was left empty (no change)."""
     # The raw text, not .data: an unreadable number must reach the checks, not turn into "empty".
     values = {name: (form[name].raw_data or [""])[0] for name in EDITABLE[field_name].fields}
+    if field_name in MULTIPLE:
+        values[field_name] = list(form[field_name].raw_data or [])
     if "remove" in form and form.remove.data:
         values[field_name] = ""
     elif field_name in REMOVABLE and not str(values[field_name]).strip():

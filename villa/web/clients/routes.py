@@ -3,6 +3,7 @@ from datetime import datetime
 from flask import abort, render_template, request
 from flask_login import current_user
 
+from villa import questions
 from villa.auth import is_htmx, role_required
 from villa.client_page import client_page, contact, saved
 from villa.customers import (
@@ -19,6 +20,7 @@ from villa.customers import (
 from villa.fields import AREA_BANDS, BUDGET_BANDS, UNIT_TYPES
 from villa.lookups import LookupRefused
 from villa.models import Channel, Customer
+from villa.settings import question_options
 from villa.timeline import EVENT_LABELS, change_value, field_label
 from villa.web.clients import bp
 from villa.web.clients.followup_forms import FollowUpForm
@@ -40,6 +42,7 @@ def list_page(status: int = 200, transfer_form=None, ticked=()):
     """The customer list; a manager ticks customers in it to move them (handover_routes)."""
     q = request.args.get("q", "")[:60]
     filters = {name: request.args.get(name, "")[:20] for name in FILTERS if request.args.get(name)}
+    filters.update(questions.filters_from(request.args))
     before = request.args.get("before", type=int)
     refused = None
     try:
@@ -65,6 +68,9 @@ def list_page(status: int = 200, transfer_form=None, ticked=()):
         channels=Channel.active_list(),
         reps=filter_owners(current_user),
         bands={"budget": BUDGET_BANDS, "unit_type": UNIT_TYPES, "area_band": AREA_BANDS},
+        questions={
+            name: (label, question_options(name)) for name, (_key, label) in questions.QUESTIONS.items()
+        },
     ), status
 
 

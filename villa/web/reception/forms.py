@@ -7,16 +7,21 @@ from wtforms import (
     DateField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
     ValidationError,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from villa.fields import CUSTOMER_FIELDS as F
-from villa.fields import check_alt_phone, check_id_number, check_name, check_phone, options
+from villa.fields import (
+    MultiCheckboxField,
+    check_alt_phone,
+    check_id_number,
+    check_name,
+    check_phone,
+    options,
+)
 from villa.i18n import lazy_gettext as _l
 from villa.labels import VISIT_TYPE_LABELS
 from villa.models import GRADES, Channel
@@ -32,11 +37,6 @@ class OutOfTurnFields:
         validate_choice=False,
     )
     skip_note = StringField(_l("Other reason"), validators=[Length(max=NOTE_MAX)])
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class RegistrationForm(OutOfTurnFields, FlaskForm):
@@ -78,6 +78,14 @@ class RegistrationForm(OutOfTurnFields, FlaskForm):
     payment_method = F["payment_method"].unbound()
     asset_band = F["asset_band"].unbound()
     credit_notes = F["credit_notes"].unbound()
+    # 更多信息: the questions villa offices ask (villa.questions).
+    home_area = F["home_area"].unbound()
+    work_area = F["work_area"].unbound()
+    occupation = F["occupation"].unbound()
+    family_structure = F["family_structure"].unbound()
+    purchase_count = F["purchase_count"].unbound()
+    concerns = F["concerns"].unbound()
+    objections = F["objections"].unbound()
     materials = MultiCheckboxField(_l("Materials handed over"), coerce=int, validate_choice=False)
     consent = BooleanField(_l("The customer agrees to the privacy notice"))
 

@@ -9,6 +9,7 @@ from villa.lookups import LookupRefused
 from villa.materials import active_materials
 from villa.models import Customer, User, Visit, office_day_start
 from villa.ownership import OwnershipError, open_dispute, take_from_pool
+from villa.questions import MULTIPLE, QUESTIONS, join_answers
 from villa.registration import (
     DuplicateCustomer,
     Match,
@@ -89,6 +90,9 @@ def _registration(form) -> Registration | None:
     details.update({name: getattr(form, name).data for name in NUMBER_FIELDS})
     details["hukou_local"] = {"yes": True, "no": False}.get(form.hukou_local.data)
     details.update({name: (getattr(form, name).data or "").strip() or None for name in PRIVATE_FIELDS})
+    for name in QUESTIONS:
+        answer = getattr(form, name).data
+        details[name] = join_answers(answer) if name in MULTIPLE else answer or ""
     return Registration(
         name=form.name.data,
         phone=form.normal_phone,
