@@ -4,11 +4,11 @@ import re
 import unicodedata
 from datetime import timedelta
 
-from peewee import JOIN, SQL, fn
+from peewee import JOIN, SQL
 
 from villa.alerts import note_access
 from villa.crypto import blind_index
-from villa.db import is_sqlite, unindexed
+from villa.db import unindexed
 from villa.identity import (
     mask_name,
     normalise_id_number,
@@ -17,6 +17,7 @@ from villa.identity import (
 )
 from villa.lookups import begin_lookup, exact_query
 from villa.models import AccessLog, Channel, Customer, User, Visit, now, office_day_start
+from villa.name_index import name_contains
 from villa.prepared import Prepared, slot
 from villa.questions import QUESTIONS
 from villa.questions import condition as question_condition
@@ -312,9 +313,9 @@ def _text_match(user: User, q: str):
     # Newest first along the id, stopping at a page: a rep's own and the pool may be most rows.
     condition = visible_in_full(user, indexed=False)
     if name:
-        # A literal substring, so % and _ typed by a user match themselves.
-        found = fn.INSTR(Customer.name, name) > 0 if is_sqlite() else fn.STRPOS(Customer.name, name) > 0
-        condition &= found
+        # A literal substring, so % and _ typed by a user match themselves, answered from the gram
+        # index (villa.name_index) so that a name nobody has reads no customer.
+        condition &= name_contains(name)
     if tail:
         condition &= Customer.phone_last4 == tail
     return condition
