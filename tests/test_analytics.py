@@ -440,13 +440,14 @@ def test_scorecard_figures(office_data):
     assert (one.customers, one.signed, one.conversion) == (3, 1, pytest.approx(1 / 3))
     assert one.days_to_first == pytest.approx(2.0)  # c1: 1 day, c2: 3 days, c3: none yet
     assert (one.disputes_won, one.disputes_lost) == (1, 2)
-    assert two.registrations == 3 and two.completeness == pytest.approx(9 / 36)
+    # Every customer the rep owns counts, c5 that the desk registered too.
+    assert two.registrations == 4 and two.completeness == pytest.approx(12 / 48)
     assert two.first_rejection is None and two.second_rejection is None
     assert (two.due, two.on_time, two.overdue, two.timeliness) == (1, 1, 0, 1)
     assert (two.customers, two.signed, two.conversion, two.days_to_first) == (4, 0, 0, 0)
     assert (two.disputes_won, two.disputes_lost) == (2, 0)
-    assert (three.registrations, three.customers, three.disputes_lost) == (0, 1, 1)
-    assert three.completeness is None and three.timeliness is None
+    assert (three.registrations, three.customers, three.disputes_lost) == (1, 1, 1)  # c9, from the desk
+    assert three.completeness == pytest.approx(3 / 12) and three.timeliness is None
 
 
 def test_days_to_first_follow_up_count_office_midnights(make_user, make_customer):

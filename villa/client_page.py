@@ -17,7 +17,7 @@ from villa.i18n import lazy_gettext as _l
 from villa.identity import format_phone, mask_id_number, mask_name, mask_phone
 from villa.labels import GENDER_LABELS, ID_TYPE_LABELS, PURPOSE_LABELS
 from villa.materials import handed_to
-from villa.models import Customer, Deal, FollowUp, MaterialGiven, Review, User
+from villa.models import Customer, Deal, Dispute, FollowUp, MaterialGiven, Review, User
 from villa.profile import EDITABLE, current_value
 from villa.protection import max_protection_end
 from villa.questions import QUESTIONS
@@ -122,8 +122,23 @@ class DealRow:
 
 
 @dataclass(frozen=True)
+class Card:
+    """The 判客 card: all a viewer who may not see the customer in full gets of them. Whose customer
+    it is and since when, never their needs, notes, follow-ups or history."""
+
+    name: str  # masked
+    phone: str  # masked
+    owner: str | None  # the owner's display name; None while the customer is in the public pool
+    registered_at: datetime
+    protected_until: datetime | None
+    may_dispute: bool  # a rep who is not the owner may say the customer is theirs
+    dispute_open: bool  # this rep's dispute on the customer waits for a manager
+
+
+@dataclass(frozen=True)
 class ClientPage:
     customer: Customer
+    card: Card | None  # set: the viewer gets the 判客 card only, and everything below is empty
     header: Header
     contact: Contact
     may_write: bool
@@ -143,7 +158,11 @@ class ClientPage:
 
 
 def client_page(viewer: User, customer: Customer) -> ClientPage:
-    """Everything the client page shows to this viewer, with what they may do on it."""
+    """Everything the client page shows to this viewer, with what they may do on it.
+
+    Who may not see the customer in full (villa.customers.can_see_full) gets the 判客 card only."""
+    if not can_see_full(viewer, customer):
+        return card_page(viewer, customer)
     may_write, may_reveal = can_write(viewer, customer), can_reveal(viewer, customer)
     shown = {
         "contact": may_write,
@@ -159,6 +178,7 @@ def client_page(viewer: User, customer: Customer) -> ClientPage:
     }
     return ClientPage(
         customer=customer,
+        card=None,
         header=header(viewer, customer),
         contact=contact(customer, revealed=False),
         may_write=may_write,
@@ -192,6 +212,48 @@ def deal_rows(viewer: User, customer: Customer) -> list[DealRow]:
         DealRow(deal, confirms and deal.status == "pending", deals.may_cancel(viewer, deal))
         for deal in deals.deals_of(customer)
     ]
+
+
+def card(viewer: User, customer: Customer) -> Card:
+    owned = customer.owner_id is not None
+    may_dispute = viewer.role == "rep" and owned and customer.owner_id != viewer.id
+    return Card(
+        name=mask_name(customer.name),
+        phone=mask_phone(customer.phone, masking()["phone"]) if customer.phone else "",
+        owner=customer.owner.display_name if owned else None,
+        registered_at=customer.registered_at,
+        protected_until=customer.protected_until if owned else None,
+        may_dispute=may_dispute and not customer.anonymised_at,
+        dispute_open=may_dispute
+        and Dispute.select()
+        .where(Dispute.customer == customer.id, Dispute.claimant == viewer.id, Dispute.status == "open")
+        .exists(),
+    )
+
+
+def card_page(viewer: User, customer: Customer) -> ClientPage:
+    """The client page of who may not see the customer in full: the 判客 card, and the admin's
+    erasure (PIPL requests reach the admin, who sees no customer in full)."""
+    shown = card(viewer, customer)
+    return ClientPage(
+        customer=customer,
+        card=shown,
+        header=Header(shown.name, "", "", "", shown.owner, shown.protected_until, None),
+        contact=Contact(shown.phone, customer.id_type, "", False),
+        may_write=False,
+        may_reveal=False,
+        sections={section: [] for section in SECTIONS},
+        eligibility=evaluate(None, None, None),
+        materials=[],
+        entries=[],
+        review=ReviewBlock(customer.review_status, [], False, False),
+        corrections=CorrectionsBlock(0, False, False),
+        who_saw=None,
+        may_open_access_log=False,
+        may_reassign=False,
+        may_erase=viewer.role == "admin" and not customer.anonymised_at,
+        deals=[],
+    )
 
 
 def header(viewer: User, customer: Customer) -> Header:

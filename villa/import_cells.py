@@ -15,7 +15,14 @@ from villa.clock import OFFICE_TZ, now, office_today
 from villa.crypto import blind_indexes
 from villa.fields import NAME_MAX, NOTES_MAX, name_allowed
 from villa.i18n import force_locale
-from villa.identity import IdentityError, mask_name, mask_phone, normalise_id_number, normalise_phone
+from villa.identity import (
+    IdentityError,
+    mask_name,
+    mask_phone,
+    normalise_id_number,
+    normalise_phone,
+    phone_last4,
+)
 from villa.models import Channel, User
 from villa.ownership import protection_days
 from villa.questions import ANSWERS_MAX, MULTIPLE, join_answers
@@ -118,6 +125,7 @@ def _entry(name: str, raw_phone: str, cells: dict, rules: Rules) -> dict:
         "name": name,
         "phone": phone,
         "phone_index": lookup[0],
+        "phone_last4": phone_last4(phone),
         "lookup": lookup,
         "gender": _gender(cells.get("gender")),
         "channel": _channel(cells.get("channel"), rules),

@@ -116,6 +116,8 @@ class Customer(BaseModel):
     age_band = CharField(max_length=8, default="")
     phone = EncryptedField()
     phone_index = CharField(max_length=64, unique=True)
+    # 尾号: the last four digits, which every masked phone shows anyway; searchable (migration 0014).
+    phone_last4 = CharField(max_length=4, default="", index=True)
     alt_phone = EncryptedField(null=True)
     alt_phone_index = CharField(max_length=64, null=True, index=True)
     id_type = CharField(max_length=10, default="resident")
@@ -188,6 +190,26 @@ class Customer(BaseModel):
             (("channel", "visit_type", "registered_at"), False),
             (("channel", "stage", "grade", "registered_at"), False),
             (("owner", "registered_at", "stage", "first_followup_at"), False),
+            # The scorecard by owner (migration 0014): registrations and completeness of what a rep owns.
+            (
+                (
+                    "owner",
+                    "registered_at",
+                    "name",
+                    "phone_index",
+                    "channel",
+                    "gender",
+                    "age_band",
+                    "unit_type",
+                    "area_band",
+                    "budget",
+                    "purpose",
+                    "hukou_local",
+                    "social_insurance_months",
+                    "homes_owned",
+                ),
+                False,
+            ),
             (
                 (
                     "registered_by",

@@ -319,6 +319,11 @@ def _open_dispute_locked(dispute: Dispute) -> tuple[Dispute, Customer]:
 POOL_PAGE_SIZE = 25
 
 
+def in_the_pool():
+    """The customers the pool page lists (and the manager's home counts)."""
+    return (Customer.in_public_pool == True) & Customer.anonymised_at.is_null()  # noqa: E712
+
+
 def pool_page(before: tuple | None = None):
     """One page of the public pool, newest in it first; `before` is the (pool_since, id) cursor.
 
@@ -327,7 +332,7 @@ def pool_page(before: tuple | None = None):
     query = (
         Customer.select(Customer, Channel)
         .join(Channel)
-        .where(Customer.in_public_pool == True, Customer.anonymised_at.is_null())  # noqa: E712
+        .where(in_the_pool())
         .order_by(Customer.pool_since.desc(nulls="LAST"), Customer.id.desc())
     )
     if before:

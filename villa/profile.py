@@ -261,7 +261,7 @@ def _apply(customer: Customer, field_name: str, new) -> list:
     """Set the new value (through the blind-index setters for phone and ID); the columns touched."""
     if field_name == "phone":
         set_phone(customer, new)
-        return [Customer.phone, Customer.phone_index]
+        return [Customer.phone, Customer.phone_index, Customer.phone_last4]
     if field_name == "alt_phone":
         set_alt_phone(customer, new)
         return [Customer.alt_phone, Customer.alt_phone_index]

@@ -1,10 +1,11 @@
 """Rep scorecards (考核): how well each rep registers, follows up and converts, in a date range.
 
 What each figure counts (the period: office dates, both ends included):
-- registrations and completeness: customers the rep registered (registered_by) in the period;
-  completeness is the share of review.COMPLETENESS fields filled, over all of them;
+- registrations and completeness: customers the rep owns now that were registered in the period,
+  whoever typed them (the front desk registers walk-ins a rep then owns); completeness is the share
+  of review.COMPLETENESS fields filled, over all of them;
 - first- and second-review rejection rate: review decisions of that level made in the period on any
-  registration of the rep: rejected / decided;
+  customer the rep owns: rejected / decided;
 - customers, signed, conversion (signed / customers) and days to the first follow-up: customers the
   rep owns now that were registered in the period (the front desk registers walk-ins a rep then
   owns); days are whole office days from registration to the customer's first follow-up by anyone,
@@ -190,11 +191,11 @@ def filled_fields():
 
 
 def _registrations(period, by_id):
-    # Read from the index on (registered_by, registered_at, the checklist's columns): no customer row.
+    # Read from the index on (owner, registered_at, the checklist's columns): no customer row.
     rows = (
-        Customer.select(Customer.registered_by, fn.COUNT(Customer.id), fn.SUM(filled_fields()))
-        .where(Customer.registered_by.in_(list(by_id)), period.covers(Customer.registered_at))
-        .group_by(Customer.registered_by)
+        Customer.select(Customer.owner, fn.COUNT(Customer.id), fn.SUM(filled_fields()))
+        .where(Customer.owner.in_(list(by_id)), period.covers(Customer.registered_at))
+        .group_by(Customer.owner)
         .tuples()
     )
     for rep_id, count, filled in rows:
@@ -202,19 +203,19 @@ def _registrations(period, by_id):
 
 
 def _reviews(period, by_id):
-    # From the reps' registrations (in id order) to their reviews on (customer, at, level, decision):
+    # From the reps' customers (in id order) to their reviews on (customer, at, level, decision):
     # SQLite is kept off the review date index, which would look up each review's customer row.
     reviewed = unindexed(Review.at)
     rows = (
-        Customer.select(Customer.registered_by, Review.level, Review.decision, fn.COUNT(Review.id))
+        Customer.select(Customer.owner, Review.level, Review.decision, fn.COUNT(Review.id))
         .join(Review, on=(Review.customer == Customer.id))
         .where(
-            Customer.registered_by.in_(list(by_id)),
+            Customer.owner.in_(list(by_id)),
             reviewed >= period.since,
             reviewed < period.until,
             Review.level.in_((1, 2)),
         )
-        .group_by(Customer.registered_by, Review.level, Review.decision)
+        .group_by(Customer.owner, Review.level, Review.decision)
         .tuples()
     )
     for rep_id, level, decision, count in rows:

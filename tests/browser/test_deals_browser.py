@@ -32,7 +32,7 @@ def test_rep_records_a_signing_and_the_manager_confirms_it(page, live_server, ma
 
     log_out_in_browser(page)
     login_in_browser(page, live_server, "wang", PASSWORD)
-    page.locator("[data-testid=home-deals-waiting]").click()
+    page.locator("[data-testid=count-deals_waiting]").click()
     deal = Deal.get()
     page.locator(f"[data-testid=confirm-deal-{deal.id}]").click()
     expect(page.locator("[data-testid=no-waiting-deals]")).to_be_visible()

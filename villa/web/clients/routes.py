@@ -12,17 +12,20 @@ from villa.customers import (
     can_reveal,
     can_write,
     customer_by_id,
+    filter_owners,
     log_reveal,
     search_customers,
     shown_name,
 )
+from villa.fields import AREA_BANDS, BUDGET_BANDS, UNIT_TYPES
 from villa.lookups import LookupRefused
-from villa.models import Channel, Customer, User
+from villa.models import Channel, Customer
 from villa.settings import question_options
 from villa.timeline import EVENT_LABELS, change_value, field_label
 from villa.web.clients import bp
 from villa.web.clients.followup_forms import FollowUpForm
 from villa.web.clients.forms import TransferForm
+from villa.web.reception.forms import DisputeForm
 
 READERS = ("rep", "manager", "auditor", "admin")
 # What the timeline's entries are written with: labels of events and fields, values in words.
@@ -63,7 +66,8 @@ def list_page(status: int = 200, transfer_form=None, ticked=()):
         next_before=next_before,
         refused=refused,
         channels=Channel.active_list(),
-        reps=User.reps(),
+        reps=filter_owners(current_user),
+        bands={"budget": BUDGET_BANDS, "unit_type": UNIT_TYPES, "area_band": AREA_BANDS},
         questions={
             name: (label, question_options(name)) for name, (_key, label) in questions.QUESTIONS.items()
         },
@@ -96,6 +100,8 @@ def page_response(customer: Customer, status: int = 200, **forms):
     page = client_page(current_user._get_current_object(), customer)
     if page.may_write:
         forms.setdefault("followup_form", FollowUpForm(formdata=None, customer=customer))
+    if page.card and page.card.may_dispute:
+        forms.setdefault("dispute_form", DisputeForm(formdata=None))
     context = {"page": page, "customer": customer, "may_write": page.may_write, **TIMELINE_WORDS}
     return render_template("clients/detail.html", **context, **forms), status
 
