@@ -17,6 +17,7 @@ ROW_MARKS = {
     "/disputes/": r'<article data-testid="dispute-\d+"',
     "/logs/": r'data-testid="log-row"',
     "/admin/users": r'data-testid="user-[^"]+"',
+    "/deals/": r'data-testid="waiting-deal-\d+"',
     "/": r'data-testid="customer-row"',
 }
 NEXT = re.compile(r'href="([^"]+)"[^>]*data-testid="(?:more|review-next|pool-more)"')
@@ -89,7 +90,7 @@ def home_counts(session) -> dict:
 
 EXPECTED_KEYS = {
     "rep": {"registered_today", "my_customers", "due_today", "overdue", "protection_ending"},
-    "manager": {"registered_today", "pending_first", "public_pool", "open_disputes"},
+    "manager": {"registered_today", "pending_first", "public_pool", "open_disputes", "deals_waiting"},
     "auditor": {"registered_today", "pending_second", "reveals_today"},
     "admin": {"registered_today", "users", "customers"},
     "reception": {"registered_today"},

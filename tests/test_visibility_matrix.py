@@ -16,9 +16,10 @@ from io import BytesIO
 import pytest
 from openpyxl import load_workbook
 
+from villa.deals import record_deal
 from villa.followups import add_followup
 from villa.identity import format_phone
-from villa.models import Customer, office_day_start
+from villa.models import Customer, Deal, office_day_start
 from villa.registration import log_return_visit
 
 NAME = "钱丽华"
@@ -45,6 +46,13 @@ FORM = {
     "confirm": "y",
 }
 FIELD_NAMES = {"field_name": "notes"}
+DEAL = {
+    "unit_number": "A-12",
+    "area": "286.5",
+    "price": "1280万",
+    "deal_date": "2026-01-05",
+    "payment": "mortgage",
+}
 # Beside the customer routes: pages and searches that list customers.
 LISTS = (
     "/",
@@ -90,6 +98,8 @@ def secret_customer(users, make_customer, phone=PHONE):
     )
     followup = add_followup(customer, users["owner"], "call", SECRETS["follow-up"])
     log_return_visit(Customer.get_by_id(customer.id), users["reception"], "visit", SECRETS["visit note"])
+    # A 认购 waiting for the manager: the deal routes are swept with it.
+    record_deal(Customer.get_by_id(customer.id), users["owner"], "subscribed", DEAL)
     return Customer.get_by_id(customer.id), followup
 
 
@@ -103,6 +113,8 @@ def customer_rules(app):
 def url_for_rule(rule, customer_id, followup_id) -> str:
     url = rule.rule.replace("<int:customer_id>", str(customer_id))
     url = url.replace("<int:followup_id>", str(followup_id))
+    deal = Deal.select(Deal.id).where(Deal.customer == customer_id).first()
+    url = url.replace("<int:deal_id>", str(deal.id if deal else 1))
     for name, value in FIELD_NAMES.items():
         url = url.replace(f"<{name}>", value)
     assert "<" not in url, f"the sweep does not know how to fill {rule.rule}"

@@ -198,6 +198,10 @@ def value_words(name: str, value, names: Names) -> str:
         return str(NOT_RECORDED[value])
     if name in ("fields", "changed") and isinstance(value, list):
         return "、".join(field_words(v) for v in value) or "—"
+    if name == "given" and isinstance(value, list):  # [[username or None (the pool), count], ...]
+        return "、".join(
+            f"{names.by_username.get(u, u) if u else _('the public pool')} {n}" for u, n in value
+        )
     if name == "materials" and isinstance(value, list):
         return "、".join(names.materials.get(v, f"#{v}") for v in value) or "—"
     if name == "choices" and isinstance(value, dict):

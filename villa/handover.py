@@ -176,6 +176,7 @@ def _move_chunk(turns: dict, actor: User, action: str, details: dict, moment, mo
         else:
             changes = {"owner": target_id, "in_public_pool": False, "pool_since": None}
             changes["protected_until"] = end
+            changes["owned_since"] = moment  # the longest protection counts from the handover
         Customer.update(claimed_at=None, updated_at=moment, **changes).where(
             Customer.id.in_(customer_ids)
         ).execute()

@@ -84,6 +84,10 @@ SENTENCES = {
     "pool_claimed": _l("%(who)s claimed the customer from the public pool"),
     "pool_taken": _l("%(who)s took the customer from the public pool at the desk, for %(owner)s"),
     "reassigned": _l("%(who)s moved the customer from %(from)s to %(to)s: %(reason)s"),
+    "handed_over": _l("%(who)s handed the customer over from %(from)s, who left, to %(to)s"),
+    "transferred": _l("%(who)s moved the customer from %(from)s to %(to)s with others: %(reason)s"),
+    "pool_handed_out": _l("%(who)s gave the public pool's customer to %(owner)s at the desk"),
+    "source_corrected": _l("%(who)s corrected where the customer came from"),
     "dispute_opened": _l("%(who)s opened dispute %(dispute)s over the customer"),
     "dispute_decided": _l("%(who)s decided dispute %(dispute)s: %(decision)s (owner now %(owner)s)"),
     "dispute_superseded": _l(
@@ -123,6 +127,8 @@ SENTENCES = {
     "rotation_check_out": _l("%(who)s took %(target)s off today's rotation"),
     "rotation_assign": _l("%(who)s gave a walk-in to %(target)s, whose turn it was"),
     "rotation_skip": _l("%(who)s skipped the turn of %(target)s in the rotation (%(reason)s)"),
+    "rotation_out_of_turn": _l("%(who)s gave a walk-in to %(target)s out of turn (%(reason)s)"),
+    "customers_handed_over": _l("%(who)s moved %(count)s customers (%(destination)s)"),
     "rotation_available": _l("%(who)s marked %(target)s free again in the rotation"),
     # Settings, channels, materials.
     "setting_changed": _l("%(who)s changed the setting “%(target)s”"),
@@ -163,7 +169,7 @@ DETAIL = _l("%(what)s: %(value)s")
 DETAIL_CHANGE = _l("%(what)s: from %(old)s to %(new)s")
 UNKNOWN_ACTION = _l("%(who)s made a change of a kind this page cannot name")
 # Actions whose details are changes of fields, each told as "who changed what from … to …".
-FIELD_ACTIONS = ("field_changed", "stage_changed", "grade_changed")
+FIELD_ACTIONS = ("field_changed", "stage_changed", "grade_changed", "source_corrected")
 
 # The names of the details rows carry (customer fields have theirs in villa.profile).
 DETAIL_LABELS = {
@@ -177,6 +183,10 @@ DETAIL_LABELS = {
     "to": _l("To"),
     "into": _l("Into"),
     "reason": _l("Reason"),
+    "skipped": _l("Passed over"),
+    "destination": _l("Moved"),
+    "count": _l("Customers"),
+    "given": _l("Given to"),
     "deal": _l("Deal"),
     "level": _l("Review level"),
     "dispute": _l("Dispute"),
@@ -293,12 +303,21 @@ VALUE_WORDS = {
         "retention": _l("retention period passed"),
         "busy": _l("with a customer"),
         "away": _l("away"),
+        "customer_choice": _l("the customer asked for this rep"),
+        "referral": _l("referred by an existing customer"),
+        "language": _l("language"),
+        "other": _l("other"),
     },
     "kind": {
         **CHANNEL_KIND_LABELS,
         **FOLLOWUP_KIND_LABELS,
         "data": _l("data key"),
         "index": _l("blind-index key"),
+    },
+    "destination": {
+        "rep": _l("to one rep"),
+        "team": _l("spread over the team"),
+        "pool": _l("to the public pool"),
     },
     "source": {"access_log": _l("the access log"), "phone_list": _l("a list of phone numbers")},
     "security": {"starttls": "STARTTLS", "ssl": "SSL/TLS", "none": _l("none")},
@@ -312,7 +331,7 @@ NOT_RECORDED = {
 }
 UNSAID = ("code",)  # a channel's code: its name says it
 ERASURE_PREFIX = "erasure request: "  # as villa.retention.erase writes it
-USER_DETAILS = ("owner", "from", "to", "manager")
+USER_DETAILS = ("owner", "from", "to", "manager", "skipped")
 CUSTOMER_DETAILS = ("into", "other")
 TARGETS = {
     "customer": _l("customer #%(id)s"),

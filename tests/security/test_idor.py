@@ -41,8 +41,9 @@ BY_DESIGN = {
     "mgrb": {"reception.return_visit": "allowed", "reception.hand_out": "refused"},
     # The front desk logs return visits (correction links are the owner's and the manager's).
     "desk": {"reception.return_visit": "allowed", "reception.hand_out": "refused"},
-    # The audit team reveals (logged) and reviews at the second level; it never edits customers.
-    "audit": {"clients.reveal": "allowed"},
+    # The audit team reveals (logged) and reviews at the second level; it edits no customer field,
+    # but corrects a wrong source channel or visit type with a reason (none sent here: refused, 422).
+    "audit": {"clients.reveal": "allowed", "clients.source_save": "refused"},
     # The admin erases customers (PIPL); it may not review (segregation of duties) nor edit.
     "admin": {"admin.erase_customer": "skip"},
 }  # fmt: skip
