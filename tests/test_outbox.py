@@ -212,11 +212,6 @@ def test_other_roles_cannot_use_the_outbox(login_as, make_customer, role):
     assert AccessLog.select().count() == 0
 
 
-def test_anonymous_users_are_sent_to_login(client):
-    response = client.get("/outbox/")
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
-
-
 @pytest.mark.parametrize("role", ["reception", "manager"])
 def test_the_desk_sees_the_messages_link(login_as, role):
     assert 'href="/outbox/"' in login_as(role).get("/").get_data(as_text=True)

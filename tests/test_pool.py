@@ -7,7 +7,7 @@ from threading import Barrier
 
 import pytest
 
-from tests.test_cli import villa as run_villa
+from tests.helpers import villa as run_villa
 from villa.db import db
 from villa.models import AuditLog, Customer, Setting, now
 from villa.ownership import (

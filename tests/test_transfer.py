@@ -15,7 +15,7 @@ from flask_babel import force_locale
 from openpyxl import Workbook, load_workbook
 
 from tests.conftest import create_customer, create_user, raw_column
-from tests.test_cli import villa
+from tests.helpers import villa
 from villa.import_file import SERVER_LIMITS, ImportProblem
 from villa.importer import ImportOptions, run_import
 from villa.models import AccessLog, Channel, Customer, ImportRun, Visit
