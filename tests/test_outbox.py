@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from villa import create_app, messaging
+from villa import messaging
 from villa.models import AccessLog, OutboxMessage, Setting, now
 
 
@@ -87,9 +87,9 @@ def test_a_long_text_is_cut_to_the_message_limit(app, make_customer):
     assert OutboxMessage.get_by_id(message.id).body.startswith("李四：原因请注意。")
 
 
-def test_a_configured_gateway_sends_without_the_desk(base_config, app, make_customer):
+def test_a_configured_gateway_sends_without_the_desk(make_app, make_customer):
     customer = make_customer(phone="+8613800138000")
-    gateway_app = create_app({**base_config, "SMS_GATEWAY": "tests.test_outbox:RecordingGateway"})
+    gateway_app = make_app(SMS_GATEWAY="tests.test_outbox:RecordingGateway")
     with gateway_app.app_context():
         message = send(customer, "rejection", "证件不符")
     assert RecordingGateway.calls == [(message.id, message.body, "+8613800138000")]
