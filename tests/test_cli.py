@@ -1,14 +1,25 @@
 """The `villa` command as an operator uses it: real processes, one-line errors, no tracebacks."""
 
+import shutil
+
 import pytest
 
 from tests.helpers import assert_one_line_error, villa
 
 
-@pytest.fixture
-def instance(tmp_path):
-    result = villa(tmp_path, "init")
+@pytest.fixture(scope="module")
+def _initialised(tmp_path_factory):
+    """One `villa init` for the module: its instance folder, copied for each test."""
+    folder = tmp_path_factory.mktemp("cli-init")
+    result = villa(folder, "init")
     assert result.returncode == 0, result.stderr
+    return folder / "instance"
+
+
+@pytest.fixture
+def instance(tmp_path, _initialised):
+    """tmp_path holding an instance as `villa init` leaves it (keys, database, folders, modes)."""
+    shutil.copytree(_initialised, tmp_path / "instance")
     return tmp_path
 
 
