@@ -217,6 +217,25 @@ def fresh_app(make_app):
     return make_app()
 
 
+@pytest.fixture(scope="session")
+def _cli_init(tmp_path_factory):
+    """One `villa init` (a subprocess, as an operator runs it) for the whole session."""
+    from tests.helpers import villa
+
+    folder = tmp_path_factory.mktemp("cli-init")
+    result = villa(folder, "init")
+    assert result.returncode == 0, result.stderr
+    return folder / "instance"
+
+
+@pytest.fixture
+def cli_instance(tmp_path, _cli_init):
+    """tmp_path with an instance in tmp_path/instance as `villa init` leaves it (key file, SQLite
+    database, folders and their modes), for tests.helpers.villa(tmp_path, ...)."""
+    shutil.copytree(_cli_init, tmp_path / "instance")
+    return tmp_path
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -270,8 +270,7 @@ def _first_customer(instance):
     return customer_id, name, ring.decrypt(bytes(phone), b"customer.phone"), count
 
 
-def test_cli_backup_and_restore_round_trip(tmp_path):
-    assert villa(tmp_path, "init").returncode == 0
+def test_cli_backup_and_restore_round_trip(tmp_path, cli_instance):
     demo = villa(tmp_path, "demo", "--customers", "20")
     assert demo.returncode == 0, demo.stderr
     original = _first_customer(tmp_path)
@@ -313,8 +312,7 @@ def test_cli_backup_and_restore_round_trip(tmp_path):
     assert any(line.startswith("backup written: ") for line in daily.stdout.strip().splitlines())
 
 
-def test_cli_errors_are_one_line(tmp_path):
-    assert villa(tmp_path, "init").returncode == 0
+def test_cli_errors_are_one_line(tmp_path, cli_instance):
     junk, taken = tmp_path / "junk.vbk", tmp_path / "taken.vbk"
     junk.write_bytes(b"hello")
     taken.write_bytes(b"")

@@ -1,26 +1,13 @@
 """The `villa` command as an operator uses it: real processes, one-line errors, no tracebacks."""
 
-import shutil
-
 import pytest
 
 from tests.helpers import assert_one_line_error, villa
 
 
-@pytest.fixture(scope="module")
-def _initialised(tmp_path_factory):
-    """One `villa init` for the module: its instance folder, copied for each test."""
-    folder = tmp_path_factory.mktemp("cli-init")
-    result = villa(folder, "init")
-    assert result.returncode == 0, result.stderr
-    return folder / "instance"
-
-
 @pytest.fixture
-def instance(tmp_path, _initialised):
-    """tmp_path holding an instance as `villa init` leaves it (keys, database, folders, modes)."""
-    shutil.copytree(_initialised, tmp_path / "instance")
-    return tmp_path
+def instance(cli_instance):
+    return cli_instance
 
 
 def test_init_is_idempotent_and_creates_a_private_key_file(tmp_path):
