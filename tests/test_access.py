@@ -65,11 +65,15 @@ POLICY = {
     "clients.erasure_form": only(ADMIN),
     "clients.export_link": only(MANAGER),
     "clients.export_xlsx": only(MANAGER),
+    # Correcting the channel or visit type: the owner's manager (any manager while unowned), the audit team
+    "clients.source_edit": only(MANAGER, AUDITOR),
+    "clients.source_view": only(MANAGER, AUDITOR, status=302),  # to the client page; htmx: HTMX below
     # The desk
     "reception.desk": only(*SALES),
     "reception.register_customer": only(*SALES),
     "reception.check": only(*SALES),
     "reception.rotation": only(*SALES, status=302),  # to the desk; htmx: HTMX below
+    "reception.rotation_out_of_turn": only(DESK, MANAGER),
     "outbox.index": only(DESK, MANAGER),
     # Sales
     "pool.index": only(REP, MANAGER),
@@ -79,6 +83,7 @@ POLICY = {
     "review.queue": only(MANAGER, AUDITOR),
     "corrections.index": only(MANAGER, AUDITOR),
     "disputes.index": only(MANAGER),
+    "reception.rotation_skips": only(MANAGER),  # walk-ins given out of turn
     "analytics.dashboard": only(MANAGER, ADMIN),
     "analytics.reps": only(MANAGER, ADMIN),
     "analytics.card": only(MANAGER, ADMIN, status=404),
@@ -114,6 +119,7 @@ POLICY = {
 HTMX = {
     "clients.field_view": only(REP, MANAGER),  # the field's row, for the page to swap in
     "reception.rotation": only(*SALES),  # the rotation panel
+    "clients.source_view": only(MANAGER, AUDITOR),  # the row, for the page to swap in
 }
 
 # Under /admin but opened by other roles on purpose: endpoint -> the roles let in.

@@ -92,7 +92,8 @@ def test_rejection_at_either_level_tells_the_customer_why(level, office, registr
     assert (decision.level, decision.reason) == (level, "客户姓名与证件不符：请核对证件")
     message = OutboxMessage.get()
     assert message.kind == "rejection" and message.status == "to_send"
-    assert "赵敏" in message.body and "客户姓名与证件不符" in message.body
+    assert "赵敏" in message.body and "请核对您登记的姓名与证件信息" in message.body
+    assert "客户姓名与证件不符" not in message.body and "请核对证件" not in message.body
     national = registration.phone.removeprefix("+86")
     assert national not in message.body and national[-4:] not in message.body
     entry = AuditLog.get(AuditLog.action == "review_rejected")

@@ -19,7 +19,10 @@ from villa.labels import GENDER_LABELS, ID_TYPE_LABELS, PURPOSE_LABELS
 from villa.materials import handed_to
 from villa.models import Customer, FollowUp, MaterialGiven, Review, User
 from villa.profile import EDITABLE, current_value
+from villa.protection import max_protection_end
+from villa.questions import QUESTIONS
 from villa.settings import masking
+from villa.source_correction import may_correct_source
 from villa.timeline import Entry, events_since, field_label, timeline
 
 HIDDEN = "••••"
@@ -32,6 +35,7 @@ SECTIONS = {
     "contact": ("name", "gender", "age_band", "phone", "alt_phone", "id_number", "address", "wechat"),
     "source": ("referrer_name", "broker_agency", "broker_name"),
     "needs": ("unit_type", "area_band", "budget", "purpose", "competing_projects"),
+    "questions": tuple(QUESTIONS),  # the questions villa offices ask
     "eligibility": ("hukou_local", "social_insurance_months", "homes_owned"),
     "purchasing_power": ("payment_method", "asset_band", "credit_notes"),
     "notes": ("notes",),
@@ -66,6 +70,8 @@ class Header:
     owner: str | None  # the owner's display name; None while the customer is in the public pool
     protected_until: datetime | None  # only while someone owns the customer
     next_followup_on: date | None
+    # Protection ends there because the owner's longest protection (最长保护期) ends then.
+    at_maximum: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,7 @@ class ClientPage:
     may_open_access_log: bool
     may_reassign: bool
     may_erase: bool
+    may_correct_source: bool = False  # channel and visit type: the owner's manager, the audit team
 
 
 def client_page(viewer: User, customer: Customer) -> ClientPage:
@@ -132,6 +139,7 @@ def client_page(viewer: User, customer: Customer) -> ClientPage:
         "contact": may_write,
         "notes": may_write,
         "purchasing_power": may_reveal,
+        "questions": may_reveal,
     }
     sections = {
         section: [field_row(customer, name, may_write, may_reveal) for name in names]
@@ -160,19 +168,23 @@ def client_page(viewer: User, customer: Customer) -> ClientPage:
         may_open_access_log=viewer.role == "auditor",
         may_reassign=viewer.role == "manager" and may_write,
         may_erase=viewer.role == "admin" and not customer.anonymised_at,
+        may_correct_source=may_correct_source(viewer, customer),
     )
 
 
 def header(viewer: User, customer: Customer) -> Header:
     owned = customer.owner_id is not None
+    protected_until, most = customer.protected_until if owned else None, max_protection_end(customer)
+    at_maximum = bool(protected_until and most and most <= protected_until)
     return Header(
         name=shown_name(viewer, customer),
         grade=customer.grade,
         stage=customer.stage,
         review_status=customer.review_status,
         owner=customer.owner.display_name if owned else None,
-        protected_until=customer.protected_until if owned else None,
+        protected_until=most if at_maximum else protected_until,
         next_followup_on=customer.next_followup_on,
+        at_maximum=at_maximum,
     )
 
 

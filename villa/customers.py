@@ -13,6 +13,8 @@ from villa.identity import (
 from villa.lookups import begin_lookup, exact_query
 from villa.models import AccessLog, Channel, Customer, User, Visit, now, office_day_start
 from villa.prepared import Prepared, slot
+from villa.questions import QUESTIONS
+from villa.questions import condition as question_condition
 
 PAGE_SIZE = 25
 
@@ -277,3 +279,8 @@ def _filter_conditions(user: User, filters: dict):
         yield Customer.next_followup_on < office_today()
     if filters.get("pool") == "1":
         yield Customer.in_public_pool == True  # noqa: E712
+    # The questions villa offices ask: answers only of customers the user may see in full, so a
+    # filter cannot tell anything about a customer behind a masked name.
+    for name in QUESTIONS:
+        if filters.get(name):
+            yield question_condition(name, filters[name]) & visible_in_full(user, indexed=False)

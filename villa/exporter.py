@@ -19,6 +19,7 @@ from villa.identity import format_phone, mask_name, mask_phone
 from villa.labels import STAGE_LABELS, office_time
 from villa.lookups import begin_lookup, exact_query
 from villa.models import AccessLog, Channel, Customer, User, now
+from villa.questions import QUESTIONS
 from villa.transfer import safe_row
 
 HEADERS = (
@@ -34,6 +35,14 @@ HEADERS = (
     "预算",
     "意向户型",
     "下次跟进",
+    # The questions villa offices ask (villa.questions): only of customers the exporter sees in full.
+    "居住区域",
+    "工作区域",
+    "职业",
+    "家庭结构",
+    "置业次数",
+    "关注点",
+    "抗性点",
 )
 GENDERS = {"M": "男", "F": "女"}
 MAX_ROWS = 50_000  # the web export's ceiling; the CLI has none
@@ -87,7 +96,8 @@ def export_customers(
             found.append(customer)
             if not can_see_full(exporter, customer):
                 not_theirs.append(customer)
-        sheet.append(safe_row(sheet, _row(customer, full, stages, masking)))
+        answers = [getattr(customer, name) for name in QUESTIONS] if can_see_full(exporter, customer) else []
+        sheet.append(safe_row(sheet, _row(customer, full, stages, masking) + answers))
         count += 1
     book.save(target)
     AccessLog.create(
@@ -114,6 +124,7 @@ def _customers(exporter: User, q: str, filters: dict, limit: int | None):
             Customer.budget,
             Customer.unit_type,
             Customer.next_followup_on,
+            *(getattr(Customer, name) for name in QUESTIONS),
             Customer.anonymised_at,
             Customer.in_public_pool,
             Customer.registered_by,

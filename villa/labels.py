@@ -42,6 +42,13 @@ ID_TYPE_LABELS = {
     "hk_macau": _l("HK/Macau permit"),
     "taiwan": _l("Taiwan permit"),
 }
+CHANNEL_KIND_LABELS = {
+    "direct": _l("Direct (walk-in)"),
+    "online": _l("Online"),
+    "event": _l("Event"),
+    "referral": _l("Referral"),
+    "broker": _l("Broker or agency"),
+}
 GENDER_LABELS = {"M": _l("Male"), "F": _l("Female"), "U": _l("Not given")}
 FOLLOWUP_KIND_LABELS = {
     "call": _l("Phone call"),

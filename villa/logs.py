@@ -3,7 +3,6 @@ for the audit team among them). Nothing here writes: the logs are append-only, a
 command edits or deletes a row.
 """
 
-import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -97,8 +96,3 @@ def who_saw(customer: Customer, limit: int = WHO_SAW_ROWS) -> list[AccessLog]:
         .order_by(AccessLog.id.desc())
         .limit(limit)
     )
-
-
-def stored_value(value) -> str:
-    """A value of an audit entry's changes as stored (JSON for anything but text)."""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

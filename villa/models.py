@@ -141,6 +141,14 @@ class Customer(BaseModel):
     stage = CharField(max_length=10, default="registered", index=True)
     lost_reason = CharField(max_length=200, default="")
     notes = TextField(default="")
+    # The questions villa offices ask (migration 0018; option lists in villa.questions).
+    home_area = CharField(max_length=40, default="")
+    work_area = CharField(max_length=40, default="")
+    occupation = CharField(max_length=40, default="")
+    family_structure = CharField(max_length=40, default="")
+    purchase_count = CharField(max_length=40, default="")
+    concerns = CharField(max_length=200, default="")  # several, joined by "、"
+    objections = CharField(max_length=200, default="")  # several, joined by "、"
     # Purchase eligibility (购房资格) as declared at the desk.
     hukou_local = BooleanField(null=True)
     social_insurance_months = IntegerField(null=True)
@@ -151,6 +159,9 @@ class Customer(BaseModel):
     in_public_pool = BooleanField(default=False, index=True)
     pool_since = DateTimeField(null=True, index=True)
     claimed_at = DateTimeField(null=True)  # taken from the public pool: counts against the rep's quota
+    # The maximum protection counts from owned_since; previous_owner waits out the pool cooldown (0015).
+    owned_since = DateTimeField(null=True)
+    previous_owner = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
     registered_by = ForeignKeyField(User, backref="registrations", on_delete="RESTRICT")
     registered_at = DateTimeField(default=now, index=True)
     # Review.
@@ -328,9 +339,23 @@ class RotationEntry(BaseModel):
     checked_in_at = DateTimeField(default=now)
     assigned_count = IntegerField(default=0)
     last_assigned_at = DateTimeField(null=True)
+    manual_walk_ins = IntegerField(default=0)  # "Took a walk-in" without a registration (0015)
 
     class Meta:
         indexes = ((("day", "rep"), True),)
+
+
+class RotationSkip(BaseModel):
+    """A walk-in given out of turn: to whom, whose turn it was, and why (migration 0015)."""
+
+    day = DateField(index=True)
+    at = DateTimeField(default=now)
+    given_to = ForeignKeyField(User, backref="+", on_delete="RESTRICT")
+    skipped = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT")
+    reason = CharField(max_length=20)  # customer_choice, referral, language, other
+    note = CharField(max_length=200, default="")
+    actor = ForeignKeyField(User, backref="+", on_delete="RESTRICT")
+    visit = ForeignKeyField(Visit, null=True, backref="+", on_delete="SET NULL")
 
 
 class Material(BaseModel):
@@ -477,6 +502,7 @@ ALL_MODELS = ALL_MODELS + (
     Visit,
     Dispute,
     RotationEntry,
+    RotationSkip,
     Material,
     MaterialGiven,
     FollowUp,

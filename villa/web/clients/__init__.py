@@ -2,8 +2,10 @@
 
 The client page (routes.py) and each thing changed from it have a module here: fields and stage
 (edit_routes), follow-ups (followup_routes), reassignment (reassign_routes), the admin's erasure
-form (erasure_routes), the customer's correction link (correction_routes), and the list's export
-(export_routes). What the page shows comes from villa/client_page.py.
+form (erasure_routes), the customer's correction link (correction_routes), the list's export
+(export_routes), moving the customers a manager ticked in the list (handover_routes) and
+correcting the source channel or visit type (source_routes).
+What the page shows comes from villa/client_page.py.
 """
 
 from flask import Blueprint
@@ -16,6 +18,8 @@ from villa.web.clients import (  # noqa: E402, F401
     erasure_routes,
     export_routes,
     followup_routes,
+    handover_routes,
     reassign_routes,
     routes,
+    source_routes,
 )
