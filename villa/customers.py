@@ -1,10 +1,10 @@
 """Customers: who may see what, finding them, and keeping their blind indexes right."""
 
-from peewee import JOIN, SQL, fn
+from peewee import JOIN, SQL
 
 from villa.alerts import note_access
 from villa.crypto import blind_index
-from villa.db import is_sqlite, unindexed
+from villa.db import unindexed
 from villa.identity import (
     mask_name,
     normalise_id_number,
@@ -12,6 +12,7 @@ from villa.identity import (
 )
 from villa.lookups import begin_lookup, exact_query
 from villa.models import AccessLog, Channel, Customer, User, Visit, now, office_day_start
+from villa.name_index import name_contains
 from villa.prepared import Prepared, slot
 from villa.questions import QUESTIONS
 from villa.questions import condition as question_condition
@@ -248,8 +249,9 @@ def matching(query, user: User, q: str = "", filters: dict | None = None):
 def _text_match(user: User, q: str):
     number = exact_query(q)
     if number is None:
-        # Name search: a literal substring, so % and _ typed by a user match themselves.
-        found = fn.INSTR(Customer.name, q) > 0 if is_sqlite() else fn.STRPOS(Customer.name, q) > 0
+        # Name search: a literal substring, so % and _ typed by a user match themselves, answered
+        # from the gram index (villa.name_index) so that a name nobody has reads no customer.
+        found = name_contains(q)
         # Newest first along the id, stopping at a page: a rep's own and the pool may be most rows.
         return found & visible_in_full(user, indexed=False)
     indexes = number.indexes()  # two while the index key is being rotated

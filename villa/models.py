@@ -6,6 +6,7 @@ from flask_login import UserMixin
 from peewee import (
     BooleanField,
     CharField,
+    CompositeKey,
     DateField,
     DateTimeField,
     ForeignKeyField,
@@ -667,3 +668,19 @@ class SecretSetting(BaseModel):
 
 
 ALL_MODELS = ALL_MODELS + (Notification, NotificationDelivery, NotificationPreference, SecretSetting)
+
+
+class NameGram(BaseModel):
+    """Each character and each pair of adjacent characters of a customer's name (villa.name_index).
+
+    Written only by database triggers on customer (migrations/0019_name_grams.py), never by the app.
+    """
+
+    gram = CharField(max_length=2)
+    customer_id = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("gram", "customer_id")
+
+
+ALL_MODELS = ALL_MODELS + (NameGram,)

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from peewee import JOIN, SQL, IntegrityError
 
 from villa import rotation
+from villa.clock import office_day_start
 from villa.crypto import blind_indexes
 from villa.customers import can_see_full, customer_by_id, set_alt_phone, set_id_number, set_phone
 from villa.db import write_transaction
@@ -238,3 +239,19 @@ def hand_out_from_pool(
             rotation.record_skip(rep, actor, *out_of_turn, visit=visit)
         staff_notifications.return_visit(visit, actor)
     return visit
+
+
+def todays_desk_visits():
+    """The desk's 今日来访与来电: today's visits and calls, newest first, with the customer, who
+    received them and the rep, in one query."""
+    receiver, rep = User.alias(), User.alias()
+    return (
+        Visit.select(Visit, Customer, receiver, rep)
+        .join(Customer)
+        .switch(Visit)
+        .join(receiver, on=(Visit.received_by == receiver.id))
+        .switch(Visit)
+        .join(rep, JOIN.LEFT_OUTER, on=(Visit.rep == rep.id))
+        .where(Visit.at >= office_day_start())
+        .order_by(Visit.at.desc())
+    )

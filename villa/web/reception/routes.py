@@ -7,7 +7,7 @@ from villa.customers import customer_by_id, shown_name
 from villa.i18n import gettext as _
 from villa.lookups import LookupRefused
 from villa.materials import active_materials
-from villa.models import Customer, User, Visit, office_day_start
+from villa.models import Customer, User
 from villa.ownership import OwnershipError, open_dispute, take_from_pool
 from villa.questions import MULTIPLE, QUESTIONS, join_answers
 from villa.registration import (
@@ -18,6 +18,7 @@ from villa.registration import (
     hand_out_from_pool,
     log_return_visit,
     register,
+    todays_desk_visits,
 )
 from villa.web.reception import bp
 from villa.web.reception.forms import DisputeForm, HandOutForm, RegistrationForm, ReturnVisitForm
@@ -36,13 +37,7 @@ PRIVATE_FIELDS = ("address", "wechat", "payment_method", "asset_band", "credit_n
 @role_required(*DESK)
 def desk():
     """Today at the desk: the day's visits and calls, who received them, the rotation queue."""
-    visits = (
-        Visit.select(Visit, Customer)
-        .join(Customer)
-        .where(Visit.at >= office_day_start())
-        .order_by(Visit.at.desc())
-    )
-    return render_template("reception/desk.html", visits=visits, **rotation_context())
+    return render_template("reception/desk.html", visits=todays_desk_visits(), **rotation_context())
 
 
 @bp.route("/register", methods=["GET", "POST"])
