@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.test_profile_edit import oob_header
+from tests.helpers import oob_header
 from villa.followups import FollowUpError, add_followup, refresh_followup_times, timeline_followups
 from villa.labels import localdate
 from villa.models import AuditLog, Customer, FollowUp, now, office_today

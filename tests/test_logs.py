@@ -131,11 +131,6 @@ def test_logs_are_in_the_menu_of_auditors_and_admins_only(login_as):
     assert 'href="/logs/"' not in login_as("manager").get("/").get_data(as_text=True)
 
 
-def test_anonymous_visitors_go_to_the_login_page(client):
-    response = client.get("/logs/")
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
-
-
 @pytest.mark.parametrize(
     "query",
     [

@@ -7,7 +7,7 @@ from threading import Barrier
 
 import pytest
 
-from tests.test_cli import villa as run_villa
+from tests.helpers import villa as run_villa
 from villa.db import db
 from villa.models import AuditLog, Customer, Setting, now
 from villa.ownership import (
@@ -360,8 +360,7 @@ def test_daily_releases_lapsed_customers(runner, make_user, make_customer):
     assert "released 0 customers to the public pool" in runner.invoke(args=["daily"]).output.splitlines()
 
 
-def test_daily_over_the_command_line(tmp_path):
-    assert run_villa(tmp_path, "init").returncode == 0
+def test_daily_over_the_command_line(tmp_path, cli_instance):
     result = run_villa(tmp_path, "daily")
     assert result.returncode == 0, result.stderr
     assert "released 0 customers to the public pool" in result.stdout

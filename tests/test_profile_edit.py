@@ -5,6 +5,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from tests.helpers import OOB_HEADER, OOB_TIMELINE, oob_header, oob_timeline
 from villa import profile
 from villa.customers import search_customers
 from villa.models import AccessLog, AuditLog, Customer
@@ -13,14 +14,6 @@ from villa.questions import MULTIPLE
 
 ID_NUMBER = "11010519491231002X"
 OTHER_ID = "110105198001010016"
-
-
-@pytest.fixture
-def team(make_user):
-    """A manager, their rep (the owner), and the rep's customer."""
-    manager = make_user("manager")
-    owner = make_user("rep", manager=manager)
-    return manager, owner
 
 
 @pytest.fixture
@@ -51,22 +44,6 @@ def field_url(customer, field_name, edit=False):
 
 def audit_rows(customer, action="field_changed"):
     return list(AuditLog.select().where(AuditLog.customer == customer.id, AuditLog.action == action))
-
-
-OOB_HEADER = '<hgroup id="client-header" hx-swap-oob="true">'
-OOB_TIMELINE = '<ul hx-swap-oob="afterbegin:#timeline">'
-
-
-def oob_header(html: str) -> str:
-    """The page header a save's answer swaps in out of band."""
-    start = html.index(OOB_HEADER)
-    return html[start : html.index("</hgroup>", start)]
-
-
-def oob_timeline(html: str) -> str:
-    """The entries a save's answer puts on top of the timeline, out of band (last in the answer)."""
-    start = html.index(OOB_TIMELINE)
-    return html[start : html.rindex("</ul>")]
 
 
 # Saving a field

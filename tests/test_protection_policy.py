@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.test_registration import form
+from tests.helpers import registration_form as form
 from villa import settings as office
 from villa.followups import add_followup
 from villa.labels import localdate

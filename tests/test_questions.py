@@ -41,12 +41,6 @@ def stored(value) -> str:
 
 
 @pytest.fixture
-def team(make_user):
-    manager = make_user("manager")
-    return manager, make_user("rep", manager=manager)
-
-
-@pytest.fixture
 def english(login):
     def _login(user):
         session = login(user)

@@ -13,29 +13,8 @@ from villa.models import AuditLog, Customer, Dispute, RotationEntry, Visit
 from villa.rotation import check_in, queue
 
 from .conftest import PASSWORD, csrf_from
-from .test_storage import sqlite_file_bytes
-
-GOOD = {
-    "visit_type": "visit",
-    "name": "王建国",
-    "gender": "M",
-    "phone": "139 1234 5678",
-    "channel": "walk_in",
-    "consent": "y",
-    "budget": "1000-1500万",
-    "unit_type": "独栋",
-    "notes": "想看湖景独栋",
-}
-
-
-def form(**changes):
-    values = dict(GOOD)
-    for key, value in changes.items():
-        if value is None:
-            values.pop(key, None)
-        else:
-            values[key] = value
-    return values
+from .helpers import registration_form as form
+from .helpers import sqlite_file_bytes
 
 
 def test_rep_registers_and_owns_the_customer(login_as):

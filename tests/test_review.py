@@ -206,11 +206,6 @@ def test_the_queue_is_for_reviewers_only(role, login_as):
     assert login_as(role).get("/review/").status_code == 403
 
 
-def test_anonymous_goes_to_login(client):
-    response = client.get("/review/")
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
-
-
 def test_unknown_customer_is_404(office, login):
     assert login(office["manager"]).post("/review/999999/approve").status_code == 404
 

@@ -298,17 +298,11 @@ def test_without_htmx_the_desk_page_is_the_answer(login, desk, on_duty):
     assert session.get("/reception/rotation").headers["Location"] == "/reception/"
 
 
-def test_anonymous_is_sent_to_login(client):
-    response = client.get("/reception/rotation")
-    assert response.status_code == 302
-    assert response.headers["Location"].startswith("/login")
-
-
 # ---- Fair rotation: out of turn with a reason, the skip report, 今日接待, pool walk-ins ----
 
 
 def register_walk_in(session, rep, phone, **fields):
-    from tests.test_registration import form
+    from tests.helpers import registration_form as form
 
     return session.post("/reception/register", form(rep=str(rep.id), phone=phone, **fields))
 
@@ -390,7 +384,7 @@ def test_walk_ins_today_counts_every_walk_in_the_rep_received(login, desk, on_du
 
 
 def test_a_pool_customer_who_walks_in_goes_to_the_rotation(login, desk, on_duty, make_customer):
-    from tests.test_registration import form
+    from tests.helpers import registration_form as form
     from villa.models import Customer, RotationSkip, Visit
 
     amy, bob, _cat = on_duty

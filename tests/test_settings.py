@@ -369,11 +369,6 @@ def test_only_admins_change_settings(login_as, role, method, path):
     assert Setting.read("protection_days_visit") == 15 and Channel.get_by_id(channel.id).active
 
 
-def test_anonymous_is_sent_to_login(client):
-    response = client.get("/admin/settings")
-    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
-
-
 def test_the_reasons_show_with_their_texts_for_the_customer(admin):
     html = admin.get("/admin/settings").get_data(as_text=True)
     assert "疑似重复登记 | 请与您的置业顾问核对登记信息" in html

@@ -15,7 +15,7 @@ from flask_babel import force_locale
 from openpyxl import Workbook, load_workbook
 
 from tests.conftest import create_customer, create_user, raw_column
-from tests.test_cli import villa
+from tests.helpers import villa
 from villa.import_file import SERVER_LIMITS, ImportProblem
 from villa.importer import ImportOptions, run_import
 from villa.models import AccessLog, Channel, Customer, ImportRun, Visit
@@ -417,8 +417,7 @@ def test_neutralise():
 # The command line, as an operator runs it
 
 
-def test_cli_import_dry_run_then_apply(tmp_path):
-    assert villa(tmp_path, "init").returncode == 0
+def test_cli_import_dry_run_then_apply(tmp_path, cli_instance):
     for args in (["root", "--role", "admin"], ["rep_li", "--role", "rep", "--name", "李娜"]):
         created = villa(tmp_path, "user", "create", *args, "--password-stdin", stdin="a-long-password-1\n")
         assert created.returncode == 0, created.stderr
@@ -441,8 +440,7 @@ def test_cli_import_dry_run_then_apply(tmp_path):
         assert "Traceback" not in refused.stderr
 
 
-def test_cli_export_masked_or_full_for_a_manager(tmp_path):
-    assert villa(tmp_path, "init").returncode == 0
+def test_cli_export_masked_or_full_for_a_manager(tmp_path, cli_instance):
     users = (["root", "--role", "admin"], ["wang", "--role", "manager"],
              ["rep_li", "--role", "rep", "--manager", "wang", "--name", "李娜"])  # fmt: skip
     for args in users:
