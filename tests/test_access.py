@@ -84,6 +84,8 @@ POLICY = {
     "corrections.index": only(MANAGER, AUDITOR),
     "disputes.index": only(MANAGER),
     "reception.rotation_skips": only(MANAGER),  # walk-ins given out of turn
+    # The 认购 and 签约 waiting for the manager's confirmation
+    "deals.waiting": only(MANAGER),
     "analytics.dashboard": only(MANAGER, ADMIN),
     "analytics.reps": only(MANAGER, ADMIN),
     "analytics.card": only(MANAGER, ADMIN, status=404),
