@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export HOST PORT
 
-.PHONY: run test lint format bench i18n clean
+.PHONY: run test lint format bench loadtest i18n clean
 
 $(BIN)/villa: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,18 @@ bench: $(BIN)/villa
 	@command -v wrk >/dev/null 2>&1 || { echo "wrk could not be installed with apt-get" >&2; exit 1; }
 	$(BIN)/python bench/run.py --customers $(BENCH_CUSTOMERS) --seconds $(BENCH_SECONDS) \
 	  --connections $(BENCH_CONNECTIONS) $(if $(filter 1,$(BENCH_SMOKE)),--smoke) $(BENCH_ARGS)
+
+# `make loadtest`: the office day (bench/loadtest.py, locust): seed LOADTEST_CUSTOMERS customers, serve
+# with gunicorn, ramp simulated staff through LOADTEST_STEPS until an action's p95 passes 150 ms or
+# fails; reports the capacity. LOADTEST_DATABASE_URL=postgresql://... runs on PostgreSQL;
+# LOADTEST_SMOKE=1 is a short check of the harness (CI). bench/README.md.
+LOADTEST_CUSTOMERS ?= 20000
+LOADTEST_STEPS ?= 25,50,100,200,300,400
+LOADTEST_STEP_SECONDS ?= 60
+export LOADTEST_DATABASE_URL
+loadtest: $(VENV)/.dev
+	$(BIN)/python bench/loadtest.py --customers $(LOADTEST_CUSTOMERS) --steps $(LOADTEST_STEPS) \
+	  --step-seconds $(LOADTEST_STEP_SECONDS) $(if $(filter 1,$(LOADTEST_SMOKE)),--smoke) $(LOADTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,41 +1,13 @@
 """The `villa` command as an operator uses it: real processes, one-line errors, no tracebacks."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-VILLA = [sys.executable, "-c", "from villa.cli import main; main()"]
-
-
-def villa(tmp_path, *args, stdin="", env=None):
-    environment = {
-        **os.environ,
-        "VILLA_INSTANCE": str(tmp_path / "instance"),
-        "VILLA_SECRET_KEY": "cli-test",
-        **(env or {}),
-    }
-    environment.pop("VILLA_DATABASE_URL", None)
-    environment.update(env or {})
-    return subprocess.run(
-        VILLA + list(args), input=stdin, capture_output=True, text=True, env=environment, timeout=120
-    )
-
-
-def assert_one_line_error(result):
-    assert result.returncode != 0
-    lines = [line for line in result.stderr.splitlines() if line.strip() and " INFO " not in line]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    return lines[0]
+from tests.helpers import assert_one_line_error, villa
 
 
 @pytest.fixture
-def instance(tmp_path):
-    result = villa(tmp_path, "init")
-    assert result.returncode == 0, result.stderr
-    return tmp_path
+def instance(cli_instance):
+    return cli_instance
 
 
 def test_init_is_idempotent_and_creates_a_private_key_file(tmp_path):

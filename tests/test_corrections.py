@@ -16,13 +16,6 @@ NEW_PHONE = "13912345678"
 
 
 @pytest.fixture
-def team(make_user):
-    manager = make_user("manager")
-    owner = make_user("rep", manager=manager)
-    return manager, owner
-
-
-@pytest.fixture
 def customer(team):
     return create_customer(
         owner=team[1],

@@ -20,6 +20,7 @@ from villa.models import (
     PledgeAcceptance,
     PledgeText,
     RotationEntry,
+    RotationSkip,
     User,
     Visit,
 )
@@ -58,7 +59,7 @@ def test_logins_are_every_demo_user_in_order(loaded):
 
 
 def test_users_have_roles_managers_and_a_final_password(loaded):
-    users = {u.username: u for u in User.select()}
+    users = {u.username: u for u in User.select() if u.username != "rep5"}  # rep5 left: below
     assert len(users) == 9
     for username, name, role, _ in DEMO_USERS:
         user = users[username]
@@ -109,6 +110,10 @@ def test_customers_are_owned_or_pooled_and_consented(loaded):
 
 def test_owned_customers_have_their_owners_followups_up_to_their_last_activity(loaded):
     owned = list(Customer.select().where(Customer.owner.is_null(False)))
+    leaver = User.by_username("rep5")
+    handed_over = {
+        e.customer_id: {leaver.id} for e in AuditLog.select().where(AuditLog.action == "handed_over")
+    }
     with_followups = 0
     for c in owned:
         entries = list(c.followups.order_by(FollowUp.created_at))
@@ -116,7 +121,8 @@ def test_owned_customers_have_their_owners_followups_up_to_their_last_activity(l
             assert c.first_followup_at is None
             continue
         with_followups += 1
-        assert {e.author_id for e in entries} == {c.owner_id}
+        # A customer handed over when their rep left keeps that rep's follow-ups.
+        assert {e.author_id for e in entries} <= {c.owner_id, *handed_over.get(c.id, ())}
         assert c.registered_at <= entries[0].created_at and entries[-1].created_at <= c.last_activity_at
         assert c.first_followup_at == entries[0].created_at
         assert entries[-1].next_at == c.next_followup_on  # the latest carries the customer's next date
@@ -134,7 +140,7 @@ def test_the_same_seed_gives_the_same_customers(demo_app):
     first = [(c.name, c.phone) for c in Customer.select().order_by(Customer.id)]
     User.update(manager=None).execute()
     for model in (JobRun, IncidentCustomer, Incident, OutboxMessage, AccessLog, PledgeAcceptance, PledgeText,
-                  Visit, RotationEntry, Material, AuditLog, Customer, User):  # fmt: skip
+                  RotationSkip, Visit, RotationEntry, Material, AuditLog, Customer, User):  # fmt: skip
         model.delete().execute()
     load_demo(15)
     assert [(c.name, c.phone) for c in Customer.select().order_by(Customer.id)] == first
@@ -196,3 +202,76 @@ def test_every_demo_user_accepted_the_rules_so_the_logins_go_straight_in(loaded,
     response = client.post("/login", data={"username": "rep", "password": DEMO_PASSWORD, "csrf_token": token})
     assert response.status_code == 303
     assert client.get("/").status_code == 200
+
+
+def test_demo_shows_deals_confirmed_waiting_and_cancelled(demo_app):
+    from villa.models import Deal
+
+    load_demo(120)
+    deals = list(Deal.select().order_by(Deal.id))
+    statuses = [d.status for d in deals]
+    assert statuses.count("pending") == 1 and statuses.count("cancelled") == 1
+    assert statuses.count("confirmed") >= 3
+    # Every customer at 认筹, 认购 or 签约 has its confirmed deal; the waiting one has not moved yet.
+    at_stage = Customer.select().where(Customer.stage.in_(("pledged", "subscribed", "signed")))
+    confirmed = {(d.customer_id, d.stage) for d in deals if d.status == "confirmed"}
+    assert {(c.id, c.stage) for c in at_stage} == confirmed
+    waiting = next(d for d in deals if d.status == "pending")
+    assert waiting.customer.stage == "visited" and waiting.stage == "signed"
+    assert all(d.price > 0 and d.unit_number for d in deals)
+    actions = {e.action for e in AuditLog.select().where(AuditLog.action.startswith("deal_"))}
+    assert actions == {"deal_recorded", "deal_confirmed", "deal_cancelled"}
+
+
+def test_demo_deals_are_the_same_every_run(tmp_path_factory):
+    from villa.models import Deal
+
+    runs = []
+    for n in range(2):
+        path = tmp_path_factory.mktemp(f"demo{n}")
+        keys_file = str(path / "keys.json")
+        app = villa.create_app(
+            {
+                "INSTANCE_PATH": str(path),
+                "DATABASE_URL": f"sqlite:///{path}/villa.db",
+                "KEYS_FILE": keys_file,
+                "SECRET_KEY": "test",
+                "TESTING": True,
+            },
+            check_keys=False,
+        )
+        with app.app_context():
+            instance.initialise(keys_file)
+            load_demo(60)
+            rows = Deal.select(Deal.customer, Deal.stage, Deal.unit_number, Deal.price, Deal.status)
+            runs.append(list(rows.order_by(Deal.id).tuples()))
+            db.close()
+    assert runs[0] == runs[1] and runs[0]
+
+
+def test_the_demo_has_walk_ins_given_out_of_turn_with_their_reasons(loaded):
+    from villa.rotation_skips import skip_report
+
+    skips = {(s.given_to.username, s.skipped.username, s.reason) for s in RotationSkip.select()}
+    assert ("rep3", "rep", "customer_choice") in skips
+    assert {s.reason for s in RotationSkip.select()} <= {"customer_choice", "referral", "language", "other"}
+    assert skip_report().total == RotationSkip.select().count() >= 1
+
+
+def test_a_rep_who_left_and_whose_customers_moved(loaded):
+    leaver = User.by_username("rep5")
+    assert (leaver.display_name, leaver.role, leaver.active, leaver.manager.username) == (
+        "孙磊",
+        "rep",
+        False,
+        "manager",
+    )
+    assert "rep5" not in [username for username, *_ in loaded]  # disabled: not a demo login
+    assert not Customer.select().where(Customer.owner == leaver).exists()
+    moved = list(AuditLog.select().where(AuditLog.action == "handed_over"))
+    assert moved, "some customers were the leaver's"
+    new_owners = {Customer.get_by_id(e.customer_id).owner.username for e in moved}
+    assert new_owners <= {"rep", "rep2"}
+    summary = AuditLog.get(AuditLog.action == "customers_handed_over")
+    assert summary.target == f"user:{leaver.id}" and summary.change_map["count"] == len(moved)
+    assert summary.actor.username == "admin"

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.test_profile_edit import oob_header
+from tests.helpers import oob_header
 from villa.followups import FollowUpError, add_followup, refresh_followup_times, timeline_followups
 from villa.labels import localdate
 from villa.models import AuditLog, Customer, FollowUp, now, office_today
@@ -56,11 +56,20 @@ def test_reached_followup_extends_protection(owned, login):
     owner, _manager, customer = owned
     customer.protected_until = now() + timedelta(days=1)
     customer.save()
-    before = reload(customer).protected_until
-    assert post_followup(login(owner), customer, reached="y").status_code == 200
+    session = login(owner)
+    assert post_followup(session, customer, kind="visit", reached="y").status_code == 200
     after = reload(customer).protected_until
-    assert after > before + timedelta(days=10), "walk-in protection is 15 days from the contact"
+    assert now() + timedelta(days=14) < after <= now() + timedelta(days=15), "a visit renews 15 days"
     assert FollowUp.get().reached is True
+
+
+def test_reached_call_renews_only_the_short_period(owned, login):
+    owner, _manager, customer = owned
+    customer.protected_until = now() + timedelta(days=1)
+    customer.save()
+    assert post_followup(login(owner), customer, kind="wechat", reached="y").status_code == 200
+    after = reload(customer).protected_until
+    assert now() + timedelta(days=6) < after <= now() + timedelta(days=7), "a reached WeChat renews 7 days"
 
 
 def test_unanswered_followup_leaves_protection_alone(owned, login):

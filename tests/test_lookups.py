@@ -281,9 +281,14 @@ def test_the_office_chooses_the_stricter_masked_form(team, login):
     )
     assert saved.status_code == 303
     rep = login(users["other_rep"])
-    listed = rep.get("/customers/").get_data(as_text=True)
+    # The admin lists every customer masked; a rep finds another's customer by the full number.
+    listed = admin.get("/customers/").get_data(as_text=True)
     assert "*******5678" in listed and "139****5678" not in listed
-    page = rep.get(f"/customers/{customer.id}").get_data(as_text=True)
+    looked_up = rep.get("/customers/", query_string={"q": "13912345678"}).get_data(as_text=True)
+    assert "*******5678" in looked_up and "139****5678" not in looked_up
+    card = rep.get(f"/customers/{customer.id}").get_data(as_text=True)  # the 判客 card: no ID number
+    assert "*******5678" in card and "139****" not in card and "002X" not in card
+    page = login(users["auditor"]).get(f"/customers/{customer.id}").get_data(as_text=True)
     assert "*******5678" in page and "139****" not in page
     assert "**************002X" in page and "1101****" not in page
     assert (

@@ -384,9 +384,3 @@ def test_only_admins_reach_duplicates_and_merges(role, method, path, login_as, p
     response = session.get(url) if method == "get" else session.post(url, {"survivor": "a"})
     assert response.status_code == 403
     assert MergeLog.get_by_id(log.id).undone_at is None
-
-
-def test_anonymous_visitors_go_to_login(client, pair):
-    kept, gone = pair
-    response = client.get(f"/admin/merge/{kept.id}/{gone.id}")
-    assert response.status_code == 302 and "/login" in response.headers["Location"]

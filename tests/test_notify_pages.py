@@ -121,11 +121,6 @@ def test_every_staff_role_has_an_inbox(login_as, role):
     assert 'data-testid="inbox-empty"' in session.get("/notifications/").get_data(as_text=True)
 
 
-def test_anonymous_visitors_go_to_the_login_page(client):
-    assert client.get("/notifications/").status_code == 302
-    assert client.get("/notifications/bell", headers={"HX-Request": "true"}).status_code == 401
-
-
 # Where my reminders go
 
 

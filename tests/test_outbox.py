@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from villa import create_app, messaging
+from villa import messaging
 from villa.models import AccessLog, OutboxMessage, Setting, now
 
 
@@ -54,11 +54,12 @@ def queued(customer, status="to_send", age_minutes=0, **fields):
     )
 
 
-def test_notify_puts_the_name_and_reason_in_the_text_and_never_the_phone(app, make_customer):
+def test_notify_puts_the_name_and_the_customers_text_in_and_never_the_phone(app, make_customer):
     customer = make_customer(name="王小明", phone="+8613800138000")
     message = notify(app, customer, "rejection", "  购房需求信息不完整 ")
     assert message.body == (
-        "王小明您好，您在本项目售楼处的登记信息需要补充：购房需求信息不完整。置业顾问会尽快与您联系。"
+        "王小明您好，您在本项目售楼处的登记信息需要补充：请补充您的购房需求（户型、面积、预算）。"
+        "置业顾问会尽快与您联系。"
     )
     for shown in ("13800138000", "138 0013 8000", "8000"):
         assert shown not in message.body
@@ -66,8 +67,8 @@ def test_notify_puts_the_name_and_reason_in_the_text_and_never_the_phone(app, ma
 
 
 def test_a_name_that_looks_like_a_placeholder_stays_as_typed(app, make_customer):
-    message = notify(app, make_customer(name="{reason}"), "rejection", "电话无法接通")
-    assert message.body.startswith("{reason}您好") and message.body.count("电话无法接通") == 1
+    message = notify(app, make_customer(name="{reason}"), "rejection", "联系电话无法接通或不是本人")
+    assert message.body.startswith("{reason}您好") and message.body.count("请确认您登记的联系电话") == 1
 
 
 def test_approval_messages_only_when_the_office_wants_them(app, make_customer):
@@ -84,12 +85,53 @@ def test_a_long_text_is_cut_to_the_message_limit(app, make_customer):
     Setting.write("message_templates", {"rejection": "{name}：{reason}" + "请注意。" * 60})
     message = notify(app, make_customer(name="李四"), "rejection", "原因")
     assert len(message.body) == messaging.MAX_LENGTH
-    assert OutboxMessage.get_by_id(message.id).body.startswith("李四：原因请注意。")
+    assert OutboxMessage.get_by_id(message.id).body.startswith("李四：请联系您的置业顾问请注意。")
 
 
-def test_a_configured_gateway_sends_without_the_desk(base_config, app, make_customer):
+DEFAULT_REASONS = [
+    "联系电话无法接通或不是本人",
+    "客户姓名与证件不符",
+    "来源渠道登记有误",
+    "购房需求信息不完整",
+    "疑似重复登记",
+    "未取得客户同意",
+]
+
+
+@pytest.mark.parametrize("reason", DEFAULT_REASONS)
+def test_rejecting_with_each_default_reason_tells_the_customer_no_internal_reason(
+    reason, make_user, make_customer, login
+):
+    """The reviewer's reason and details stay inside; the customer reads the office's text for it."""
+    manager = make_user("manager")
+    customer = make_customer(owner=make_user("rep", manager=manager), name="赵敏")
+    response = login(manager).post(
+        f"/review/{customer.id}/reject", {"reason": reason, "note": "前台登记时电话少一位"}
+    )
+    assert response.status_code == 303
+    body = OutboxMessage.get(OutboxMessage.customer == customer.id).body
+    assert body.startswith("赵敏您好") and "置业顾问" in body
+    for internal in [*DEFAULT_REASONS, "前台登记时电话少一位"]:
+        assert internal not in body
+    assert Setting.read("rejection_customer_texts")[reason].rstrip("。") in body
+
+
+def test_a_typed_reason_not_in_the_list_gives_the_default_text(app, make_customer):
+    message = notify(app, make_customer(name="李四"), "rejection", "销售说这个客户是同行来打探的")
+    assert "同行" not in message.body and "请联系您的置业顾问" in message.body
+
+
+def test_an_office_text_for_a_reason_of_its_own(app, make_customer):
+    Setting.write("rejection_reasons", ["电话空号"])
+    Setting.write("rejection_customer_texts", {"电话空号": "请更新您的联系电话。"})
+    message = notify(app, make_customer(name="李四"), "rejection", "电话空号：拨打三次均为空号")
+    assert "请更新您的联系电话。置业顾问" in message.body  # no doubled full stop
+    assert "空号" not in message.body
+
+
+def test_a_configured_gateway_sends_without_the_desk(make_app, make_customer):
     customer = make_customer(phone="+8613800138000")
-    gateway_app = create_app({**base_config, "SMS_GATEWAY": "tests.test_outbox:RecordingGateway"})
+    gateway_app = make_app(SMS_GATEWAY="tests.test_outbox:RecordingGateway")
     with gateway_app.app_context():
         message = send(customer, "rejection", "证件不符")
     assert RecordingGateway.calls == [(message.id, message.body, "+8613800138000")]
@@ -210,11 +252,6 @@ def test_other_roles_cannot_use_the_outbox(login_as, make_customer, role):
         assert session.post(f"/outbox/{message.id}/{action}").status_code == 403
     assert OutboxMessage.get_by_id(message.id).status == "to_send"
     assert AccessLog.select().count() == 0
-
-
-def test_anonymous_users_are_sent_to_login(client):
-    response = client.get("/outbox/")
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
 @pytest.mark.parametrize("role", ["reception", "manager"])

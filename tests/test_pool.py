@@ -7,7 +7,7 @@ from threading import Barrier
 
 import pytest
 
-from tests.test_cli import villa as run_villa
+from tests.helpers import villa as run_villa
 from villa.db import db
 from villa.models import AuditLog, Customer, Setting, now
 from villa.ownership import (
@@ -304,12 +304,16 @@ def test_rep_claims_over_http_and_is_refused_at_the_quota(make_user, login, make
     assert (response.status_code, response.headers["Location"]) == (303, f"/customers/{first.id}")
     assert Customer.get_by_id(first.id).owner_id == session.user.id
     refused = session.post(f"/pool/{second.id}/claim")
-    assert (refused.status_code, refused.headers["Location"]) == (303, "/pool/")
+    # Refused on the customer's row, on the pool page itself.
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    row = html[html.index(f'data-testid="pool-row-{second.id}"') :]
+    assert 'data-testid="claim-refused"' in row[: row.index("</tr>")]
     page = session.get("/pool/").get_data(as_text=True)
     assert f'data-testid="claim-{second.id}"' not in page  # at the quota: no claim buttons
     assert Customer.get_by_id(second.id).in_public_pool
     gone = session.post(f"/pool/{first.id}/claim")
-    assert gone.headers["Location"] == "/pool/"
+    assert gone.status_code == 422 and 'data-testid="claim-refused"' in gone.get_data(as_text=True)
 
 
 def test_manager_releases_lapsed_customers_now(make_user, login, make_customer):
@@ -356,8 +360,7 @@ def test_daily_releases_lapsed_customers(runner, make_user, make_customer):
     assert "released 0 customers to the public pool" in runner.invoke(args=["daily"]).output.splitlines()
 
 
-def test_daily_over_the_command_line(tmp_path):
-    assert run_villa(tmp_path, "init").returncode == 0
+def test_daily_over_the_command_line(tmp_path, cli_instance):
     result = run_villa(tmp_path, "daily")
     assert result.returncode == 0, result.stderr
     assert "released 0 customers to the public pool" in result.stdout

@@ -5,21 +5,15 @@ from html.parser import HTMLParser
 
 import pytest
 
+from tests.helpers import OOB_HEADER, OOB_TIMELINE, oob_header, oob_timeline
 from villa import profile
 from villa.customers import search_customers
 from villa.models import AccessLog, AuditLog, Customer
 from villa.profile import ProfileError, change_stage, update_field
+from villa.questions import MULTIPLE
 
 ID_NUMBER = "11010519491231002X"
 OTHER_ID = "110105198001010016"
-
-
-@pytest.fixture
-def team(make_user):
-    """A manager, their rep (the owner), and the rep's customer."""
-    manager = make_user("manager")
-    owner = make_user("rep", manager=manager)
-    return manager, owner
 
 
 @pytest.fixture
@@ -50,22 +44,6 @@ def field_url(customer, field_name, edit=False):
 
 def audit_rows(customer, action="field_changed"):
     return list(AuditLog.select().where(AuditLog.customer == customer.id, AuditLog.action == action))
-
-
-OOB_HEADER = '<hgroup id="client-header" hx-swap-oob="true">'
-OOB_TIMELINE = '<ul hx-swap-oob="afterbegin:#timeline">'
-
-
-def oob_header(html: str) -> str:
-    """The page header a save's answer swaps in out of band."""
-    start = html.index(OOB_HEADER)
-    return html[start : html.index("</hgroup>", start)]
-
-
-def oob_timeline(html: str) -> str:
-    """The entries a save's answer puts on top of the timeline, out of band (last in the answer)."""
-    start = html.index(OOB_TIMELINE)
-    return html[start : html.rindex("</ul>")]
 
 
 # Saving a field
@@ -329,7 +307,7 @@ def test_only_the_owner_and_their_manager_may_edit(who, expected, team, make_use
     assert session.htmx_get(field_url(owned, "budget", edit=True)).status_code == expected
     response = session.post(field_url(owned, "budget"), {"budget": "<800万"}, htmx=True)
     assert response.status_code == expected
-    stage = session.post(f"/customers/{owned.id}/stage", {"stage": "pledged"}, htmx=True)
+    stage = session.post(f"/customers/{owned.id}/stage", {"stage": "visited"}, htmx=True)
     assert stage.status_code == expected
     assert fresh(owned).budget == ("<800万" if expected == 200 else "800-1000万")
 
@@ -352,22 +330,23 @@ def test_archived_customer_is_read_only(team, login, make_customer):
 
 
 def test_stage_moves_forward_and_refuses_going_back(team, login, owned):
+    # Moves to 认筹, 认购 and 签约 record a deal: tests/test_deals.py.
     session = login(team[1])
     url = f"/customers/{owned.id}/stage"
-    response = session.post(url, {"stage": "pledged"}, htmx=True)
+    response = session.post(url, {"stage": "visited"}, htmx=True)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and 'id="stage"' in html and "<html" not in html
-    assert fresh(owned).stage == "pledged"
+    assert fresh(owned).stage == "visited"
     assert "HX-Trigger" not in response.headers
-    assert "Pledged" in oob_header(html) and "Registered" not in oob_header(html)
+    assert "Visited" in oob_header(html) and "Registered" not in oob_header(html)
     assert 'data-testid="event-stage_changed"' in oob_timeline(html)
-    back = session.post(url, {"stage": "visited"}, htmx=True)
+    back = session.post(url, {"stage": "registered"}, htmx=True)
     refused = back.get_data(as_text=True)
     assert back.status_code == 422 and 'data-testid="error-stage"' in refused
     assert OOB_HEADER not in refused and OOB_TIMELINE not in refused
-    assert fresh(owned).stage == "pledged"
+    assert fresh(owned).stage == "visited"
     [row] = audit_rows(owned, "stage_changed")
-    assert row.change_map == {"stage": ["registered", "pledged"]}
+    assert row.change_map == {"stage": ["registered", "visited"]}
 
 
 def test_lost_needs_a_reason_and_can_be_undone(team, login, owned):
@@ -385,8 +364,8 @@ def test_lost_needs_a_reason_and_can_be_undone(team, login, owned):
 
 
 def test_stage_without_javascript_redirects(team, login, owned):
-    response = login(team[1]).post(f"/customers/{owned.id}/stage", {"stage": "signed"})
-    assert response.status_code == 303 and fresh(owned).stage == "signed"
+    response = login(team[1]).post(f"/customers/{owned.id}/stage", {"stage": "visited"})
+    assert response.status_code == 303 and fresh(owned).stage == "visited"
 
 
 def test_unknown_stage_is_refused(team, owned):
@@ -427,6 +406,10 @@ class _FormValues(HTMLParser):
         name = attrs.get("name")
         if tag == "input" and name and attrs.get("type") not in ("checkbox", "radio", "submit"):
             self.values[name] = attrs.get("value", "")
+        elif tag == "input" and name and attrs.get("type") == "checkbox" and name in MULTIPLE:
+            # Several answers: every ticked box is sent; none ticked, nothing is.
+            if "checked" in attrs:
+                self.values.setdefault(name, []).append(attrs.get("value", "y"))
         elif tag == "input" and name and "checked" in attrs:
             self.values[name] = attrs.get("value", "y")
         elif tag == "select":
@@ -460,7 +443,9 @@ def test_every_edit_form_sent_back_unchanged_changes_nothing(team, login, make_c
         wechat="zsf", unit_type="独栋", area_band="<200㎡", budget="800-1000万", purpose="investment",
         competing_projects="西山", notes="喜欢湖景\n要车库", hukou_local=False, social_insurance_months=0,
         homes_owned=1, payment_method="全款", asset_band="1亿+", credit_notes="良好",
-        referrer_name="王五", broker_agency="链家", broker_name="赵",
+        referrer_name="王五", broker_agency="链家", broker_name="赵", home_area="朝阳区", work_area="金融街",
+        occupation="企业主", family_structure="三口之家", purchase_count="二次置业", concerns="学区、交通",
+        objections="价格偏高",
     )  # fmt: skip
     session = login(team[1])
     html = session.htmx_get(field_url(customer, field_name, edit=True)).get_data(as_text=True)
@@ -487,6 +472,10 @@ UNOFFERED = {
     "asset_band": "5000万",
     "notes": "老客户资料：" + "喜欢湖景。" * 300,
     "credit_notes": "良好" * 150,
+    # An option the admin has since taken off the list, or an imported answer.
+    "home_area": "西山",
+    "occupation": "船长",
+    "concerns": "看海、学区",
 }
 
 
@@ -507,7 +496,10 @@ def test_a_stored_value_the_form_does_not_offer_survives_opening_and_saving(
     html = session.htmx_get(field_url(customer, field_name, edit=True)).get_data(as_text=True)
     parser = _FormValues()
     parser.feed(html)
-    if field_name in UNOFFERED:
+    if field_name in MULTIPLE and field_name in UNOFFERED:
+        ticked = parser.values.get(field_name, [])
+        assert sorted(ticked) == sorted(UNOFFERED[field_name].split("、")), "the form ticks what is stored"
+    elif field_name in UNOFFERED:
         assert parser.values[field_name] == UNOFFERED[field_name], "the form shows what is stored"
     before = {name: getattr(fresh(customer), name) for name in fresh(customer)._meta.fields}
     response = session.post(field_url(customer, field_name), parser.values, htmx=True)

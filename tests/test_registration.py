@@ -13,29 +13,8 @@ from villa.models import AuditLog, Customer, Dispute, RotationEntry, Visit
 from villa.rotation import check_in, queue
 
 from .conftest import PASSWORD, csrf_from
-from .test_storage import sqlite_file_bytes
-
-GOOD = {
-    "visit_type": "visit",
-    "name": "王建国",
-    "gender": "M",
-    "phone": "139 1234 5678",
-    "channel": "walk_in",
-    "consent": "y",
-    "budget": "1000-1500万",
-    "unit_type": "独栋",
-    "notes": "想看湖景独栋",
-}
-
-
-def form(**changes):
-    values = dict(GOOD)
-    for key, value in changes.items():
-        if value is None:
-            values.pop(key, None)
-        else:
-            values[key] = value
-    return values
+from .helpers import registration_form as form
+from .helpers import sqlite_file_bytes
 
 
 def test_rep_registers_and_owns_the_customer(login_as):
@@ -339,3 +318,16 @@ def test_twenty_concurrent_registrations_make_one_customer(app, make_user):
     assert sorted(statuses) == [303] + [409] * 19
     assert Customer.select().count() == 1
     assert Visit.select().count() == 1
+
+
+def test_desk_lists_todays_visits_with_receiver_and_rep(login_as, make_user, make_customer):
+    desk = make_user("reception", username="desk2", display_name="前台小周")
+    rep = make_user("rep", username="lina2", display_name="李娜")
+    first = make_customer(owner=rep, registered_by=desk)
+    Visit.create(customer=first, received_by=desk, rep=rep, is_first=True)
+    pooled = make_customer(owner=None, registered_by=desk, in_public_pool=True)
+    Visit.create(customer=pooled, received_by=desk, rep=None, is_first=False)
+    page = login_as("reception").get("/reception/").get_data(as_text=True)
+    visits = page.split('data-testid="todays-visits"', 1)[1].split("</table>", 1)[0]
+    assert visits.count("前台小周") == 2
+    assert "李娜" in visits

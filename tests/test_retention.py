@@ -295,7 +295,10 @@ def test_every_field_typed_about_the_person_is_cleared():
     }
     assert {"notes", "lost_reason", "competing_projects", "broker_agency"} <= typed
     cleared = {column.name for column in (*CLEARED_COLUMNS, *FREE_TEXT_COLUMNS)} | {"name", "phone"}
-    assert typed - cleared == set()
+    # The deal's facts on the stage form (villa.deals) describe the unit sold, not the person: they
+    # stay as the office's sales record beside the anonymised customer.
+    deal_facts = {"unit_number", "area", "price", "deal_date"}
+    assert typed - cleared - deal_facts == set()
     assert {column.name for column in FREE_TEXT_COLUMNS} <= set(FREE_TEXT_KEYS)
 
 

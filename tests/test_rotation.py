@@ -298,7 +298,176 @@ def test_without_htmx_the_desk_page_is_the_answer(login, desk, on_duty):
     assert session.get("/reception/rotation").headers["Location"] == "/reception/"
 
 
-def test_anonymous_is_sent_to_login(client):
-    response = client.get("/reception/rotation")
-    assert response.status_code == 302
-    assert response.headers["Location"].startswith("/login")
+# ---- Fair rotation: out of turn with a reason, the skip report, 今日接待, pool walk-ins ----
+
+
+def register_walk_in(session, rep, phone, **fields):
+    from tests.helpers import registration_form as form
+
+    return session.post("/reception/register", form(rep=str(rep.id), phone=phone, **fields))
+
+
+def test_a_walk_in_out_of_turn_needs_a_reason(login, desk, on_duty):
+    from villa.models import Customer, RotationSkip
+
+    amy, bob, cat = on_duty
+    session = login(desk)
+    page = session.get("/reception/register").get_data(as_text=True)
+    assert 'data-testid="out-of-turn"' in page and "Amy" in page
+    missing = register_walk_in(session, bob, "139 0000 1001", name="孙八")
+    html = missing.get_data(as_text=True)
+    assert missing.status_code == 422
+    assert 'data-testid="error-skip_reason"' in html and 'value="孙八"' in html
+    other_without_text = register_walk_in(session, bob, "139 0000 1001", skip_reason="other", skip_note=" ")
+    assert other_without_text.status_code == 422
+    assert 'data-testid="error-skip_note"' in other_without_text.get_data(as_text=True)
+    assert Customer.select().count() == 0 and RotationSkip.select().count() == 0
+
+    given = register_walk_in(session, bob, "139 0000 1001", skip_reason="customer_choice")
+    assert given.status_code == 303
+    [skip] = RotationSkip.select()
+    assert (skip.given_to_id, skip.skipped_id, skip.actor_id) == (bob.id, amy.id, desk.id)
+    assert skip.reason == "customer_choice"
+    assert skip.visit.customer.owner_id == bob.id and skip.visit.via_rotation is False
+    assert order() == ["amy", "bob", "cat"] and next_name() == "amy", "nobody's place changes"
+    logged = AuditLog.get(AuditLog.action == "rotation_out_of_turn")
+    assert logged.change_map == {"reason": "customer_choice", "skipped": "amy"}
+    # "Other" with its text is fine too; in turn needs nothing; a call takes no turn.
+    other = register_walk_in(session, cat, "139 0000 1002", skip_reason="other", skip_note="说粤语")
+    assert other.status_code == 303
+    assert RotationSkip.get(RotationSkip.given_to == cat).note == "说粤语"
+    assert register_walk_in(session, amy, "139 0000 1003").status_code == 303
+    assert register_walk_in(session, cat, "139 0000 1004", visit_type="call").status_code == 303
+    assert RotationSkip.select().count() == 2
+
+
+def test_the_desk_button_out_of_turn_needs_a_reason_page(login, desk, on_duty):
+    from villa.models import RotationSkip
+
+    amy, bob, _cat = on_duty
+    session = login(desk)
+    fragment = session.htmx_get("/reception/rotation").get_data(as_text=True)
+    assert f'href="/reception/rotation/{bob.id}/out-of-turn"' in fragment
+    refused = session.post(url("assign", bob), htmx=True)
+    assert refused.status_code == 422 and 'data-testid="rotation-error"' in refused.get_data(as_text=True)
+    page = session.get(url("out-of-turn", bob))
+    assert page.status_code == 200 and 'data-testid="out-of-turn-form"' in page.get_data(as_text=True)
+    missing = session.post(url("out-of-turn", bob), {"skip_reason": "other"})
+    assert missing.status_code == 422 and 'data-testid="error-skip_note"' in missing.get_data(as_text=True)
+    assert RotationSkip.select().count() == 0
+    done = session.post(url("out-of-turn", bob), {"skip_reason": "language", "skip_note": ""})
+    assert done.status_code == 303
+    assert RotationSkip.get().reason == "language"
+    assert order() == ["amy", "bob", "cat"]
+    assert session.post(url("assign", amy), htmx=True).status_code == 200
+    assert order() == ["bob", "cat", "amy"]
+
+
+def test_walk_ins_today_counts_every_walk_in_the_rep_received(login, desk, on_duty, make_customer):
+    from villa.models import Visit
+
+    amy, bob, _cat = on_duty
+    session = login(desk)
+    register_walk_in(session, amy, "139 0000 2001")  # in turn
+    register_walk_in(session, amy, "139 0000 2002", skip_reason="referral")  # out of turn (bob was next)
+    register_walk_in(session, amy, "139 0000 2003", visit_type="call")  # a call is no walk-in
+    returning = make_customer(owner=amy, phone="13900002004")
+    session.post(f"/reception/customers/{returning.id}/return-visit", {"kind": "visit", "note": ""})
+    session.post(url("out-of-turn", amy), {"skip_reason": "customer_choice"})  # by hand
+    assert Visit.select().where(Visit.rep == amy).count() == 4
+    fragment = session.htmx_get("/reception/rotation").get_data(as_text=True)
+    amy_row = fragment[fragment.index('data-rep="amy"') :]
+    amy_row = amy_row[: amy_row.index("</li>")]
+    assert "今日接待：4" in amy_row
+    bob_row = fragment[fragment.index('data-rep="bob"') :]
+    assert "今日接待：0" in bob_row[: bob_row.index("</li>")]
+
+
+def test_a_pool_customer_who_walks_in_goes_to_the_rotation(login, desk, on_duty, make_customer):
+    from tests.helpers import registration_form as form
+    from villa.models import Customer, RotationSkip, Visit
+
+    amy, bob, _cat = on_duty
+    pooled = make_customer(owner=None, in_public_pool=True, pool_since=office_today(), phone="13900003001")
+    session = login(desk)
+    conflict = session.post("/reception/register", form(rep=str(amy.id), phone="139 0000 3001"))
+    html = conflict.get_data(as_text=True)
+    assert conflict.status_code == 409 and 'data-testid="hand-out-form"' in html
+    out_of_turn = session.post(
+        f"/reception/customers/{pooled.id}/hand-out", {"hand_out-rep": str(bob.id), "hand_out-kind": "visit"}
+    )
+    assert out_of_turn.status_code == 422
+    assert 'data-testid="error-hand_out-skip_reason"' in out_of_turn.get_data(as_text=True)
+    assert Customer.get_by_id(pooled.id).in_public_pool
+
+    given = session.post(
+        f"/reception/customers/{pooled.id}/hand-out", {"hand_out-rep": str(amy.id), "hand_out-kind": "visit"}
+    )
+    assert given.status_code == 303
+    fresh = Customer.get_by_id(pooled.id)
+    assert (fresh.owner_id, fresh.in_public_pool, fresh.claimed_at) == (amy.id, False, None)
+    assert fresh.protected_until is not None and fresh.owned_since is not None
+    visit = Visit.get(Visit.customer == pooled.id)
+    assert (visit.rep_id, visit.via_rotation, visit.received_by_id) == (amy.id, True, desk.id)
+    assert order() == ["bob", "cat", "amy"], "amy took her turn"
+    row = AuditLog.get(AuditLog.action == "pool_handed_out")
+    assert (row.actor_id, row.customer_id, row.change_map) == (desk.id, pooled.id, {"owner": "amy"})
+    assert RotationSkip.select().count() == 0
+
+
+def test_the_skip_report_by_day_rep_and_reason(login, login_as, desk, on_duty):
+    from villa.models import RotationSkip
+
+    amy, bob, cat = on_duty
+    session = login(desk)
+    register_walk_in(session, bob, "139 0000 4001", skip_reason="customer_choice")
+    register_walk_in(session, cat, "139 0000 4002", skip_reason="other", skip_note="老同学")
+    register_walk_in(session, bob, "139 0000 4003", skip_reason="customer_choice")
+    yesterday = office_today() - timedelta(days=1)
+    RotationSkip.create(day=yesterday, given_to=cat, skipped=bob, reason="language", actor=desk)
+    manager = login_as("manager")
+    page = manager.get("/reception/rotation/skips")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "4" in html[html.index('data-testid="skip-total"') :][:200]
+    by_reason = html[html.index('data-testid="skips-by-reason"') :]
+    assert '<tr data-reason="customer_choice"><td>客户指定</td><td>2</td>' in by_reason
+    assert "老同学" in html
+    by_rep = html[html.index('data-testid="skips-by-rep"') :]
+    assert '<tr data-rep="amy"><td>Amy</td><td>0</td><td>3</td>' in by_rep
+    assert '<tr data-rep="bob"><td>Bob</td><td>2</td><td>1</td>' in by_rep
+    by_day = html[html.index('data-testid="skips-by-day"') :]
+    assert f"<td>{office_today().isoformat()}</td><td>3</td>" in by_day
+    assert f"<td>{yesterday.isoformat()}</td><td>1</td>" in by_day
+    today = manager.get(f"/reception/rotation/skips?start={office_today().isoformat()}")
+    today_only = today.get_data(as_text=True)
+    assert yesterday.isoformat() not in today_only
+    bad = manager.get("/reception/rotation/skips?start=2026-12-05&end=2026-12-01")
+    assert 'data-testid="error-end"' in bad.get_data(as_text=True)
+    assert 'data-testid="skip-report-link"' in manager.get("/reception/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", ["reception", "rep", "auditor", "admin"])
+def test_only_managers_read_the_skip_report(login_as, role):
+    assert login_as(role).get("/reception/rotation/skips").status_code == 403
+
+
+def test_the_desk_cannot_hand_a_pool_walk_in_back_to_its_lapsed_owner_in_the_cooldown(
+    login, desk, on_duty, make_customer
+):
+    from villa.models import Customer, Visit, now
+    from villa.ownership import release_lapsed
+
+    amy, _bob, _cat = on_duty
+    lapsed = make_customer(owner=amy, protected_until=now() - timedelta(days=1), phone="13900005001")
+    release_lapsed()
+    session = login(desk)
+    refused = session.post(
+        f"/reception/customers/{lapsed.id}/hand-out", {"hand_out-rep": str(amy.id), "hand_out-kind": "visit"}
+    )
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert 'data-testid="error-hand_out-rep"' in html and "Amy 曾让该客户掉入公客池" in html
+    fresh = Customer.get_by_id(lapsed.id)
+    assert (fresh.owner_id, fresh.in_public_pool) == (None, True)
+    assert Visit.select().count() == 0 and order() == ["amy", "bob", "cat"]

@@ -49,8 +49,15 @@ VALID = [
     ),
     (
         "reasons",
-        {"rejection_reasons": " 电话空号 \n\n姓名有误\n"},
-        {"rejection_reasons": ["电话空号", "姓名有误"]},
+        {
+            "rejection_reasons": " 电话空号 ｜ 请更新您的电话 \n\n姓名有误\n",
+            "rejection_customer_default": "请来电",
+        },
+        {
+            "rejection_reasons": ["电话空号", "姓名有误"],
+            "rejection_customer_texts": {"电话空号": "请更新您的电话"},
+            "rejection_customer_default": "请来电",
+        },
     ),
     ("checklist", {"review_checklist": "电话一致\n渠道一致"}, {"review_checklist": ["电话一致", "渠道一致"]}),
     (
@@ -126,6 +133,30 @@ INVALID = [
         "1 to 30",
     ),
     ("reasons", {"rejection_reasons": "好\n" + "长" * 101}, "rejection_reasons", "at most 100 characters"),
+    (
+        "reasons",
+        {"rejection_reasons": "疑似重复登记 | 您疑似重复登记", "rejection_customer_default": "请来电"},
+        "rejection_reasons",
+        "must not repeat the internal reason",
+    ),
+    (
+        "reasons",
+        {"rejection_reasons": "电话空号 | 请更新电话\n姓名有误 | 姓名有误，请核对"},
+        "rejection_reasons",
+        "must not repeat",
+    ),
+    (
+        "reasons",
+        {"rejection_reasons": "电话空号", "rejection_customer_default": "您的电话空号"},
+        "rejection_customer_default",
+        "must not repeat an internal reason",
+    ),
+    (
+        "reasons",
+        {"rejection_reasons": "电话空号", "rejection_customer_default": ""},
+        "rejection_customer_default",
+        "empty",
+    ),
     ("checklist", {"review_checklist": ""}, "review_checklist", "1 to 30 lines"),
     ("messages", {**MESSAGES, "rejection": "{name}您好，请补充信息。"}, "rejection", "must contain {reason}"),
     (
@@ -338,6 +369,7 @@ def test_only_admins_change_settings(login_as, role, method, path):
     assert Setting.read("protection_days_visit") == 15 and Channel.get_by_id(channel.id).active
 
 
-def test_anonymous_is_sent_to_login(client):
-    response = client.get("/admin/settings")
-    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+def test_the_reasons_show_with_their_texts_for_the_customer(admin):
+    html = admin.get("/admin/settings").get_data(as_text=True)
+    assert "疑似重复登记 | 请与您的置业顾问核对登记信息" in html
+    assert 'value="请联系您的置业顾问"' in html

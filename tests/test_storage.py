@@ -1,21 +1,11 @@
 """No phone or ID number in clear anywhere the database keeps bytes."""
 
-from pathlib import Path
-
 import pytest
 
+from tests.helpers import sqlite_file_bytes
 from villa.db import db, is_sqlite
 
 PHONE_DIGITS = "13912345678"
-
-
-def sqlite_file_bytes() -> bytes:
-    """The database file and its write-ahead log, byte for byte."""
-    assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
-    path = Path(db.obj.database)
-    wal = Path(f"{path}-wal")
-    # The log disappears when the last connection closes: then everything is in the file.
-    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
 
 
 ID_NUMBER = "11010519491231002X"

@@ -99,6 +99,7 @@ def _register_blueprints(app):
     from villa.web.analytics import bp as analytics_bp
     from villa.web.clients import bp as clients_bp
     from villa.web.corrections import bp as corrections_bp
+    from villa.web.deals import bp as deals_bp
     from villa.web.disputes import bp as disputes_bp
     from villa.web.errors import bp as errors_bp
     from villa.web.health import bp as health_bp
@@ -120,6 +121,7 @@ def _register_blueprints(app):
         admin_bp,
         reception_bp,
         disputes_bp,
+        deals_bp,
         pool_bp,
         corrections_bp,
         outbox_bp,

@@ -12,6 +12,10 @@ who came back counts at the stage they came back to). For a lost customer it is 
 when they were lost: the "from" of their latest stage_changed audit row (x → lost), or "registered"
 when no such row exists. Only lost customers' audit rows are read, on the (customer, action) index.
 
+Deals (deals_by_channel; by rep in villa.scorecard): the confirmed 认筹, 认购 and 签约 dated in the
+range, counted and summed by their date (villa.deals.confirmed_totals); visit→subscription and
+visit→signing are the funnel's reach of 认购 and 签约 over its reach of 已到访.
+
 Counts are by the values the models allow (STAGES, GRADES, VISIT_TYPES, the channel table): the forms
 and imports only ever store those.
 """
@@ -26,7 +30,9 @@ from peewee import CTE, SQL, Case, Cast, NodeList, ValuesList, fn
 
 from villa.clock import OFFICE_UTC_OFFSET, office_day_start, office_today
 from villa.db import is_sqlite
+from villa.deals import confirmed_totals
 from villa.models import (
+    DEAL_STAGES,
     GRADES,
     STAGES,
     VISIT_TYPES,
@@ -194,22 +200,44 @@ def stage_reach(period: Period, mix=None) -> tuple[Counter, Counter]:
             lost[channel_id] += count
         else:
             furthest[channel_id, stage] += count
+    return _reached(period, furthest, lost, Customer.channel), lost
+
+
+def _reached(period: Period, furthest: Counter, lost: Counter, key) -> Counter:
+    """{(key, stage): customers who reached the stage or a later one}, from their furthest stage
+    (lost customers: the stage they left, by `key`, Customer.channel or Customer.owner)."""
     if lost:
-        resolved = _stage_before_lost(period, list(lost))
+        resolved = _stage_before_lost(period, list(lost), key)
         furthest.update(resolved)
-        for channel_id, count in lost.items():
-            furthest[channel_id, "registered"] += count - sum(
-                n for (c, _s), n in resolved.items() if c == channel_id
-            )
+        for key_id, count in lost.items():
+            furthest[key_id, "registered"] += count - sum(n for (k, _s), n in resolved.items() if k == key_id)
     reached = Counter()
-    for (channel_id, stage), count in furthest.items():
+    for (key_id, stage), count in furthest.items():
         for earlier in FUNNEL[: FUNNEL.index(stage) + 1]:
-            reached[channel_id, earlier] += count
-    return reached, lost
+            reached[key_id, earlier] += count
+    return reached
 
 
-def _stage_before_lost(period: Period, channel_ids) -> Counter:
-    """{(channel id, stage)}: lost customers by the stage they left, read from their latest stage change."""
+def reach_by_owner(period: Period, rep_ids) -> Counter:
+    """{(rep id, stage): customers registered in the period that the rep owns now who reached that
+    stage or a later one}: the funnel's rule, by owner (read on the owner index)."""
+    furthest, lost = Counter(), Counter()
+    rows = (
+        Customer.select(Customer.owner, Customer.stage, fn.COUNT(SQL("*")))
+        .where(Customer.owner.in_(list(rep_ids)), period.covers(Customer.registered_at))
+        .group_by(Customer.owner, Customer.stage)
+        .tuples()
+    )
+    for rep_id, stage, count in rows:
+        if stage == "lost":
+            lost[rep_id] += count
+        elif stage in FUNNEL:
+            furthest[rep_id, stage] += count
+    return _reached(period, furthest, lost, Customer.owner)
+
+
+def _stage_before_lost(period: Period, key_ids, key=Customer.channel) -> Counter:
+    """{(key, stage)}: lost customers by the stage they left, read from their latest stage change."""
     change = AuditLog.alias()
     latest = change.select(fn.MAX(change.id)).where(
         change.customer == Customer.id, change.action == "stage_changed"
@@ -221,11 +249,11 @@ def _stage_before_lost(period: Period, channel_ids) -> Counter:
         "registered",
     )
     rows = (
-        Customer.select(Customer.channel, left, fn.COUNT(Customer.id))
+        Customer.select(key, left, fn.COUNT(Customer.id))
         .join(AuditLog, on=(AuditLog.id == latest))
         # Every channel and grade named, so the lost customers are found on the mix's index.
         .where(
-            Customer.channel.in_(channel_ids),
+            key.in_(key_ids),
             Customer.stage == "lost",
             Customer.grade.in_(GRADES),
             period.covers(Customer.registered_at),
@@ -234,7 +262,7 @@ def _stage_before_lost(period: Period, channel_ids) -> Counter:
         .group_by(SQL("1"), SQL("2"))
         .tuples()
     )
-    return Counter({(channel_id, stage): count for channel_id, stage, count in rows})
+    return Counter({(key_id, stage): count for key_id, stage, count in rows})
 
 
 def funnel(period: Period, reach=None) -> dict:
@@ -276,6 +304,28 @@ def channel_effectiveness(period: Period, reach=None) -> list[dict]:
             }
         )
     return rows
+
+
+def deals_by_channel(period: Period, reach=None) -> list[dict]:
+    """Per channel: the confirmed deals dated in the period (认筹, 认购, 签约: number and total price),
+    and of the customers registered in the period who visited, the share who reached 认购 and 签约
+    (the funnel's rule; `reach` is stage_reach(period) if known)."""
+    reached, _lost = reach or stage_reach(period)
+    totals = confirmed_totals(period.start, period.end, Customer.channel)
+    used = {channel_id for channel_id, _stage in reached} | {channel_id for channel_id, _s in totals}
+    return [deal_figures(channel, totals, reached, channel.id) for channel in channels(used)]
+
+
+def deal_figures(who, totals: dict, reached: Counter, key) -> dict:
+    """One row of deal figures: counts and amounts by deal stage, and the visit→deal rates."""
+    figures = {"who": who, "visited": reached[key, "visited"]}
+    for stage in DEAL_STAGES:
+        figures[stage], figures[f"{stage}_amount"] = totals.get((key, stage), [0, 0])
+        figures[f"reached_{stage}"] = reached[key, stage]
+    figures["deals"] = sum(figures[stage] for stage in DEAL_STAGES)
+    figures["visit_to_subscription"] = rate(figures["reached_subscribed"], figures["visited"])
+    figures["visit_to_signing"] = rate(figures["reached_signed"], figures["visited"])
+    return figures
 
 
 def grade_mix(period: Period, mix=None) -> dict:

@@ -145,13 +145,34 @@ def user_create(username, role, name, manager, password_stdin):
 
 @user_group.command("disable")
 @click.argument("username")
-def user_disable(username):
+@click.option(
+    "--customers-to",
+    default=None,
+    metavar="REP|team|pool",
+    help="A rep who still owns customers: where they go (a rep's username, the rest of the team, the pool).",
+)
+def user_disable(username, customers_to):
     """Disable a user: they can no longer log in; their history keeps their name."""
+    from villa.handover import HandoverRefused, customer_count, rep_leaves
     from villa.users import set_active
 
     user = _user(username)
-    set_active(user, False, None)
-    click.echo(f"disabled {user.username}")
+    count = customer_count(user) if user.role == "rep" else 0
+    if not count:
+        set_active(user, False, None)
+        click.echo(f"disabled {user.username}")
+        return
+    if not customers_to:
+        raise CommandError(
+            f"{user.username} still owns {count} customers: add --customers-to REP, team or pool"
+        )
+    destination = customers_to if customers_to in ("team", "pool") else "rep"
+    to_rep = _user(customers_to) if destination == "rep" else None
+    try:
+        moved = rep_leaves(user, None, destination, to_rep)
+    except HandoverRefused as refused:
+        raise CommandError(str(refused)) from refused
+    click.echo(f"disabled {user.username}; {moved.count} customers handed over")
 
 
 @user_group.command("reset-password")
@@ -308,6 +329,9 @@ def serve_command(workers):
         "--config", "python:villa.gunicorn_config",  # marks ended workers in the metrics
         "--workers", str(workers),
         "--bind", f"{host}:{port}",
+        # No X-Forwarded-* header is believed by gunicorn (it would trust them from 127.0.0.1):
+        # the app's ProxyFix alone decides, by VILLA_TRUSTED_PROXIES.
+        "--forwarded-allow-ips", "",
         # The path only (%(U)s), never the query string: searches carry phone numbers.
         "--access-logfile", "-",
         "--logger-class", "villa.serving.RedactingLogger",

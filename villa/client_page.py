@@ -9,17 +9,20 @@ Forms are not made here: they bind to the request, so the web layer makes them f
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from villa import corrections, logs, review
-from villa.customers import can_reveal, can_write, shown_name
+from villa import corrections, deals, logs, review
+from villa.customers import can_reveal, can_see_full, can_write, shown_name
 from villa.eligibility import EligibilityResult, evaluate
 from villa.followups import timeline_followups
 from villa.i18n import lazy_gettext as _l
 from villa.identity import format_phone, mask_id_number, mask_name, mask_phone
 from villa.labels import GENDER_LABELS, ID_TYPE_LABELS, PURPOSE_LABELS
 from villa.materials import handed_to
-from villa.models import Customer, FollowUp, MaterialGiven, Review, User
+from villa.models import Customer, Deal, Dispute, FollowUp, MaterialGiven, Review, User
 from villa.profile import EDITABLE, current_value
+from villa.protection import max_protection_end
+from villa.questions import QUESTIONS
 from villa.settings import masking
+from villa.source_correction import may_correct_source
 from villa.timeline import Entry, events_since, field_label, timeline
 
 HIDDEN = "••••"
@@ -32,6 +35,7 @@ SECTIONS = {
     "contact": ("name", "gender", "age_band", "phone", "alt_phone", "id_number", "address", "wechat"),
     "source": ("referrer_name", "broker_agency", "broker_name"),
     "needs": ("unit_type", "area_band", "budget", "purpose", "competing_projects"),
+    "questions": tuple(QUESTIONS),  # the questions villa offices ask
     "eligibility": ("hukou_local", "social_insurance_months", "homes_owned"),
     "purchasing_power": ("payment_method", "asset_band", "credit_notes"),
     "notes": ("notes",),
@@ -66,6 +70,8 @@ class Header:
     owner: str | None  # the owner's display name; None while the customer is in the public pool
     protected_until: datetime | None  # only while someone owns the customer
     next_followup_on: date | None
+    # Protection ends there because the owner's longest protection (最长保护期) ends then.
+    at_maximum: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,8 +113,32 @@ class Seen:
 
 
 @dataclass(frozen=True)
+class DealRow:
+    """One 认筹, 认购 or 签约 of the customer, and what this viewer may do with it."""
+
+    deal: Deal
+    may_confirm: bool
+    may_cancel: bool
+
+
+@dataclass(frozen=True)
+class Card:
+    """The 判客 card: all a viewer who may not see the customer in full gets of them. Whose customer
+    it is and since when, never their needs, notes, follow-ups or history."""
+
+    name: str  # masked
+    phone: str  # masked
+    owner: str | None  # the owner's display name; None while the customer is in the public pool
+    registered_at: datetime
+    protected_until: datetime | None
+    may_dispute: bool  # a rep who is not the owner may say the customer is theirs
+    dispute_open: bool  # this rep's dispute on the customer waits for a manager
+
+
+@dataclass(frozen=True)
 class ClientPage:
     customer: Customer
+    card: Card | None  # set: the viewer gets the 判客 card only, and everything below is empty
     header: Header
     channel: str  # the channel's name
     registered_by: str  # who registered the customer, by display name
@@ -125,15 +155,22 @@ class ClientPage:
     may_open_access_log: bool
     may_reassign: bool
     may_erase: bool
+    deals: list[DealRow]  # empty for who may not see the customer in full
+    may_correct_source: bool = False  # channel and visit type: the owner's manager, the audit team
 
 
 def client_page(viewer: User, customer: Customer) -> ClientPage:
-    """Everything the client page shows to this viewer, with what they may do on it."""
+    """Everything the client page shows to this viewer, with what they may do on it.
+
+    Who may not see the customer in full (villa.customers.can_see_full) gets the 判客 card only."""
+    if not can_see_full(viewer, customer):
+        return card_page(viewer, customer)
     may_write, may_reveal = can_write(viewer, customer), can_reveal(viewer, customer)
     shown = {
         "contact": may_write,
         "notes": may_write,
         "purchasing_power": may_reveal,
+        "questions": may_reveal,
     }
     sections = {
         section: [field_row(customer, name, may_write, may_reveal) for name in names]
@@ -143,6 +180,7 @@ def client_page(viewer: User, customer: Customer) -> ClientPage:
     }
     return ClientPage(
         customer=customer,
+        card=None,
         header=header(viewer, customer),
         channel=_read_with(customer, "channel_name", lambda: customer.channel.name),
         registered_by=_read_with(customer, "registrar_name", lambda: customer.registered_by.display_name),
@@ -164,19 +202,77 @@ def client_page(viewer: User, customer: Customer) -> ClientPage:
         may_open_access_log=viewer.role == "auditor",
         may_reassign=viewer.role == "manager" and may_write,
         may_erase=viewer.role == "admin" and not customer.anonymised_at,
+        deals=deal_rows(viewer, customer),
+        may_correct_source=may_correct_source(viewer, customer),
+    )
+
+
+def deal_rows(viewer: User, customer: Customer) -> list[DealRow]:
+    """The customer's deals, newest first, for who may see the customer in full."""
+    if not can_see_full(viewer, customer):
+        return []
+    confirms = deals.may_confirm(viewer, customer)
+    return [
+        DealRow(deal, confirms and deal.status == "pending", deals.may_cancel(viewer, deal))
+        for deal in deals.deals_of(customer)
+    ]
+
+
+def card(viewer: User, customer: Customer) -> Card:
+    owned = customer.owner_id is not None
+    may_dispute = viewer.role == "rep" and owned and customer.owner_id != viewer.id
+    return Card(
+        name=mask_name(customer.name),
+        phone=mask_phone(customer.phone, masking()["phone"]) if customer.phone else "",
+        owner=customer.owner.display_name if owned else None,
+        registered_at=customer.registered_at,
+        protected_until=customer.protected_until if owned else None,
+        may_dispute=may_dispute and not customer.anonymised_at,
+        dispute_open=may_dispute
+        and Dispute.select()
+        .where(Dispute.customer == customer.id, Dispute.claimant == viewer.id, Dispute.status == "open")
+        .exists(),
+    )
+
+
+def card_page(viewer: User, customer: Customer) -> ClientPage:
+    """The client page of who may not see the customer in full: the 判客 card, and the admin's
+    erasure (PIPL requests reach the admin, who sees no customer in full)."""
+    shown = card(viewer, customer)
+    return ClientPage(
+        customer=customer,
+        card=shown,
+        header=Header(shown.name, "", "", "", shown.owner, shown.protected_until, None),
+        contact=Contact(shown.phone, customer.id_type, "", False),
+        may_write=False,
+        may_reveal=False,
+        sections={section: [] for section in SECTIONS},
+        eligibility=evaluate(None, None, None),
+        materials=[],
+        entries=[],
+        review=ReviewBlock(customer.review_status, [], False, False),
+        corrections=CorrectionsBlock(0, False, False),
+        who_saw=None,
+        may_open_access_log=False,
+        may_reassign=False,
+        may_erase=viewer.role == "admin" and not customer.anonymised_at,
+        deals=[],
     )
 
 
 def header(viewer: User, customer: Customer) -> Header:
     owned = customer.owner_id is not None
+    protected_until, most = customer.protected_until if owned else None, max_protection_end(customer)
+    at_maximum = bool(protected_until and most and most <= protected_until)
     return Header(
         name=shown_name(viewer, customer),
         grade=customer.grade,
         stage=customer.stage,
         review_status=customer.review_status,
         owner=_read_with(customer, "owner_name", lambda: customer.owner.display_name) if owned else None,
-        protected_until=customer.protected_until if owned else None,
+        protected_until=most if at_maximum else protected_until,
         next_followup_on=customer.next_followup_on,
+        at_maximum=at_maximum,
     )
 
 

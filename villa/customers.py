@@ -1,18 +1,26 @@
 """Customers: who may see what, finding them, and keeping their blind indexes right."""
 
-from peewee import JOIN, SQL, fn
+import re
+import unicodedata
+from datetime import timedelta
+
+from peewee import JOIN, SQL
 
 from villa.alerts import note_access
 from villa.crypto import blind_index
-from villa.db import is_sqlite, unindexed
+from villa.db import unindexed
 from villa.identity import (
     mask_name,
     normalise_id_number,
     normalise_phone,
+    phone_last4,
 )
 from villa.lookups import begin_lookup, exact_query
 from villa.models import AccessLog, Channel, Customer, User, Visit, now, office_day_start
+from villa.name_index import name_contains
 from villa.prepared import Prepared, slot
+from villa.questions import QUESTIONS
+from villa.questions import condition as question_condition
 
 PAGE_SIZE = 25
 
@@ -57,6 +65,32 @@ def visible_in_full(user: User, indexed: bool = True):
     if user.role == "auditor":
         return live
     return SQL("1 = 0")
+
+
+def listed(user: User):
+    """The customers this user's list, searches by name or 尾号, filters and exports hold: those
+    they see in full. The admin, who sees no customer in full, lists every one masked (merge and
+    erasure are theirs). A complete phone or ID number is a lookup (the 判客 question) and finds any
+    customer: that answer is the 判客 card, limited and logged (villa.lookups).
+
+    Along the id, newest first, stopping at a page: a rep's own and the pool may be most rows.
+    """
+    if user.role == "admin":
+        return SQL("1 = 1")
+    return visible_in_full(user, indexed=False)
+
+
+def filter_owners(user: User) -> list[User]:
+    """The reps this user may filter the list by: a rep only themselves ("my customers"), a manager
+    the reps they lead (and those without a manager), the audit team and the admin every rep."""
+    if user.role == "rep":
+        return []
+    reps = User.select().where(User.role == "rep").order_by(User.display_name, User.id)
+    if user.role == "manager":
+        return list(reps.where(User.manager.is_null() | (User.manager == user.id)))
+    if user.role in ("auditor", "admin"):
+        return list(reps)
+    return []
 
 
 def registered_by_desk_today(customer: Customer) -> bool:
@@ -107,6 +141,7 @@ def set_phone(customer: Customer, raw: str):
     """
     customer.phone = normalise_phone(raw)
     customer.phone_index = blind_index("phone", customer.phone)
+    customer.phone_last4 = phone_last4(customer.phone)
 
 
 def set_alt_phone(customer: Customer, raw: str | None):
@@ -202,7 +237,19 @@ def log_reveal(user: User, customer: Customer, fields: list[str], ip: str):
     note_access(user, "reveal")
 
 
-FILTERS = ("grade", "stage", "channel", "owner", "due", "pool")
+FILTERS = (
+    "grade",
+    "stage",
+    "channel",
+    "owner",
+    "due",
+    "pool",
+    "budget",
+    "unit_type",
+    "area_band",
+    "registered",
+    "protection",
+)
 LIST_COLUMNS = (
     Customer.id,
     Customer.name,
@@ -217,6 +264,9 @@ LIST_COLUMNS = (
     Customer.anonymised_at,
     Customer.registered_by,
 )
+PROTECTION_ENDING_DAYS = 3
+# "王 8000", "8000", "尾号8000": a name (or none) and the phone's last four digits.
+TAIL = re.compile(r"^(?P<name>.*?)\s*(?:尾号)?\s*(?P<tail>\d{4})$")
 
 
 def search_customers(
@@ -251,33 +301,66 @@ def search_customers(
 def matching(query, user: User, q: str = "", filters: dict | None = None):
     """The list's search and filters applied to a customer query (the list and its export share it).
 
-    A name matches only among the customers the user sees in full: name search must not tell who
-    hides behind a masked name.
+    The list holds what the user may list (listed): a name or 尾号 matches only among the customers
+    the user sees in full, so a search must not tell who hides behind a masked name; only a complete
+    phone or ID number (a counted, logged lookup) finds a customer beyond them, as its 判客 card.
     """
     q = (q or "").strip()
-    if q:
+    number = exact_query(q) if q else None
+    if number is not None:
+        query = query.where(_number_match(number))
+    elif q:
         query = query.where(_text_match(user, q))
+    else:
+        query = query.where(listed(user))
     for condition in _filter_conditions(user, filters or {}):
         query = query.where(condition)
     return query
 
 
+def split_search(q: str) -> tuple[str, str]:
+    """The name part and the 尾号 (last four digits, '' when none) of a search text."""
+    text = unicodedata.normalize("NFKC", q or "").strip()
+    found = TAIL.match(text)
+    if found is None:
+        return text, ""
+    return found.group("name").strip(), found.group("tail")
+
+
 def _text_match(user: User, q: str):
-    number = exact_query(q)
-    if number is None:
-        # Name search: a literal substring, so % and _ typed by a user match themselves.
-        found = fn.INSTR(Customer.name, q) > 0 if is_sqlite() else fn.STRPOS(Customer.name, q) > 0
-        # Newest first along the id, stopping at a page: a rep's own and the pool may be most rows.
-        return found & visible_in_full(user, indexed=False)
+    name, tail = split_search(q)
+    # Newest first along the id, stopping at a page: a rep's own and the pool may be most rows.
+    condition = visible_in_full(user, indexed=False)
+    if name:
+        # A literal substring, so % and _ typed by a user match themselves, answered from the gram
+        # index (villa.name_index) so that a name nobody has reads no customer.
+        condition &= name_contains(name)
+    if tail:
+        condition &= Customer.phone_last4 == tail
+    return condition
+
+
+def _number_match(number):
     indexes = number.indexes()  # two while the index key is being rotated
     if number.field == "phone":
         return Customer.phone_index.in_(indexes) | Customer.alt_phone_index.in_(indexes)
     return Customer.id_index.in_(indexes)
 
 
+def owner_filter(user: User, value) -> int | str | None:
+    """The owner filter's value as far as this user may filter by it: "me", a rep's id, or None."""
+    value = str(value or "")
+    if value == "me" or (user.role == "rep" and value == str(user.id)):
+        return "me" if user.role == "rep" else None
+    if value.isdigit() and int(value) in {rep.id for rep in filter_owners(user)}:
+        return int(value)
+    return None
+
+
 def _filter_conditions(user: User, filters: dict):
-    """Conditions for the list's filters; unknown or empty values are ignored."""
-    from villa.models import GRADES, STAGES, Channel, office_today
+    """Conditions for the list's filters; unknown, empty or not-yours values are ignored."""
+    from villa.fields import AREA_BANDS, BUDGET_BANDS, UNIT_TYPES
+    from villa.models import GRADES, STAGES, office_today
 
     if filters.get("grade") in GRADES:
         yield Customer.grade == filters["grade"]
@@ -285,14 +368,30 @@ def _filter_conditions(user: User, filters: dict):
         yield Customer.stage == filters["stage"]
     if filters.get("channel"):
         yield Customer.channel == Channel.select(Channel.id).where(Channel.code == filters["channel"])
-    owner = filters.get("owner")
+    for name, column, bands in (
+        ("budget", Customer.budget, BUDGET_BANDS),
+        ("unit_type", Customer.unit_type, UNIT_TYPES),
+        ("area_band", Customer.area_band, AREA_BANDS),
+    ):
+        if filters.get(name) and filters[name] in bands:
+            yield column == filters[name]
+    owner = owner_filter(user, filters.get("owner"))
     if owner == "me":
         yield Customer.owner == user.id
-    elif owner and str(owner).isdigit():
-        yield Customer.owner == int(owner)
+    elif owner is not None:
+        yield Customer.owner == owner
     if filters.get("due") == "today":
         yield Customer.next_followup_on == office_today()
     elif filters.get("due") == "overdue":
         yield Customer.next_followup_on < office_today()
     if filters.get("pool") == "1":
         yield Customer.in_public_pool == True  # noqa: E712
+    if filters.get("registered") == "today":
+        yield Customer.registered_at >= office_day_start()
+    if filters.get("protection") == "ending":
+        yield Customer.protected_until.between(now(), now() + timedelta(days=PROTECTION_ENDING_DAYS))
+    # The questions villa offices ask: answers only of customers the user may see in full, so a
+    # filter cannot tell anything about a customer behind a masked name.
+    for name in QUESTIONS:
+        if filters.get(name):
+            yield question_condition(name, filters[name]) & visible_in_full(user, indexed=False)

@@ -7,11 +7,12 @@ from datetime import date, datetime, timedelta
 
 from stdnum.cn import ric
 
-from villa import rotation
+from villa import handover, rotation
 from villa.auth import hash_password
-from villa.clock import OFFICE_UTC_OFFSET, now
+from villa.clock import OFFICE_UTC_OFFSET, now, office_day_start
 from villa.customers import set_alt_phone, set_id_number, set_phone
 from villa.db import db
+from villa.demo_deals import add_deals
 from villa.demo_records import add_records
 from villa.followups import refresh_followup_times
 from villa.identity import try_normalise_phone
@@ -24,11 +25,13 @@ from villa.models import (
     FollowUp,
     Material,
     Review,
+    RotationSkip,
     Setting,
     User,
     Visit,
 )
 from villa.notify.digest import morning_digest
+from villa.questions import DEFAULT_OPTIONS, MULTIPLE, QUESTIONS, SEPARATOR
 from villa.registration import log_return_visit
 
 
@@ -97,6 +100,7 @@ NOTES = [
 LOST_REASONS = ["预算不足", "选择了竞品项目", "家人意见不统一", "购房资格不满足", "多次联系不上"]
 GRADE_WEIGHTS = {"B+": 6, "B": 12, "B-": 8, "C+": 12, "C": 20, "C-": 8, "D": 4}
 STAGE_WEIGHTS = {"registered": 45, "visited": 25, "pledged": 10, "subscribed": 7, "signed": 4, "lost": 9}
+MAX_PROTECTION_DAYS = 90  # the office's default (villa.instance.DEFAULT_SETTINGS)
 OWNER_WEIGHTS = {"rep": 35, "rep2": 30, "rep3": 15, "rep4": 10, None: 10}  # None: the public pool
 
 
@@ -126,11 +130,14 @@ def load_demo(customers: int = 300, if_empty: bool = False) -> list[tuple[str, s
         rng = random.Random(SEED)
         rows = _customers(rng, customers, users)
         Customer.bulk_create(rows, batch_size=BATCH)
+        leaver = _leaver(users)
         _first_visits()
         _followups(rng)
         _rejections(users, rng)
         _desk_today(users)
         _reminders(users)
+        _handover(leaver, users)
+        add_deals(users)  # after the handover: each deal counts for the customer's owner now
         AuditLog.create(
             action="demo_loaded",
             target="demo",
@@ -138,6 +145,42 @@ def load_demo(customers: int = 300, if_empty: bool = False) -> list[tuple[str, s
         )
     add_records(users)  # the nightly job, an incident, the pledges: after the customers are in
     return [(username, DEMO_PASSWORD, role) for username, _, role, _ in DEMO_USERS]
+
+
+# A rep who left (离职交接): some of 张伟's customers were theirs; when they left, the admin spread
+# them over the rest of 王经理's team. Not a login: the account is disabled.
+LEAVER = ("rep5", "孙磊", "manager")
+LEAVER_SHARE = 4  # every 4th of rep2's customers was the leaver's
+LEFT_DAYS_AGO = 3
+
+
+def _leaver(users: dict[str, User]) -> User:
+    """The rep who will leave, with a share of rep2's customers (registered by them where rep2 did)."""
+    username, name, manager = LEAVER
+    leaver = User.create(
+        username=username,
+        display_name=name,
+        role="rep",
+        manager=users[manager],
+        password_hash=users["rep"].password_hash,
+        must_change_password=False,
+        is_demo=True,
+    )
+    rep2 = users["rep2"]
+    theirs = Customer.select(Customer.id).where(Customer.owner == rep2).order_by(Customer.id)
+    ids = [c.id for n, c in enumerate(theirs) if n % LEAVER_SHARE == 0]
+    Customer.update(owner=leaver).where(Customer.id.in_(ids)).execute()
+    own_registrations = Customer.id.in_(ids) & (Customer.registered_by == rep2)
+    Customer.update(registered_by=leaver).where(own_registrations).execute()
+    return leaver
+
+
+def _handover(leaver: User, users: dict[str, User]):
+    """The admin disabled the leaver some days ago, their customers spread over the team."""
+    handover.rep_leaves(leaver, users["admin"], "team")
+    left = now() - timedelta(days=LEFT_DAYS_AGO)
+    actions = ("handed_over", "customers_handed_over", "user_disabled")
+    AuditLog.update(at=left).where(AuditLog.action.in_(actions)).execute()
 
 
 def _rejections(users: dict[str, User], rng: random.Random):
@@ -260,9 +303,33 @@ def _followups(rng: random.Random):
 
 
 def _desk_today(users: dict[str, User]):
-    """Two reps on duty and the sales material the desk hands out, so the desk page is alive."""
+    """Reps on duty, walk-ins given out of turn with their reasons (the skip report), and the sales
+    material the desk hands out, so the desk page is alive."""
+    desk = users["reception"]
     for rep in ("rep", "rep2", "rep3"):
-        rotation.check_in(users[rep], users["reception"])
+        rotation.check_in(users[rep], desk)
+    # Today: the customer asked for 陈静 while 李娜 was next.
+    rotation.took_walk_in(users["rep3"], desk, "customer_choice")
+    # Earlier: rep2's latest walk-in before today went to them out of turn, passing 李娜 over.
+    visit = (
+        Visit.select()
+        .join(Customer)
+        .where(
+            Visit.rep == users["rep2"],
+            Visit.kind == "visit",
+            Visit.at < office_day_start(),
+            Visit.at >= office_day_start() - timedelta(days=14),  # inside the skip report's window
+            Customer.registered_by == desk,
+        )
+        .order_by(Visit.at.desc(), Visit.id.desc())
+        .first()
+    )
+    if visit is not None:
+        office_day = (visit.at + OFFICE_UTC_OFFSET).date()
+        RotationSkip.create(
+            day=office_day, at=visit.at, given_to=users["rep2"], skipped=users["rep"], reason="language",
+            note="客户说粤语", actor=desk, visit=visit,
+        )  # fmt: skip
     for order, name in enumerate(("户型图·独栋A户型", "户型图·双拼B户型", "价目表（2026年11月）")):
         Material.create(name=name, sort_order=order)
 
@@ -414,6 +481,21 @@ def _fill_needs(c: Customer, rng: random.Random):
         c.competing_projects = "、".join(rng.sample(COMPETITORS, rng.choice((1, 1, 2))))
     if rng.random() < 0.40:
         c.notes = rng.choice(NOTES)
+    _fill_questions(c)
+
+
+def _fill_questions(c: Customer):
+    """The questions villa offices ask, answered for about two customers in three. A generator of
+    its own, so the rest of the demo stays as it was."""
+    rng = random.Random(f"{c.name}{c.registered_at}")
+    if rng.random() < 0.35:
+        return
+    for name in QUESTIONS:
+        choices = DEFAULT_OPTIONS[QUESTIONS[name][0]]
+        if name in MULTIPLE:
+            setattr(c, name, SEPARATOR.join(rng.sample(choices, rng.choice((1, 2, 2, 3)))))
+        elif rng.random() < 0.8:
+            setattr(c, name, rng.choice(choices))
 
 
 def _fill_deal(c: Customer, rng: random.Random, age_days: int):
@@ -458,6 +540,9 @@ def _fill_ownership(c: Customer, ctx: dict, age_days: int, days: int):
         lately = current - timedelta(hours=days * 26.4 * rng.random() ** 2)
         c.last_activity_at = max(registered_at, lately)
         c.protected_until = c.last_activity_at + timedelta(days=days)
+        if c.stage in ("registered", "visited"):  # the longest protection (settings: 90 days)
+            c.owned_since = registered_at
+            c.protected_until = min(c.protected_until, registered_at + timedelta(days=MAX_PROTECTION_DAYS))
         if c.stage not in ("signed", "lost") and rng.random() < 0.5:
             local_today = (current + OFFICE_UTC_OFFSET).date()
             c.next_followup_on = local_today + timedelta(days=rng.randint(-10, 10))

@@ -20,7 +20,7 @@ from villa.customers import set_alt_phone, set_id_number, set_phone
 from villa.db import is_sqlite, write_transaction
 from villa.followups import refresh_followup_times
 from villa.i18n import lazy_gettext as _l
-from villa.identity import IdentityError
+from villa.identity import IdentityError, phone_last4
 from villa.models import AuditLog, Customer, MergeLog, User, now
 from villa.profile import EDITABLE
 from villa.retention import PHONE_PLACEHOLDER
@@ -34,7 +34,16 @@ REASONS = {
 CHOOSABLE = (*EDITABLE, "grade", "stage", "channel", "owner")
 OWNERSHIP = ("owner", "protected_until", "in_public_pool", "pool_since", "claimed_at")
 SENSITIVE = ("id_number", "payment_method", "asset_band", "credit_notes")
-IDENTITY = ("phone", "phone_index", "alt_phone", "alt_phone_index", "id_type", "id_number", "id_index")
+IDENTITY = (
+    "phone",
+    "phone_index",
+    "phone_last4",
+    "alt_phone",
+    "alt_phone_index",
+    "id_type",
+    "id_number",
+    "id_index",
+)
 _CHUNK = 500
 TAKEN_ELSEWHERE = _l("A phone or ID number of these records now belongs to another customer.")
 
@@ -197,6 +206,7 @@ def _make_tombstone(customer: Customer):
             Customer.name: f"已合并#{customer.id}",
             Customer.phone: PHONE_PLACEHOLDER,
             Customer.phone_index: f"merged:{customer.id}",
+            Customer.phone_last4: "",
             Customer.alt_phone: None,
             Customer.alt_phone_index: None,
             Customer.id_number: None,
@@ -352,6 +362,7 @@ def _restore_identity(customer: Customer, values: dict):
         except IdentityError:
             for name in names:
                 setattr(customer, name, values[name])
+    customer.phone_last4 = phone_last4(customer.phone)
 
 
 def _taken_by(customer: Customer):

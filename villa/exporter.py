@@ -16,9 +16,10 @@ from villa.alerts import note_access
 from villa.customers import can_reveal, can_see_full, matching
 from villa.i18n import force_locale
 from villa.identity import format_phone, mask_name, mask_phone
-from villa.labels import STAGE_LABELS, office_time
+from villa.labels import DEAL_STATUS_LABELS, PAYMENT_LABELS, STAGE_LABELS, office_time
 from villa.lookups import begin_lookup, exact_query
-from villa.models import AccessLog, Channel, Customer, User, now
+from villa.models import AccessLog, Channel, Customer, Deal, User, now
+from villa.questions import QUESTIONS
 from villa.transfer import safe_row
 
 HEADERS = (
@@ -34,8 +35,32 @@ HEADERS = (
     "预算",
     "意向户型",
     "下次跟进",
+    # The questions villa offices ask (villa.questions): only of customers the exporter sees in full.
+    "居住区域",
+    "工作区域",
+    "职业",
+    "家庭结构",
+    "置业次数",
+    "关注点",
+    "抗性点",
 )
 GENDERS = {"M": "男", "F": "女"}
+DEAL_HEADERS = (
+    "客户编号",
+    "姓名",
+    "成交阶段",
+    "房号",
+    "面积（㎡）",
+    "总价（元）",
+    "成交日期",
+    "付款方式",
+    "状态",
+    "置业顾问",
+    "登记人",
+    "经理确认",
+    "取消原因",
+)
+DEAL_CHUNK = 500
 MAX_ROWS = 50_000  # the web export's ceiling; the CLI has none
 
 
@@ -63,6 +88,7 @@ def export_customers(
     lookup = begin_lookup(exporter, number) if number else None
     book = Workbook(write_only=True)
     sheet = book.create_sheet("客户")
+    deal_sheet = book.create_sheet("成交")
     moment = office_time(now())
     for values in (
         ["导出人", f"{exporter.display_name}（{exporter.username}）"],
@@ -75,6 +101,7 @@ def export_customers(
     with force_locale("zh_Hans"):
         stages = {code: str(label) for code, label in STAGE_LABELS.items()}
     count, any_full, truncated, found, not_theirs = 0, False, False, [], []
+    with_deals = {}  # customer id -> the name as the customers sheet shows it
     masking = settings.masking()
     for customer in _customers(exporter, q, filters or {}, None if limit is None else limit + 1).iterator():
         if limit is not None and count == limit:
@@ -87,8 +114,14 @@ def export_customers(
             found.append(customer)
             if not can_see_full(exporter, customer):
                 not_theirs.append(customer)
-        sheet.append(safe_row(sheet, _row(customer, full, stages, masking)))
+        row = _row(customer, full, stages, masking)
+        seen_in_full = can_see_full(exporter, customer)
+        answers = [getattr(customer, name) for name in QUESTIONS] if seen_in_full else []
+        sheet.append(safe_row(sheet, row + answers))
+        if seen_in_full:
+            with_deals[customer.id] = row[1]
         count += 1
+    _write_deals(deal_sheet, with_deals, stages)
     book.save(target)
     AccessLog.create(
         actor=exporter, action="export", customer=None, fields="phone,name" if any_full else "masked", ip=ip
@@ -114,6 +147,7 @@ def _customers(exporter: User, q: str, filters: dict, limit: int | None):
             Customer.budget,
             Customer.unit_type,
             Customer.next_followup_on,
+            *(getattr(Customer, name) for name in QUESTIONS),
             Customer.anonymised_at,
             Customer.in_public_pool,
             Customer.registered_by,
@@ -155,3 +189,37 @@ def _describe(q: str, filters: dict) -> str:
     if (q or "").strip():
         parts.append("含搜索词")
     return "，".join(parts) or "全部客户"
+
+
+def _write_deals(sheet, names: dict, stages: dict):
+    """The 成交 sheet: every deal (cancelled ones too) of the exported customers the exporter sees
+    in full, as the client page shows them to them."""
+    sheet.append(safe_row(sheet, DEAL_HEADERS))
+    with force_locale("zh_Hans"):
+        payments = {code: str(label) for code, label in PAYMENT_LABELS.items()}
+        statuses = {code: str(label) for code, label in DEAL_STATUS_LABELS.items()}
+    ids = list(names)
+    staff = dict(User.select(User.id, User.display_name).tuples())  # a few dozen people
+    for start in range(0, len(ids), DEAL_CHUNK):
+        deals = (
+            Deal.select()
+            .where(Deal.customer.in_(ids[start : start + DEAL_CHUNK]))
+            .order_by(Deal.customer.desc(), Deal.id)
+        )
+        for deal in deals:
+            values = [
+                deal.customer_id,
+                names[deal.customer_id],
+                stages.get(deal.stage, deal.stage),
+                deal.unit_number,
+                float(deal.area),
+                deal.price,
+                deal.deal_date,
+                payments.get(deal.payment, deal.payment),
+                statuses.get(deal.status, deal.status),
+                staff.get(deal.rep_id, ""),
+                staff.get(deal.recorded_by_id, ""),
+                staff.get(deal.confirmed_by_id, ""),
+                deal.cancel_reason,
+            ]
+            sheet.append(safe_row(sheet, values))

@@ -9,13 +9,24 @@ field order as written there.
 import re
 from dataclasses import dataclass
 
-from wtforms import IntegerField, RadioField, SelectField, StringField, TextAreaField, ValidationError
+from wtforms import (
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from villa.i18n import lazy_gettext as _l
 from villa.identity import ID_TYPES, IdentityError, normalise_id_number, normalise_phone
 from villa.labels import GENDER_LABELS, ID_TYPE_LABELS, PURPOSE_LABELS
+from villa.questions import MULTIPLE, QUESTIONS, split_answers
+from villa.settings import question_options
 
 # Names as people write them: Chinese characters, Latin letters, the middle dot of minority names.
 NAME_PATTERN = re.compile(r"^[\w\u00b7\u30fb .'-]+$")
@@ -41,11 +52,20 @@ def band_choices(values) -> list[SelectChoice]:
 YES_NO = options((("", _l("Not asked")), ("yes", _l("Yes")), ("no", _l("No"))))
 
 
-def offer_stored(field, stored: str):
-    """Keep a stored value the list does not offer (a legacy band such as 350㎡以上) as one more
-    choice, so a form opened on it shows it, and sending it back unchanged is allowed."""
-    if stored and all(choice.value != stored for choice in field.choices):
-        field.choices = [*field.choices, SelectChoice(stored)]
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices as a row of checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def offer_stored(field, stored):
+    """Keep a stored value the list does not offer (a legacy band such as 350㎡以上, an option the
+    admin has since removed) as one more choice, so a form opened on it shows it, and sending it
+    back unchanged is allowed. Several answers (a list) are each kept."""
+    for value in stored if isinstance(stored, list) else [stored]:
+        if value and all(choice.value != value for choice in field.choices):
+            field.choices = [*field.choices, SelectChoice(value)]
 
 
 # The checks a form runs as its validate_<name> methods: each is called as (form, field).
@@ -117,6 +137,19 @@ def _band(label, values) -> FieldSpec:
     return FieldSpec(label, SelectField, band_choices(values), "")
 
 
+def _question(name: str) -> FieldSpec:
+    """A question with the office's options (villa.questions), read each time a form is made."""
+    label = QUESTIONS[name][1]
+    if name in MULTIPLE:
+        return FieldSpec(label, MultiCheckboxField, lambda: options((o, o) for o in question_options(name)))
+    return FieldSpec(label, SelectField, lambda: band_choices(["", *question_options(name)]), "")
+
+
+def stored_answers(value):
+    """A question's stored text as its form holds it: a list for several answers."""
+    return split_answers(value)
+
+
 CUSTOMER_FIELDS = {
     "name": FieldSpec(
         _l("Name"),
@@ -160,4 +193,5 @@ CUSTOMER_FIELDS = {
     "payment_method": _band(_l("Payment method"), PAYMENT_METHODS),
     "asset_band": _band(_l("Assets"), ASSET_BANDS),
     "credit_notes": _text(_l("Credit notes"), 200),
+    **{name: _question(name) for name in QUESTIONS},
 }

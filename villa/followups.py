@@ -12,8 +12,8 @@ from peewee import fn
 from villa.db import is_sqlite, write_transaction
 from villa.i18n import lazy_gettext as _l
 from villa.models import FOLLOWUP_KINDS, GRADES, AuditLog, Customer, FollowUp, User, now, office_today
-from villa.ownership import protection_end
 from villa.prepared import Prepared, slot
+from villa.protection import renewed_protection
 
 CONTENT_MAX = 1000
 RESULT_MAX = 200
@@ -126,10 +126,10 @@ def _apply_to_customer(customer: Customer, kind, reached, next_at, grade) -> lis
     if grade:
         customer.grade = grade
         changed.append(Customer.grade)
-    if reached and customer.owner_id:
-        # Only real contact keeps the owner's protection alive; an unanswered call does not.
-        renewed = protection_end(customer.channel, customer.visit_type)
-        customer.protected_until = max(customer.protected_until or moment, renewed)
+    renewed = renewed_protection(customer, kind, moment) if reached else None
+    if renewed is not None and renewed != customer.protected_until:
+        # Only real contact keeps the owner's protection alive, as far as the office's policy says.
+        customer.protected_until = renewed
         changed.append(Customer.protected_until)
     if reached and kind in MEETING_KINDS and customer.stage == "registered":
         customer.stage = "visited"

@@ -1,26 +1,58 @@
-"""Each role's home page: the rep's day, and the few numbers and rows every other role looks at first."""
+"""Each role's home page: the rep's day, and the few numbers and rows every other role looks at first.
 
-from datetime import timedelta
+One count, one definition: every number on a home page is a Count, a link to the list behind it,
+worked out by the query that list runs (the customer list's villa.customers.matching with the link's
+filters, the review queue, the pool, the disputes, the access log), so following it shows as many rows.
+"""
+
+from dataclasses import dataclass, field
 
 from villa.alerts import recent_alerts, unusual_activity
-from villa.clock import now, office_day_start, office_today
-from villa.customers import return_visits_waiting, with_people, with_shown_names
-from villa.db import unindexed
+from villa.clock import office_day_start, office_today
+from villa.customers import matching, return_visits_waiting, with_people, with_shown_names
+from villa.deals import waiting_count
+from villa.i18n import lazy_gettext as _l
 from villa.jobs import upkeep
-from villa.models import AccessLog, Customer, Dispute, User
-from villa.review import latest_rejections
+from villa.logs import LogFilter, log_count
+from villa.models import Customer, Dispute, User
+from villa.ownership import disputes_for, in_the_pool
+from villa.review import latest_rejections, queue_count
+
+DESK_TODAY_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Count:
+    """A number on a home page and the page that lists what it counts (endpoint and its arguments)."""
+
+    key: str
+    label: object
+    number: int
+    endpoint: str
+    args: dict = field(default_factory=dict)
+
+
+def listed_count(user: User, **filters) -> int:
+    """How many customers the customer list shows this user with these filters, over all its pages."""
+    return matching(Customer.select(), user, "", filters).count()
+
+
+def _on_list(key: str, label, user: User, **filters) -> Count:
+    return Count(key, label, listed_count(user, **filters), "clients.index", filters)
+
+
+def _listed(user: User, limit: int, order, **filters):
+    return with_shown_names(
+        user, matching(Customer.select(), user, "", filters).order_by(*order).limit(limit)
+    )
 
 
 def rep_day(rep: User, limit: int = 50) -> dict:
     """The rep's day: who to call today, who is overdue, whose protection is ending, what to fix.
 
-    Every customer in it carries `shown_name`.
+    Each list is the first rows of the customer list its count links to (the rep's own customers
+    with that filter); every customer in it carries `shown_name`.
     """
-    mine = Customer.select().where(Customer.owner == rep)
-    # Read along a date's index and stop at `limit`, instead of sorting all of the rep's customers
-    # (a rep may own hundreds of thousands).
-    mine_by_date = Customer.select().where(unindexed(Customer.owner) == rep.id)
-    today = office_today()
     to_fix = with_shown_names(
         rep,
         Customer.select()
@@ -41,58 +73,91 @@ def rep_day(rep: User, limit: int = 50) -> dict:
     )
     with_shown_names(rep, [v.customer for v in return_visits] + [d.customer for d in disputes])
     return {
-        "my_customers": mine.count(),
-        "due_today": with_shown_names(
-            rep, mine.where(Customer.next_followup_on == today).order_by(Customer.id).limit(limit)
-        ),
-        "overdue": with_shown_names(
-            rep,
-            mine_by_date.where(Customer.next_followup_on < today)
-            .order_by(Customer.next_followup_on)
-            .limit(limit),
-        ),
-        "protection_ending": with_shown_names(
-            rep,
-            mine_by_date.where(Customer.protected_until.between(now(), now() + timedelta(days=3)))
-            .order_by(Customer.protected_until)
-            .limit(limit),
+        "counts": [
+            _on_list("my_customers", _l("My customers"), rep, owner="me"),
+            _on_list("due_today", _l("Follow-ups due today"), rep, owner="me", due="today"),
+            _on_list("overdue", _l("Overdue"), rep, owner="me", due="overdue"),
+            _on_list(
+                "protection_ending", _l("Protection ends within 3 days"), rep, owner="me", protection="ending"
+            ),
+        ],
+        "due_today": _listed(rep, limit, (Customer.id,), owner="me", due="today"),
+        "overdue": _listed(rep, limit, (Customer.next_followup_on, Customer.id), owner="me", due="overdue"),
+        "protection_ending": _listed(
+            rep, limit, (Customer.protected_until, Customer.id), owner="me", protection="ending"
         ),
         "to_fix": to_fix,
         "rejections": latest_rejections(to_fix),  # the latest reason, by customer id
         "return_visits": return_visits,
         "disputes": disputes,
-        "recent": with_shown_names(rep, mine.order_by(Customer.id.desc()).limit(10)),
+        # 我最近登记的客户: the rep's own customers, newest first (walk-ins the desk registered for them too).
+        "recent": _listed(rep, 10, (Customer.id.desc(),), owner="me"),
     }
+
+
+def registered_today(user: User) -> Count:
+    """The customers registered today that this user's list holds: a rep's own, a manager's team's,
+    everyone's for the audit team and the admin; the desk's are on its home page."""
+    label = _l("Registered today")
+    if user.role == "rep":
+        return _on_list("registered_today", label, user, owner="me", registered="today")
+    if user.role == "reception":
+        number = _desk_today().count()
+        return Count("registered_today", label, number, "home.index", {"_anchor": "registered-today"})
+    return _on_list("registered_today", label, user, registered="today")
+
+
+def _desk_today():
+    return with_people().where(Customer.registered_at >= office_day_start())
 
 
 def home_summary(user: User) -> dict:
     """The few numbers and rows each role looks at first; customers carry `shown_name`."""
-    today_start = office_day_start()
-    summary = {
-        "registered_today": Customer.select().where(Customer.registered_at >= today_start).count(),
-    }
+    summary = {"registered_today": registered_today(user), "counts": []}
     if user.role == "rep":
         summary.update(rep_day(user))
     elif user.role == "manager":
-        summary["pending_first"] = Customer.select().where(Customer.review_status == "pending_first").count()
-        summary["public_pool"] = Customer.select().where(Customer.in_public_pool == True).count()  # noqa: E712
-        summary["open_disputes"] = Dispute.select().where(Dispute.status == "open").count()
-        latest = with_people().order_by(Customer.id.desc()).limit(10)
+        summary["counts"] = [
+            Count("pending_first", _l("Waiting for first review"), queue_count(user), "review.queue"),
+            Count(
+                "public_pool",
+                _l("In the public pool"),
+                Customer.select().where(in_the_pool()).count(),
+                "pool.index",
+            ),
+            Count("open_disputes", _l("Open disputes"), len(disputes_for(user)), "disputes.index"),
+            # The length of /deals/, from its query.
+            Count("deals_waiting", _l("Deals to confirm"), waiting_count(user), "deals.waiting"),
+        ]
+        latest = matching(with_people(), user).order_by(Customer.id.desc()).limit(10)
         summary["recent"] = with_shown_names(user, latest)
     elif user.role == "auditor":
-        summary["pending_second"] = (
-            Customer.select().where(Customer.review_status == "pending_second").count()
-        )
-        summary["reveals_today"] = (
-            AccessLog.select().where(AccessLog.at >= today_start, AccessLog.action == "reveal").count()
-        )
+        today = office_today()
+        reveals = {
+            "tab": "access",
+            "action": "reveal",
+            "date_from": today.isoformat(),
+            "date_to": today.isoformat(),
+        }
+        summary["counts"] = [
+            Count("pending_second", _l("Waiting for second review"), queue_count(user), "review.queue"),
+            Count(
+                "reveals_today",
+                _l("Full numbers revealed today"),
+                log_count("access", LogFilter(action="reveal", date_from=today, date_to=today)),
+                "logs.index",
+                reveals,
+            ),
+        ]
         summary["unusual_activity"] = unusual_activity()
-        summary["alerts"] = recent_alerts(today_start)
+        summary["alerts"] = recent_alerts(office_day_start())
     elif user.role == "admin":
-        summary["users"] = User.select().where(User.active == True).count()  # noqa: E712
-        summary["customers"] = Customer.select().count()
+        summary["counts"] = [
+            Count("users", _l("User accounts"), User.select().count(), "admin.users"),
+            _on_list("customers", _l("Customers on record"), user),
+        ]
         summary["upkeep"] = upkeep()
     elif user.role == "reception":
-        registered = with_people().where(Customer.registered_at >= today_start)
-        summary["recent"] = with_shown_names(user, registered.order_by(Customer.id.desc()).limit(20))
+        registered = _desk_today().order_by(Customer.id.desc()).limit(DESK_TODAY_LIMIT)
+        summary["recent"] = with_shown_names(user, registered)
     return summary

@@ -266,3 +266,9 @@ def mask_id_number(value: str, keep_head: bool = True) -> str:
         return "*" * len(value)
     head = head if keep_head else 0
     return value[:head] + "*" * (len(value) - head - tail) + value[-tail:]
+
+
+def phone_last4(normalised: str | None) -> str:
+    """The 尾号 of a normalised phone: its last four digits (what a masked phone shows anyway)."""
+    digits = "".join(ch for ch in normalised or "" if ch.isdigit())
+    return digits[-4:] if len(digits) >= 4 else ""

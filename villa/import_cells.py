@@ -15,9 +15,17 @@ from villa.clock import OFFICE_TZ, now, office_today
 from villa.crypto import blind_indexes
 from villa.fields import NAME_MAX, NOTES_MAX, name_allowed
 from villa.i18n import force_locale
-from villa.identity import IdentityError, mask_name, mask_phone, normalise_id_number, normalise_phone
+from villa.identity import (
+    IdentityError,
+    mask_name,
+    mask_phone,
+    normalise_id_number,
+    normalise_phone,
+    phone_last4,
+)
 from villa.models import Channel, User
 from villa.ownership import protection_days
+from villa.questions import ANSWERS_MAX, MULTIPLE, join_answers
 from villa.transfer import Outcome
 
 # Text columns stored as they are, each no longer than the client page's form takes.
@@ -26,6 +34,14 @@ LIMITED = {
     "area_band": ("面积", 20),
     "budget": ("预算", 20),
     "notes": ("备注", NOTES_MAX),
+    # The questions villa offices ask (villa.questions): kept as written, like the bands above.
+    "home_area": ("居住区域", 40),
+    "work_area": ("工作区域", 40),
+    "occupation": ("职业", 40),
+    "family_structure": ("家庭结构", 40),
+    "purchase_count": ("置业次数", 40),
+    "concerns": ("关注点", ANSWERS_MAX),
+    "objections": ("抗性点", ANSWERS_MAX),
 }
 GENDERS = {"男": "M", "男士": "M", "先生": "M", "m": "M", "女": "F", "女士": "F", "小姐": "F", "f": "F"}
 UNKNOWN_GENDER = {"", "未知", "-", "—", "/"}
@@ -109,6 +125,7 @@ def _entry(name: str, raw_phone: str, cells: dict, rules: Rules) -> dict:
         "name": name,
         "phone": phone,
         "phone_index": lookup[0],
+        "phone_last4": phone_last4(phone),
         "lookup": lookup,
         "gender": _gender(cells.get("gender")),
         "channel": _channel(cells.get("channel"), rules),
@@ -151,6 +168,8 @@ def _limited_text(cells: dict) -> dict:
     columns = {}
     for name, (header, longest) in LIMITED.items():
         text = cell_text(cells.get(name))
+        if name in MULTIPLE:
+            text = join_answers(text)  # 学区，交通 / 学区;交通 as the office stores them: 学区、交通
         if len(text) > longest:
             raise RowProblem("too_long", column=header, max=longest)
         columns[name] = text

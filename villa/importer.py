@@ -39,6 +39,8 @@ HEADER_FIELDS = {
     "登记日期": "registered_at",
     "备注": "notes",
     "证件号码": "id_number", "身份证号": "id_number", "身份证号码": "id_number",
+    "居住区域": "home_area", "工作区域": "work_area", "职业": "occupation", "家庭结构": "family_structure",
+    "置业次数": "purchase_count", "关注点": "concerns", "抗性点": "objections",
 }  # fmt: skip
 REQUIRED = {"name": "姓名", "phone": "电话", "channel": "来源渠道", "registered_at": "登记日期"}
 LEGACY_NOTICE = "legacy-import"

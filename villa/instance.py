@@ -27,6 +27,21 @@ DEFAULT_SETTINGS = {
     "protection_days_visit": 15,
     "protection_days_call": 7,
     "pool_quota": 20,
+    # Protection policy (villa.ownership): what a reached follow-up renews ("full": the channel's
+    # period, "short": protection_days_short, "none"), the most protection one owner gets in all
+    # (then only a deal stage keeps the customer), the cap of protected customers per rep, and how
+    # long a rep who let a customer lapse waits before taking it back from the pool.
+    "protection_renewal": {
+        "visit": "full",
+        "viewing": "full",
+        "call": "short",
+        "wechat": "short",
+        "sms": "short",
+    },
+    "protection_days_short": 7,
+    "protection_max_days": 90,
+    "protected_customers_cap": 200,
+    "pool_cooldown_days": 30,
     "privacy_notice_version": "2026-11",
     # 购房资格: a local household may own this many homes before buying; a non-local one needs
     # these months of local social insurance or income tax (in the last 5 years) and may own fewer.
@@ -44,6 +59,17 @@ DEFAULT_SETTINGS = {
         "疑似重复登记",
         "未取得客户同意",
     ],
+    # What the customer is told for each reason: never the internal reason itself (villa.messaging).
+    "rejection_customer_texts": {
+        "联系电话无法接通或不是本人": "请确认您登记的联系电话",
+        "客户姓名与证件不符": "请核对您登记的姓名与证件信息",
+        "来源渠道登记有误": "请与您的置业顾问核对登记信息",
+        "购房需求信息不完整": "请补充您的购房需求（户型、面积、预算）",
+        "疑似重复登记": "请与您的置业顾问核对登记信息",
+        "未取得客户同意": "请确认您同意本售楼处的个人信息保护说明",
+    },
+    # ... and for a reason that has no text of its own (typed by the reviewer, or added later).
+    "rejection_customer_default": "请联系您的置业顾问",
     "review_checklist": [
         "姓名、电话与客户本人一致",
         "来源渠道与到访情况相符（中介渠道须有报备）",

@@ -1,6 +1,7 @@
 """Words the office uses for codes, and the template filters that show values safely."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from flask import g
 
@@ -42,6 +43,24 @@ ID_TYPE_LABELS = {
     "hk_macau": _l("HK/Macau permit"),
     "taiwan": _l("Taiwan permit"),
 }
+PAYMENT_LABELS = {
+    "full": _l("Full payment"),
+    "mortgage": _l("Mortgage"),
+    "installment": _l("Instalments"),
+    "other": _l("Other"),
+}
+DEAL_STATUS_LABELS = {
+    "pending": _l("Waiting for the manager's confirmation"),
+    "confirmed": _l("Confirmed"),
+    "cancelled": _l("Cancelled"),
+}
+CHANNEL_KIND_LABELS = {
+    "direct": _l("Direct (walk-in)"),
+    "online": _l("Online"),
+    "event": _l("Event"),
+    "referral": _l("Referral"),
+    "broker": _l("Broker or agency"),
+}
 GENDER_LABELS = {"M": _l("Male"), "F": _l("Female"), "U": _l("Not given")}
 FOLLOWUP_KIND_LABELS = {
     "call": _l("Phone call"),
@@ -75,6 +94,19 @@ def localdatetime(value) -> str:
     return office_time(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
+def yuan(value) -> str:
+    """A sum of money in yuan as the office writes it: ¥12,800,000."""
+    return "" if value is None else f"¥{int(value):,}"
+
+
+def square_metres(value) -> str:
+    """An area as the office writes it: 286.5㎡ (no trailing zeros, whatever the database returns)."""
+    if value is None:
+        return ""
+    text = f"{Decimal(str(value)):f}"
+    return (text.rstrip("0").rstrip(".") if "." in text else text) + "㎡"
+
+
 def _privacy_notice_text() -> str:
     from villa.settings import read
 
@@ -100,6 +132,8 @@ def init_app(app):
         id_type_label=_label(ID_TYPE_LABELS),
         gender_label=_label(GENDER_LABELS),
         followup_kind_label=_label(FOLLOWUP_KIND_LABELS),
+        payment_label=_label(PAYMENT_LABELS),
+        deal_status_label=_label(DEAL_STATUS_LABELS),
         now=now,
         grades=GRADES,
         stage_labels=STAGE_LABELS,
@@ -114,4 +148,6 @@ def init_app(app):
         localdate=localdate,
         localdatetime=localdatetime,
         localtime=localtime,
+        yuan=yuan,
+        square_metres=square_metres,
     )

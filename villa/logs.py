@@ -3,7 +3,6 @@ for the audit team among them). Nothing here writes: the logs are append-only, a
 command edits or deletes a row.
 """
 
-import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -37,16 +36,29 @@ def log_page(log: str, filters: LogFilter, before_id: int | None = None):
     Keyset pagination on the id stays fast however long the log grows.
     """
     model = LOGS[log]
-    query = model.select(model, User).join(User, JOIN.LEFT_OUTER, on=(model.actor == User.id))
-    if log == "alerts":
-        query = query.where(model.action.in_(alert_actions()))
-    for condition in _conditions(model, filters):
-        query = query.where(condition)
+    query = _filtered(
+        log, model.select(model, User).join(User, JOIN.LEFT_OUTER, on=(model.actor == User.id)), filters
+    )
     if before_id and 0 < before_id <= MAX_ID:
         query = query.where(model.id < before_id)
     rows = list(query.order_by(model.id.desc()).limit(PAGE_SIZE + 1))
     more = len(rows) > PAGE_SIZE
     return rows[:PAGE_SIZE], (rows[PAGE_SIZE - 1].id if more else None)
+
+
+def log_count(log: str, filters: LogFilter) -> int:
+    """How many entries the log page holds with these filters, over all its pages."""
+    model = LOGS[log]
+    return _filtered(log, model.select(), filters).count()
+
+
+def _filtered(log: str, query, filters: LogFilter):
+    model = LOGS[log]
+    if log == "alerts":
+        query = query.where(model.action.in_(alert_actions()))
+    for condition in _conditions(model, filters):
+        query = query.where(condition)
+    return query
 
 
 def _conditions(model, filters: LogFilter):
@@ -97,8 +109,3 @@ def who_saw(customer: Customer, limit: int = WHO_SAW_ROWS) -> list[AccessLog]:
         .order_by(AccessLog.id.desc())
         .limit(limit)
     )
-
-
-def stored_value(value) -> str:
-    """A value of an audit entry's changes as stored (JSON for anything but text)."""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

@@ -19,6 +19,7 @@ from peewee import JOIN
 from villa.customers import can_reveal
 from villa.identity import mask_name
 from villa.models import Customer, OutboxMessage, Setting, User, now
+from villa.settings import read
 
 log = logging.getLogger("villa.messaging")
 KINDS = ("rejection", "approval")
@@ -57,7 +58,8 @@ def gateway() -> Gateway:
 
 
 def render(kind: str, customer: Customer, reason: str = "") -> str:
-    """The message text from the office's template; only the name and the reason go in."""
+    """The message text from the office's template; only the name and the text for the customer
+    (customer_text, never the internal reason) go in."""
     templates = Setting.read("message_templates", {}) or {}
     text = templates.get(kind) or "{name}"
     # One pass, so a name or reason that happens to contain "{reason}" or "{name}" stays as typed.
@@ -66,11 +68,26 @@ def render(kind: str, customer: Customer, reason: str = "") -> str:
     return body[:MAX_LENGTH]
 
 
+def customer_text(reason: str) -> str:
+    """What the customer is told for a rejection reason: the text the office wrote for the listed
+    reason it starts with (the reviewer's details after "：" stay inside), else the default text.
+    Never the internal reason."""
+    reason = (reason or "").strip()
+    texts = read("rejection_customer_texts")
+    listed = [r for r in read("rejection_reasons") if reason == r or reason.startswith(f"{r}：")]
+    text = texts.get(max(listed, key=len)) if listed else None
+    # The template goes on after {reason}, with its own full stop.
+    return (text or read("rejection_customer_default")).rstrip("。.！!")
+
+
 def compose(customer: Customer, kind: str, reason: str = "") -> OutboxMessage | None:
-    """Put the message for this review outcome in the outbox (inside the decision's transaction)."""
+    """Put the message for this review outcome in the outbox (inside the decision's transaction).
+
+    A rejection's internal reason stays inside: the customer reads the office's text for it."""
     if kind == "approval" and not Setting.read("notify_on_approval", False):
         return None
-    return OutboxMessage.create(customer=customer, kind=kind, body=render(kind, customer, reason))
+    shown = customer_text(reason) if kind == "rejection" else ""
+    return OutboxMessage.create(customer=customer, kind=kind, body=render(kind, customer, shown))
 
 
 def deliver(message: OutboxMessage) -> OutboxMessage:

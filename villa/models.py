@@ -4,10 +4,13 @@ import json
 
 from flask_login import UserMixin
 from peewee import (
+    BigIntegerField,
     BooleanField,
     CharField,
+    CompositeKey,
     DateField,
     DateTimeField,
+    DecimalField,
     ForeignKeyField,
     IntegerField,
     Model,
@@ -107,6 +110,8 @@ class Customer(BaseModel):
     age_band = CharField(max_length=8, default="")
     phone = EncryptedField()
     phone_index = CharField(max_length=64, unique=True)
+    # 尾号: the last four digits, which every masked phone shows anyway; searchable (migration 0014).
+    phone_last4 = CharField(max_length=4, default="", index=True)
     alt_phone = EncryptedField(null=True)
     alt_phone_index = CharField(max_length=64, null=True, index=True)
     id_type = CharField(max_length=10, default="resident")
@@ -135,6 +140,14 @@ class Customer(BaseModel):
     stage = CharField(max_length=10, default="registered", index=True)
     lost_reason = CharField(max_length=200, default="")
     notes = TextField(default="")
+    # The questions villa offices ask (migration 0018; option lists in villa.questions).
+    home_area = CharField(max_length=40, default="")
+    work_area = CharField(max_length=40, default="")
+    occupation = CharField(max_length=40, default="")
+    family_structure = CharField(max_length=40, default="")
+    purchase_count = CharField(max_length=40, default="")
+    concerns = CharField(max_length=200, default="")  # several, joined by "、"
+    objections = CharField(max_length=200, default="")  # several, joined by "、"
     # Purchase eligibility (购房资格) as declared at the desk.
     hukou_local = BooleanField(null=True)
     social_insurance_months = IntegerField(null=True)
@@ -145,6 +158,9 @@ class Customer(BaseModel):
     in_public_pool = BooleanField(default=False, index=True)
     pool_since = DateTimeField(null=True, index=True)
     claimed_at = DateTimeField(null=True)  # taken from the public pool: counts against the rep's quota
+    # The maximum protection counts from owned_since; previous_owner waits out the pool cooldown (0015).
+    owned_since = DateTimeField(null=True)
+    previous_owner = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
     registered_by = ForeignKeyField(User, backref="registrations", on_delete="RESTRICT")
     registered_at = DateTimeField(default=now, index=True)
     # Review.
@@ -168,6 +184,26 @@ class Customer(BaseModel):
             (("channel", "visit_type", "registered_at"), False),
             (("channel", "stage", "grade", "registered_at"), False),
             (("owner", "registered_at", "stage", "first_followup_at"), False),
+            # The scorecard by owner (migration 0014): registrations and completeness of what a rep owns.
+            (
+                (
+                    "owner",
+                    "registered_at",
+                    "name",
+                    "phone_index",
+                    "channel",
+                    "gender",
+                    "age_band",
+                    "unit_type",
+                    "area_band",
+                    "budget",
+                    "purpose",
+                    "hukou_local",
+                    "social_insurance_months",
+                    "homes_owned",
+                ),
+                False,
+            ),
             (
                 (
                     "registered_by",
@@ -320,9 +356,23 @@ class RotationEntry(BaseModel):
     checked_in_at = DateTimeField(default=now)
     assigned_count = IntegerField(default=0)
     last_assigned_at = DateTimeField(null=True)
+    manual_walk_ins = IntegerField(default=0)  # "Took a walk-in" without a registration (0015)
 
     class Meta:
         indexes = ((("day", "rep"), True),)
+
+
+class RotationSkip(BaseModel):
+    """A walk-in given out of turn: to whom, whose turn it was, and why (migration 0015)."""
+
+    day = DateField(index=True)
+    at = DateTimeField(default=now)
+    given_to = ForeignKeyField(User, backref="+", on_delete="RESTRICT")
+    skipped = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT")
+    reason = CharField(max_length=20)  # customer_choice, referral, language, other
+    note = CharField(max_length=200, default="")
+    actor = ForeignKeyField(User, backref="+", on_delete="RESTRICT")
+    visit = ForeignKeyField(Visit, null=True, backref="+", on_delete="SET NULL")
 
 
 class Material(BaseModel):
@@ -613,6 +663,54 @@ class SecretSetting(BaseModel):
     value = EncryptedField()
 
 
+# Deals (migration 0016): 认筹 / 认购 / 签约 with their unit, price and the manager's confirmation.
+DEAL_STAGES = ("pledged", "subscribed", "signed")
+PAYMENT_METHODS = ("full", "mortgage", "installment", "other")
+
+
+class Deal(BaseModel):
+    """One 认筹, 认购 or 签约 of a customer: the unit, the price, who recorded and confirmed it.
+
+    status: pending (认购/签约 waiting for the manager; the customer's stage has not moved yet),
+    confirmed (the stage moved to `stage`), cancelled (退筹/退房, or refused by the manager).
+    `rep` is the customer's owner when the deal was recorded: the rep it counts for.
+    """
+
+    customer = ForeignKeyField(Customer, backref="deals", on_delete="CASCADE")
+    stage = CharField(max_length=10)
+    unit_number = CharField(max_length=30)
+    area = DecimalField(max_digits=8, decimal_places=2, auto_round=True)  # ㎡
+    price = BigIntegerField()  # total, 元
+    deal_date = DateField(index=True)
+    payment = CharField(max_length=12)
+    status = CharField(max_length=10, default="pending", index=True)
+    stage_before = CharField(max_length=10)
+    rep = ForeignKeyField(User, null=True, backref="deals", on_delete="RESTRICT")
+    recorded_by = ForeignKeyField(User, backref="deals_recorded", on_delete="RESTRICT")
+    recorded_at = DateTimeField(default=now)
+    confirmed_by = ForeignKeyField(User, null=True, backref="deals_confirmed", on_delete="RESTRICT")
+    confirmed_at = DateTimeField(null=True)
+    cancelled_by = ForeignKeyField(User, null=True, backref="deals_cancelled", on_delete="RESTRICT")
+    cancelled_at = DateTimeField(null=True)
+    cancel_reason = CharField(max_length=200, default="")
+
+    class Meta:
+        indexes = ((("customer", "recorded_at"), False), (("status", "deal_date"), False))
+
+
+class NameGram(BaseModel):
+    """Each character and each pair of adjacent characters of a customer's name (villa.name_index).
+
+    Written only by database triggers on customer (migrations/0019_name_grams.py), never by the app.
+    """
+
+    gram = CharField(max_length=2)
+    customer_id = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("gram", "customer_id")
+
+
 # Every table, in the order of their dependencies (villa.keys walks them to re-encrypt).
 ALL_MODELS = (
     User,
@@ -625,6 +723,7 @@ ALL_MODELS = (
     Visit,
     Dispute,
     RotationEntry,
+    RotationSkip,
     Material,
     MaterialGiven,
     FollowUp,
@@ -645,4 +744,6 @@ ALL_MODELS = (
     NotificationDelivery,
     NotificationPreference,
     SecretSetting,
+    Deal,
+    NameGram,
 )

@@ -3,31 +3,26 @@
 import json
 from datetime import timedelta
 
-from villa.db import db, is_sqlite, write_transaction
+from peewee import fn
+
+from villa import settings
+from villa.db import is_sqlite, write_transaction
 from villa.i18n import lazy_gettext as _l
+from villa.labels import localdate
 from villa.models import AuditLog, Channel, Customer, Dispute, Setting, User, now
 from villa.notify import messages as staff_notifications
 
-
-class OwnershipError(ValueError):
-    def __init__(self, message):
-        super().__init__(str(message))
-        self.message = message
-
-
-def protection_days(channel: Channel, visit_type: str) -> int:
-    """The channel's own period, else the office default for a visit or a call."""
-    if channel.protection_days:
-        return channel.protection_days
-    return int(Setting.read(f"protection_days_{visit_type}", 15 if visit_type == "visit" else 7))
-
-
-def protection_end(channel: Channel, visit_type: str, start=None):
-    return (start or now()) + timedelta(days=protection_days(channel, visit_type))
-
-
-def is_protected(customer: Customer) -> bool:
-    return bool(customer.owner_id and customer.protected_until and customer.protected_until > now())
+# The protection policy lives in villa.protection; these names are still imported from here.
+from villa.protection import (  # noqa: F401
+    RELEASABLE_STAGES,
+    OwnershipError,
+    check_cap,
+    cooldown_end,
+    first_protection,
+    is_protected,
+    protection_days,
+    protection_end,
+)
 
 
 def _ownership_row(customer_id: int, actor: User | None, action: str, details: dict) -> dict:
@@ -46,10 +41,6 @@ def record_ownership(customer: Customer, actor: User | None, action: str, **deta
     AuditLog.insert(_ownership_row(customer.id, actor, action, details)).execute()
 
 
-# Only customers still in the protection game lapse: registered or visited. Once a deal is in
-# progress (pledged, subscribed) or done (signed) the customer stays with the rep who made it,
-# whatever the clock says; lost customers are kept too, as the rep's record of why.
-RELEASABLE_STAGES = ("registered", "visited")
 _CHUNK = 500  # ids per statement: well under any database's bound-parameter limit
 
 
@@ -59,12 +50,14 @@ def release_lapsed(moment=None, actor: User | None = None) -> list[int]:
     Returns the ids released; running it again releases nothing more.
     """
     moment = moment or now()
+    longest = moment - timedelta(days=settings.read("protection_max_days"))
     with write_transaction():
         lapsed = (
-            Customer.select(Customer.id, User.username)
+            Customer.select(Customer.id, User.username, Customer.protected_until)
             .join(User, on=(Customer.owner == User.id))
             .where(
-                Customer.protected_until < moment,
+                (Customer.protected_until < moment)
+                | (fn.COALESCE(Customer.owned_since, Customer.registered_at) < longest),
                 Customer.stage.in_(RELEASABLE_STAGES),
                 Customer.in_public_pool == False,  # noqa: E712
                 Customer.archived_at.is_null(),
@@ -78,15 +71,28 @@ def release_lapsed(moment=None, actor: User | None = None) -> list[int]:
         for start in range(0, len(released), _CHUNK):
             chunk = released[start : start + _CHUNK]
             Customer.update(
-                owner=None, in_public_pool=True, pool_since=moment, claimed_at=None, updated_at=moment
-            ).where(Customer.id.in_([customer_id for customer_id, _ in chunk])).execute()
+                previous_owner=Customer.owner,
+                owner=None,
+                in_public_pool=True,
+                pool_since=moment,
+                claimed_at=None,
+                owned_since=None,
+                updated_at=moment,
+            ).where(Customer.id.in_([customer_id for customer_id, *_ in chunk])).execute()
             AuditLog.insert_many(
                 [
-                    _ownership_row(customer_id, actor, "released_to_pool", {"from": username})
-                    for customer_id, username in chunk
+                    _ownership_row(customer_id, actor, "released_to_pool", _released(username, until, moment))
+                    for customer_id, username, until in chunk
                 ]
             ).execute()
-    return [customer_id for customer_id, _ in released]
+    return [customer_id for customer_id, *_ in released]
+
+
+def _released(username: str, protected_until, moment) -> dict:
+    """What the audit log says of a release; "longest_protection" when the period still ran."""
+    if protected_until is not None and protected_until >= moment:
+        return {"from": username, "why": "longest_protection"}
+    return {"from": username}
 
 
 def pool_quota() -> int:
@@ -98,30 +104,46 @@ def active_claims(rep: User) -> int:
     return Customer.select().where(Customer.owner == rep, Customer.claimed_at.is_null(False)).count()
 
 
-def claim(customer: Customer, rep: User, visit_type: str | None = None, walked_in: bool = False) -> Customer:
-    """A rep takes a customer from the public pool, within the quota; of two reps racing, one wins."""
+def claim(
+    customer: Customer,
+    rep: User,
+    visit_type: str | None = None,
+    walked_in: bool = False,
+    handed_by: User | None = None,
+) -> Customer:
+    """A rep takes a customer from the public pool, within the quota and the cap, and not while the
+    cooldown of a customer they let lapse runs; of two reps racing, one wins. `handed_by`: the desk
+    gave the walk-in to this rep through the rotation, which is no claim of theirs (no quota)."""
     moment = now()
     visit_type = visit_type or customer.visit_type
     changes = {
         "owner": rep.id,
         "in_public_pool": False,
         "pool_since": None,
-        "claimed_at": moment,
-        "protected_until": protection_end(customer.channel, visit_type, moment),
+        "claimed_at": None if handed_by else moment,
+        "owned_since": moment,
+        "protected_until": first_protection(customer.channel, visit_type, moment),
         "updated_at": moment,
     }
     if walked_in:
         changes["last_activity_at"] = moment
     with write_transaction():
-        if not is_sqlite():
-            # One rep's claims take turns, so two tabs cannot both pass the quota check.
-            db.execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", (_PG_QUOTA_LOCK, rep.id))
+        check_cap(rep)  # takes the rep's lock on PostgreSQL: the quota check below is serialised too
         quota = pool_quota()
-        if active_claims(rep) >= quota:
+        if not handed_by and active_claims(rep) >= quota:
             raise OwnershipError(
                 _l(
                     "You already hold %(quota)d customers from the public pool, the most allowed.",
                     quota=quota,
+                )
+            )
+        waits_until = cooldown_end(customer, rep)
+        if waits_until:
+            raise OwnershipError(
+                _l(
+                    "%(name)s let this customer go to the pool: they may take it back from %(date)s.",
+                    name=rep.display_name,
+                    date=localdate(waits_until),
                 )
             )
         taken = (
@@ -135,14 +157,14 @@ def claim(customer: Customer, rep: User, visit_type: str | None = None, walked_i
         )
         if not taken:
             raise OwnershipError(_l("This customer is no longer in the public pool."))
-        record_ownership(customer, rep, "pool_taken" if walked_in else "pool_claimed", owner=rep.username)
+        if handed_by:
+            record_ownership(customer, handed_by, "pool_handed_out", owner=rep.username)
+        else:
+            record_ownership(customer, rep, "pool_taken" if walked_in else "pool_claimed", owner=rep.username)
     for name, value in changes.items():
         setattr(customer, name, value)
     customer.owner = rep
     return customer
-
-
-_PG_QUOTA_LOCK = 0x706F6F6C  # "pool": the advisory-lock namespace of per-rep claims
 
 
 def take_from_pool(customer: Customer, rep: User, visit_type: str) -> Customer:
@@ -175,7 +197,8 @@ def reassign(customer: Customer, manager: User, new_owner: User | None, reason: 
     with write_transaction():
         customer.owner = new_owner
         customer.in_public_pool, customer.pool_since, customer.claimed_at = False, None, None
-        customer.protected_until = protection_end(customer.channel, customer.visit_type, moment)
+        customer.owned_since = moment
+        customer.protected_until = first_protection(customer.channel, customer.visit_type, moment)
         customer.updated_at = moment
         customer.save()
         record_ownership(
@@ -251,8 +274,8 @@ def decide_dispute(dispute: Dispute, manager: User, decision: str, note: str) ->
             raise OwnershipError(_l("Only the manager of the customer's owner decides this dispute."))
         if decision == "to_claimant":
             customer.owner = dispute.claimant
-            customer.in_public_pool = False
-            customer.protected_until = protection_end(customer.channel, customer.visit_type)
+            customer.in_public_pool, customer.owned_since = False, now()
+            customer.protected_until = first_protection(customer.channel, customer.visit_type, now())
             customer.save()
         dispute.status, dispute.decision, dispute.decision_note = "decided", decision, note.strip()
         dispute.decided_by, dispute.decided_at = manager, now()
@@ -296,6 +319,11 @@ def _open_dispute_locked(dispute: Dispute) -> tuple[Dispute, Customer]:
 POOL_PAGE_SIZE = 25
 
 
+def in_the_pool():
+    """The customers the pool page lists (and the manager's home counts)."""
+    return (Customer.in_public_pool == True) & Customer.anonymised_at.is_null()  # noqa: E712
+
+
 def pool_page(before: tuple | None = None):
     """One page of the public pool, newest in it first; `before` is the (pool_since, id) cursor.
 
@@ -304,7 +332,7 @@ def pool_page(before: tuple | None = None):
     query = (
         Customer.select(Customer, Channel)
         .join(Channel)
-        .where(Customer.in_public_pool == True, Customer.anonymised_at.is_null())  # noqa: E712
+        .where(in_the_pool())
         .order_by(Customer.pool_since.desc(nulls="LAST"), Customer.id.desc())
     )
     if before:

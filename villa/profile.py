@@ -18,7 +18,8 @@ from villa.db import write_transaction
 from villa.fields import CUSTOMER_FIELDS
 from villa.i18n import lazy_gettext as _l
 from villa.identity import normalise_phone
-from villa.models import STAGES, AuditLog, Customer, User, now
+from villa.models import DEAL_STAGES, STAGES, AuditLog, Customer, Deal, User, now
+from villa.questions import MULTIPLE, QUESTIONS, join_answers, split_answers
 
 FUNNEL = STAGES[:-1]  # registered → visited → pledged → subscribed → signed; "lost" stands apart
 # A changed identity makes the approved registration a new one for the reviewers.
@@ -91,6 +92,7 @@ EDITABLE = {
     "referrer_name": _editable("referrer_name"),
     "broker_agency": _editable("broker_agency"),
     "broker_name": _editable("broker_name"),
+    **{name: _editable(name) for name in QUESTIONS},
 }
 
 
@@ -123,6 +125,8 @@ def form_value(customer: Customer, field_name: str) -> str:
     value = current_value(customer, field_name)
     if field_name == "hukou_local":
         return {True: "yes", False: "no"}.get(value, "")
+    if field_name in MULTIPLE:
+        return join_answers(value)
     return "" if value is None else str(value)
 
 
@@ -158,8 +162,13 @@ def update_field(customer: Customer, actor: User, field_name: str, values) -> Cu
 
 def _validated(customer: Customer, field_name: str, spec: Editable, values):
     if not isinstance(values, Mapping):
-        values = {field_name: "" if values is None else str(values), "id_type": customer.id_type}
-    form = form_class(field_name)(formdata=_FormData({n: values.get(n) or "" for n in spec.fields}))
+        values = {field_name: "" if values is None else values, "id_type": customer.id_type}
+    sent = {n: values.get(n) or "" for n in spec.fields}
+    if field_name in MULTIPLE:
+        sent[field_name] = split_answers(sent[field_name])
+    elif not isinstance(sent[field_name], str):
+        sent[field_name] = str(sent[field_name])
+    form = form_class(field_name)(formdata=_FormData(sent))
     if not form.validate():
         name, errors = next((f.name, f.errors) for f in form if f.errors)
         raise ProfileError(name, errors[0])
@@ -172,6 +181,8 @@ def _validated(customer: Customer, field_name: str, spec: Editable, values):
         return _YES_NO.get(data)
     if field_name in ("social_insurance_months", "homes_owned"):
         return data
+    if field_name in MULTIPLE:
+        return join_answers(data)
     if field_name == "phone":
         return form.normal_phone
     text = (data or "").strip().replace("\r\n", "\n")
@@ -186,6 +197,8 @@ def _sent_back_unchanged(customer: Customer, field_name: str, values) -> bool:
     if field_name in TYPED_FRESH:
         return False
     sent = values.get(field_name) if isinstance(values, Mapping) else values
+    if field_name in MULTIPLE:  # the boxes come back in the list's order, not the stored one
+        return sorted(split_answers(sent)) == sorted(split_answers(form_value(customer, field_name)))
     return _plain(sent) == _plain(form_value(customer, field_name))
 
 
@@ -216,7 +229,9 @@ class _FormData(dict):
     """The little of a MultiDict that WTForms reads."""
 
     def getlist(self, key):
-        return [self[key]] if key in self else []
+        if key not in self:
+            return []
+        return list(self[key]) if isinstance(self[key], list) else [self[key]]
 
 
 def _stores_something(new) -> bool:
@@ -246,7 +261,7 @@ def _apply(customer: Customer, field_name: str, new) -> list:
     """Set the new value (through the blind-index setters for phone and ID); the columns touched."""
     if field_name == "phone":
         set_phone(customer, new)
-        return [Customer.phone, Customer.phone_index]
+        return [Customer.phone, Customer.phone_index, Customer.phone_last4]
     if field_name == "alt_phone":
         set_alt_phone(customer, new)
         return [Customer.alt_phone, Customer.alt_phone_index]
@@ -289,6 +304,13 @@ def change_stage(customer: Customer, actor: User, stage: str, lost_reason: str =
         return customer
     if stage not in next_stages(customer):
         raise ProfileError("stage", _l("A customer moves forward only; only a lost customer goes back."))
+    if stage in DEAL_STAGES:
+        raise ProfileError("stage", _l("Record the deal to move to this stage."))
+    open_deals = Deal.select().where(Deal.customer == customer.id, Deal.status.in_(("pending", "confirmed")))
+    if open_deals.where(Deal.status == "pending").exists():
+        raise ProfileError("stage", _l("A deal of this customer is waiting for the manager's confirmation."))
+    if stage == "lost" and open_deals.exists():
+        raise ProfileError("stage", _l("Cancel the customer's deal first (退筹/退房), with its reason."))
     if stage == "lost" and not lost_reason:
         raise ProfileError("lost_reason", _l("Say why the customer was lost."))
     if len(lost_reason) > 200:

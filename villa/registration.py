@@ -5,16 +5,19 @@ from dataclasses import dataclass, field
 from peewee import JOIN, SQL, ForeignKeyField, IntegrityError
 
 from villa import rotation
+from villa.clock import office_day_start
 from villa.crypto import blind_indexes
 from villa.customers import can_see_full, customer_by_id, set_alt_phone, set_id_number, set_phone
 from villa.db import insert_one, write_transaction
 from villa.identity import try_normalise_id_number, try_normalise_phone
+from villa.labels import localdate
 from villa.lookups import begin_lookup, exact_number
 from villa.materials import record_handover
 from villa.models import AuditLog, Channel, Customer, Setting, User, Visit, now
 from villa.notify import messages as staff_notifications
-from villa.ownership import is_protected, protection_end
+from villa.ownership import claim
 from villa.prepared import Prepared, slot
+from villa.protection import check_cap, first_protection, is_protected, renewed_protection
 
 
 class DuplicateCustomer(Exception):
@@ -42,6 +45,7 @@ class Registration:
     id_number: str = ""
     sensitive_consent: bool = False
     via_rotation: bool = False
+    out_of_turn: tuple | None = None  # (reason, note, the rep whose turn it was): villa.rotation
     details: dict = field(default_factory=dict)  # further Customer columns: needs, eligibility, notes
     material_ids: list = field(default_factory=list)
 
@@ -68,6 +72,9 @@ def _with_owner():
         Customer.owner,
         Customer.protected_until,
         Customer.registered_at,
+        # And what decides how long the protection runs (villa.ownership.is_protected).
+        Customer.stage,
+        Customer.owned_since,
         # What decides whether the caller sees the name in full (villa.customers.can_see_full).
         Customer.registered_by,
         Customer.in_public_pool,
@@ -136,8 +143,9 @@ def register(actor: User, entry: Registration) -> Customer:
     customer = _new_customer(actor, entry)
     try:
         with write_transaction():
+            check_cap(entry.owner)
             customer.id = insert_one(Customer, _stored_values(customer))
-            Visit.create(
+            visit = Visit.create(
                 customer=customer,
                 kind=entry.visit_type,
                 received_by=actor,
@@ -147,6 +155,8 @@ def register(actor: User, entry: Registration) -> Customer:
             )
             if entry.via_rotation:
                 rotation.assign(entry.owner, actor)
+            if entry.out_of_turn:
+                rotation.record_skip(entry.owner, actor, *entry.out_of_turn, visit=visit)
             if entry.material_ids:
                 record_handover(customer, entry.material_ids, actor)
             AuditLog.on_customer(
@@ -171,7 +181,8 @@ def _new_customer(actor: User, entry: Registration) -> Customer:
         owner=entry.owner,
         registered_by=actor,
         registered_at=moment,
-        protected_until=protection_end(entry.channel, entry.visit_type, moment),
+        owned_since=moment,
+        protected_until=first_protection(entry.channel, entry.visit_type, moment),
         consent_at=moment,
         notice_version=Setting.read("privacy_notice_version", "1"),
         stage="visited" if entry.visit_type == "visit" else "registered",
@@ -199,13 +210,57 @@ def _stored_values(customer: Customer) -> dict:
 
 
 def log_return_visit(customer: Customer, actor: User, kind: str = "visit", note: str = "") -> Visit:
-    """A known customer came back: the visit goes to the owning rep's day; no rotation turn is used."""
+    """A known customer came back: the visit goes to the owning rep's day; no rotation turn is used.
+    For the owner it counts as a reached contact of its kind: it renews protection as a follow-up would."""
     with write_transaction():
         visit = Visit.create(customer=customer, kind=kind, received_by=actor, rep=customer.owner, note=note)
         if kind == "visit" and customer.stage == "registered":
             customer.stage = "visited"
         customer.last_activity_at = now()
+        renewed = renewed_protection(customer, kind, visit.at)
+        changes = {}
+        if renewed is not None and renewed != customer.protected_until:
+            changes["protected_until"] = [localdate(customer.protected_until), localdate(renewed)]
+            customer.protected_until = renewed
         customer.save()
-        AuditLog.on_customer(customer, actor, "return_visit")
+        AuditLog.on_customer(customer, actor, "return_visit", changes)
         staff_notifications.return_visit(visit, actor)
     return visit
+
+
+def hand_out_from_pool(
+    customer: Customer, rep: User, actor: User, kind: str, via_rotation: bool, out_of_turn: tuple | None
+) -> Visit:
+    """A customer from the public pool walked in (or called) and the desk gave them to `rep`, who
+    becomes the owner: in turn through the rotation, or out of turn with the reason. One transaction."""
+    with write_transaction():
+        claim(customer, rep, kind, walked_in=True, handed_by=actor)
+        visit = Visit.create(
+            customer=customer, kind=kind, received_by=actor, rep=rep, via_rotation=via_rotation
+        )
+        if kind == "visit" and customer.stage == "registered":
+            customer.stage = "visited"
+            customer.save(only=[Customer.stage])
+            AuditLog.on_customer(customer, actor, "stage_changed", {"stage": ["registered", "visited"]})
+        if via_rotation:
+            rotation.assign(rep, actor)
+        if out_of_turn:
+            rotation.record_skip(rep, actor, *out_of_turn, visit=visit)
+        staff_notifications.return_visit(visit, actor)
+    return visit
+
+
+def todays_desk_visits():
+    """The desk's 今日来访与来电: today's visits and calls, newest first, with the customer, who
+    received them and the rep, in one query."""
+    receiver, rep = User.alias(), User.alias()
+    return (
+        Visit.select(Visit, Customer, receiver, rep)
+        .join(Customer)
+        .switch(Visit)
+        .join(receiver, on=(Visit.received_by == receiver.id))
+        .switch(Visit)
+        .join(rep, JOIN.LEFT_OUTER, on=(Visit.rep == rep.id))
+        .where(Visit.at >= office_day_start())
+        .order_by(Visit.at.desc())
+    )

@@ -207,6 +207,7 @@ def _anonymise_rows(ids: list[int], actor: User | None, reason: str, moment: dat
             Customer.name: Value(NAME_PREFIX).concat(Customer.id.cast("TEXT")),
             Customer.phone: PHONE_PLACEHOLDER,
             Customer.phone_index: Value(INDEX_PREFIX).concat(Customer.id.cast("TEXT")),
+            Customer.phone_last4: "",
             **dict.fromkeys(CLEARED_COLUMNS, None),
             **dict.fromkeys(FREE_TEXT_COLUMNS, ""),
             # Nobody can reach them any more: keep them off every rep's list of calls to make.

@@ -198,11 +198,49 @@ class QueueFilters:
     registered_to: date | None = None
 
 
-def queue(user: User, filters: QueueFilters | None = None) -> list[Customer]:
-    """The registrations waiting at this user's level, oldest first; a manager sees their team's."""
+@dataclass
+class QueuePage:
+    """One page of the queue: at most QUEUE_LIMIT registrations, oldest first, of `total` waiting."""
+
+    customers: list
+    total: int
+    page: int  # from 1
+    pages: int
+
+    @property
+    def capped(self) -> bool:
+        return self.total > len(self.customers)
+
+    @property
+    def first(self) -> int:
+        """The position of the page's first row in the whole queue, from 1."""
+        return (self.page - 1) * QUEUE_LIMIT + 1
+
+
+def queue(user: User, filters: QueueFilters | None = None, page: int = 1) -> QueuePage:
+    """The registrations waiting at this user's level, oldest first, a page of QUEUE_LIMIT at a
+    time; a manager sees their team's. The total is of the same query (the home page counts it)."""
+    query = queue_query(user, filters)
+    if query is None:
+        return QueuePage([], 0, 1, 1)
+    total = query.count()
+    pages = max(1, -(-total // QUEUE_LIMIT))
+    page = min(max(1, page), pages)
+    ordered = query.order_by(Customer.registered_at, Customer.id)
+    return QueuePage(list(ordered.offset((page - 1) * QUEUE_LIMIT).limit(QUEUE_LIMIT)), total, page, pages)
+
+
+def queue_count(user: User) -> int:
+    """How many registrations wait in this user's queue (all pages, no filter)."""
+    query = queue_query(user)
+    return 0 if query is None else query.count()
+
+
+def queue_query(user: User, filters: QueueFilters | None = None):
+    """The query of the registrations waiting at this user's level; None for who reviews nothing."""
     level = level_for(user)
     if level is None:
-        return []
+        return None
     filters = filters or QueueFilters()
     Owner = User.alias()
     query = (
@@ -232,7 +270,7 @@ def queue(user: User, filters: QueueFilters | None = None) -> list[Customer]:
     if filters.registered_to:
         end = office_day_start(filters.registered_to + timedelta(days=1))
         query = query.where(Customer.registered_at < end)
-    return list(query.order_by(Customer.registered_at, Customer.id).limit(QUEUE_LIMIT))
+    return query
 
 
 def batch_approve(customer_ids, reviewer: User) -> tuple[list[Customer], list[int]]:

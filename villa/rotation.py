@@ -8,23 +8,43 @@ from peewee import SQL, fn
 
 from villa.db import db, is_sqlite, write_transaction
 from villa.i18n import lazy_gettext as _l
-from villa.models import AuditLog, RotationEntry, User, now, office_today
+from villa.models import (
+    AuditLog,
+    RotationEntry,
+    RotationSkip,
+    User,
+    Visit,
+    now,
+    office_day_start,
+    office_today,
+)
 from villa.prepared import Prepared, slot
 
 SKIP_REASONS = ("busy", "away")
 ON_DUTY = ("available", "busy", "away")
 STATUS_LABELS = {"available": _l("Available"), "busy": _l("With a customer"), "away": _l("Away")}
 SKIP_LABELS = {"busy": _l("With a customer (keeps their place)"), "away": _l("Away (to the back)")}
+# A walk-in given to someone else than the rep whose turn it is needs one of these reasons.
+OUT_OF_TURN_REASONS = ("customer_choice", "referral", "language", "other")
+OUT_OF_TURN_LABELS = {
+    "customer_choice": _l("The customer asked for this rep"),
+    "referral": _l("Referred by an existing customer"),
+    "language": _l("Language"),
+    "other": _l("Other"),
+}
+NOTE_MAX = 200
 # Any constant keys the PostgreSQL advisory lock; the office day is the second key.
 _PG_LOCK_KEY = 0x7669
 
 
 class RotationError(ValueError):
-    """A rotation action the desk cannot do; `.message` says why, in the desk's language."""
+    """A rotation action the desk cannot do; `.message` says why, in the desk's language; `.field`
+    names the form field to fix, when there is one."""
 
-    def __init__(self, message):
+    def __init__(self, message, field=None):
         super().__init__(message)
         self.message = message
+        self.field = field
 
 
 _in_queue = Prepared(
@@ -57,6 +77,12 @@ _first_available = Prepared(
 def next_rep_id(day: date | None = None) -> int | None:
     """The rep whose turn it is: the first available one in the queue."""
     return _first_available.scalar(day or office_today(), "available")
+
+
+def next_rep(day: date | None = None) -> User | None:
+    """The rep whose turn it is, as a user (the registration form and the out-of-turn page name them)."""
+    rep_id = next_rep_id(day)
+    return User.get_by_id(rep_id) if rep_id is not None else None
 
 
 def check_in(rep: User, actor: User, day: date | None = None) -> RotationEntry:
@@ -98,6 +124,76 @@ def assign(rep: User, actor: User, day: date | None = None) -> RotationEntry:
         entry.save()
         _log(actor, "rotation_assign", rep)
     return entry
+
+
+def out_of_turn(reason: str | None, note: str | None) -> tuple[str, str]:
+    """The reason a walk-in goes out of turn, checked: (reason, note)."""
+    note = (note or "").strip()
+    if reason not in OUT_OF_TURN_REASONS:
+        raise RotationError(
+            _l("It is not this rep's turn: choose why the walk-in goes to them."), "skip_reason"
+        )
+    if reason == "other" and not note:
+        raise RotationError(_l("Say in a few words why the walk-in goes out of turn."), "skip_note")
+    if len(note) > NOTE_MAX:
+        raise RotationError(_l("At most %(max)d characters.", max=NOTE_MAX), "skip_note")
+    return reason, note
+
+
+def record_skip(
+    given_to: User, actor: User, reason: str, note: str, skipped: User | None, visit: Visit | None = None
+) -> RotationSkip:
+    """Keep a walk-in given out of turn for the skip report; call it inside the write transaction.
+    The rep keeps their place in the queue: a walk-in that chose them is not their turn."""
+    skip_row = RotationSkip.create(
+        day=office_today(),
+        given_to=given_to,
+        skipped=skipped,
+        reason=reason,
+        note=note,
+        actor=actor,
+        visit=visit,
+    )
+    _log(
+        actor, "rotation_out_of_turn", given_to, reason=reason, skipped=skipped.username if skipped else None
+    )
+    return skip_row
+
+
+def took_walk_in(rep: User, actor: User, reason: str | None = None, note: str = "") -> RotationEntry:
+    """The desk's "took a walk-in" for a walk-in not registered through the form: in turn the rep
+    goes to the back; out of turn it needs a reason, and the rep keeps their place."""
+    day = office_today()
+    with _writing(day):
+        entry = _on_duty(rep, day)
+        turn = next_rep(day)
+        if turn is None or turn.id == rep.id:
+            entry.position = _back(day)
+            entry.assigned_count += 1
+            entry.last_assigned_at = now()
+            _log(actor, "rotation_assign", rep)
+        else:
+            reason, note = out_of_turn(reason, note)
+            record_skip(rep, actor, reason, note, turn)
+        entry.manual_walk_ins += 1
+        entry.save()
+    return entry
+
+
+def walk_ins_today(entries: list[RotationEntry]) -> dict[int, int]:
+    """今日接待: every walk-in each of these reps received today, registered (new, returning, out of
+    turn, from the pool) or marked by hand at the desk."""
+    counts = {entry.rep_id: entry.manual_walk_ins for entry in entries}
+    if counts:
+        visits = (
+            Visit.select(Visit.rep, fn.COUNT(Visit.id))
+            .where(Visit.at >= office_day_start(), Visit.kind == "visit", Visit.rep.in_(list(counts)))
+            .group_by(Visit.rep)
+            .tuples()
+        )
+        for rep_id, count in visits:
+            counts[rep_id] += count
+    return counts
 
 
 def skip(rep: User, reason: str, actor: User, day: date | None = None) -> RotationEntry:

@@ -1,10 +1,11 @@
 """Rep scorecards (考核): how well each rep registers, follows up and converts, in a date range.
 
 What each figure counts (the period: office dates, both ends included):
-- registrations and completeness: customers the rep registered (registered_by) in the period;
-  completeness is the share of review.COMPLETENESS fields filled, over all of them;
+- registrations and completeness: customers the rep owns now that were registered in the period,
+  whoever typed them (the front desk registers walk-ins a rep then owns); completeness is the share
+  of review.COMPLETENESS fields filled, over all of them;
 - first- and second-review rejection rate: review decisions of that level made in the period on any
-  registration of the rep: rejected / decided;
+  customer the rep owns: rejected / decided;
 - customers, signed, conversion (signed / customers) and days to the first follow-up: customers the
   rep owns now that were registered in the period (the front desk registers walk-ins a rep then
   owns); days are whole office days from registration to the customer's first follow-up by anyone,
@@ -15,7 +16,12 @@ What each figure counts (the period: office dates, both ends included):
   and is overdue while there is none. timeliness = on time / due. Only follow-ups written from
   DUE_LOOKAHEAD_DAYS before the period count: a next date set further ahead than that is not scored;
 - disputes won and lost: disputes decided in the period; "to_claimant" is won by the claimant,
-  "keep_owner" by the owner.
+  "keep_owner" by the owner;
+- deals: the rep's confirmed 认筹, 认购 and 签约 dated in the period (number and total price; a
+  deal counts for the rep who owned the customer when it was recorded; cancelled ones do not
+  count); visit→subscription and visit→signing: of the customers above (registered in the period,
+  owned now) who reached 已到访, the share who reached 认购 or 签约, by the funnel's rule
+  (villa.analytics: a lost customer counts at the stage they left).
 
 The time of the next follow-up after a due one (FollowUp.next_done_at) and of a customer's first
 follow-up (Customer.first_followup_at) are stored as follow-ups are written (villa.followups), so
@@ -29,9 +35,26 @@ from datetime import timedelta
 
 from peewee import SQL, Case, fn
 
-from villa.analytics import Period, office_date, office_days_between, rate
+from villa.analytics import (
+    Period,
+    deal_figures,
+    office_date,
+    office_days_between,
+    rate,
+    reach_by_owner,
+)
 from villa.db import unindexed
-from villa.models import Customer, Dispute, FollowUp, Review, User, office_day_start, office_today
+from villa.deals import confirmed_totals
+from villa.models import (
+    Customer,
+    Deal,
+    Dispute,
+    FollowUp,
+    Review,
+    User,
+    office_day_start,
+    office_today,
+)
 from villa.review import COMPLETENESS
 
 DUE_LOOKAHEAD_DAYS = 92
@@ -65,6 +88,8 @@ RANKING = {
     "conversion": ("conversion", True),
     "disputes_won": ("disputes_won", True),
     "disputes_lost": ("disputes_lost", False),
+    "visit_to_subscription": ("visit_to_subscription", True),
+    "visit_to_signing": ("visit_to_signing", True),
 }
 DEFAULT_SORT = "registrations"
 
@@ -85,6 +110,18 @@ class Score:
     days_to_first_total: float = 0
     disputes_won: int = 0
     disputes_lost: int = 0
+    deal_figures: dict = field(default_factory=dict)  # villa.analytics.deal_figures of the rep
+
+    def deal(self, name: str):
+        return self.deal_figures.get(name, 0)
+
+    @property
+    def visit_to_subscription(self):
+        return self.deal_figures.get("visit_to_subscription")
+
+    @property
+    def visit_to_signing(self):
+        return self.deal_figures.get("visit_to_signing")
 
     @property
     def completeness(self):
@@ -134,7 +171,7 @@ def may_open_card(user: User, rep: User) -> bool:
 def scores(period: Period, reps) -> list[Score]:
     by_id = {rep.id: Score(rep) for rep in reps}
     if by_id:
-        for figures in (_registrations, _reviews, _timeliness, _customers, _disputes):
+        for figures in (_registrations, _reviews, _timeliness, _customers, _disputes, _deals):
             figures(period, by_id)
     return list(by_id.values())
 
@@ -154,11 +191,11 @@ def filled_fields():
 
 
 def _registrations(period, by_id):
-    # Read from the index on (registered_by, registered_at, the checklist's columns): no customer row.
+    # Read from the index on (owner, registered_at, the checklist's columns): no customer row.
     rows = (
-        Customer.select(Customer.registered_by, fn.COUNT(Customer.id), fn.SUM(filled_fields()))
-        .where(Customer.registered_by.in_(list(by_id)), period.covers(Customer.registered_at))
-        .group_by(Customer.registered_by)
+        Customer.select(Customer.owner, fn.COUNT(Customer.id), fn.SUM(filled_fields()))
+        .where(Customer.owner.in_(list(by_id)), period.covers(Customer.registered_at))
+        .group_by(Customer.owner)
         .tuples()
     )
     for rep_id, count, filled in rows:
@@ -166,19 +203,19 @@ def _registrations(period, by_id):
 
 
 def _reviews(period, by_id):
-    # From the reps' registrations (in id order) to their reviews on (customer, at, level, decision):
+    # From the reps' customers (in id order) to their reviews on (customer, at, level, decision):
     # SQLite is kept off the review date index, which would look up each review's customer row.
     reviewed = unindexed(Review.at)
     rows = (
-        Customer.select(Customer.registered_by, Review.level, Review.decision, fn.COUNT(Review.id))
+        Customer.select(Customer.owner, Review.level, Review.decision, fn.COUNT(Review.id))
         .join(Review, on=(Review.customer == Customer.id))
         .where(
-            Customer.registered_by.in_(list(by_id)),
+            Customer.owner.in_(list(by_id)),
             reviewed >= period.since,
             reviewed < period.until,
             Review.level.in_((1, 2)),
         )
-        .group_by(Customer.registered_by, Review.level, Review.decision)
+        .group_by(Customer.owner, Review.level, Review.decision)
         .tuples()
     )
     for rep_id, level, decision, count in rows:
@@ -255,3 +292,10 @@ def _disputes(period, by_id):
             by_id[winner].disputes_won += count
         if loser in by_id:
             by_id[loser].disputes_lost += count
+
+
+def _deals(period, by_id):
+    totals = confirmed_totals(period.start, period.end, Deal.rep)
+    reached = reach_by_owner(period, list(by_id))
+    for rep_id, score in by_id.items():
+        score.deal_figures = deal_figures(score.rep, totals, reached, rep_id)

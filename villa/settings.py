@@ -13,8 +13,9 @@ from peewee import IntegrityError
 from villa.db import db
 from villa.i18n import lazy_gettext as _l
 from villa.instance import DEFAULT_SETTINGS
-from villa.models import AuditLog, Channel, SecretSetting, Setting, User
+from villa.models import FOLLOWUP_KINDS, AuditLog, Channel, SecretSetting, Setting, User
 from villa.notify import checks as notify_checks
+from villa.questions import DEFAULT_OPTIONS, OPTION_MAX, QUESTIONS, SEPARATOR
 
 PRIVACY_NOTICE_TEXT = (
     "本售楼处收集您的姓名、联系电话及购房需求，仅用于为您提供置业咨询、看房接待及后续服务。"
@@ -30,8 +31,10 @@ DEFAULTS = {
     "privacy_notice_text": PRIVACY_NOTICE_TEXT,
     "smtp_password": "",
     "wecom_webhook": "",
+    **DEFAULT_OPTIONS,
 }
 
+RENEWALS = ("full", "short", "none")  # what a reached follow-up of a kind does to protection
 CHANNEL_KINDS = ("direct", "online", "event", "referral", "broker")
 CHANNEL_CODE = re.compile(r"^[a-z0-9_]{1,30}$")
 MESSAGE_MAX = 140  # as villa.messaging sends it: two SMS segments
@@ -80,6 +83,18 @@ def _lines(max_lines: int, max_length: int):
         return lines, {}
 
     return check
+
+
+def _options(value, path):
+    """A question's options (villa.questions): one per line, none holding the separator of answers."""
+    lines, problems = _lines(50, OPTION_MAX)(value, path)
+    if problems:
+        return None, problems
+    if any(SEPARATOR in line or "|" in line for line in lines):
+        return None, {path: _l("An option may not contain 、 or |: they separate several answers.")}
+    if len(set(lines)) != len(lines):
+        return None, {path: _l("Each option once only.")}
+    return lines, {}
 
 
 def _text(max_length: int):
@@ -161,6 +176,34 @@ def _template(kind: str):
         return text, {}
 
     return check
+
+
+CUSTOMER_TEXT_MAX = 60
+
+
+def _customer_text(value, path, internal: str = ""):
+    """What a customer reads for a rejection reason: short, no braces, never the internal reason."""
+    text, problems = _text(CUSTOMER_TEXT_MAX)(value, path)
+    if problems:
+        return None, problems
+    if "{" in text or "}" in text:
+        return None, {path: _l("No braces in a text for the customer.")}
+    if internal and internal in text:
+        return None, {path: _l("The text for the customer must not repeat the internal reason.")}
+    return text, {}
+
+
+def _customer_texts(value, path):
+    """{internal reason: what the customer reads}; a reason may have none (the default text goes)."""
+    if not isinstance(value, dict):
+        return None, {path: _l("Write one item per line.")}
+    typed, problems = {}, {}
+    for reason, text in value.items():
+        if not isinstance(reason, str):
+            return None, {path: _l("Write one item per line.")}
+        typed[reason], found = _customer_text(text, f"{path}.{reason}", reason)
+        problems.update(found)
+    return (None if problems else typed), problems
 
 
 def _notice(value, path):
@@ -249,6 +292,11 @@ CHECKS = {
     "protection_days_visit": _number(1, 90),
     "protection_days_call": _number(1, 90),
     "pool_quota": _number(0, 500),
+    "protection_renewal": _mapping({kind: _choice(*RENEWALS) for kind in FOLLOWUP_KINDS}),
+    "protection_days_short": _number(1, 90),
+    "protection_max_days": _number(1, 3650),
+    "protected_customers_cap": _number(1, 100_000),
+    "pool_cooldown_days": _number(0, 365),
     "retention_years": _number(1, 30),
     "backups_daily": _number(1, 365),
     "backups_weekly": _number(0, 260),
@@ -261,7 +309,10 @@ CHECKS = {
     "privacy_notice_text": _text(2000),
     "privacy_notice_version": _version,
     "rejection_reasons": _lines(30, 100),
+    "rejection_customer_texts": _customer_texts,
+    "rejection_customer_default": _customer_text,
     "review_checklist": _lines(30, 200),
+    **dict.fromkeys(DEFAULT_OPTIONS, _options),
     "message_templates": _mapping({"rejection": _template("rejection"), "approval": _template("approval")}),
     "notify_on_approval": _flag,
     # Up to "as good as none" for an instance that is no office (the benchmark's).
@@ -300,6 +351,11 @@ def read(key: str):
         if not problems:
             return value
     return copy.deepcopy(DEFAULTS[base])
+
+
+def question_options(name: str) -> list[str]:
+    """The options the office offers today for one of the questions (villa.questions)."""
+    return read(QUESTIONS[name][0])
 
 
 def _read_secret(key: str) -> str | None:
@@ -352,11 +408,26 @@ def check(values: dict) -> dict:
         per_minute, per_day = (typed[key] if key in typed else read(key) for key in limits)
         if per_minute > per_day:
             problems["lookup_limit_per_day"] = _l("A day allows at least as many lookups as a minute.")
+    problems.update(_internal_reasons_kept_inside(typed, problems))
     if typed.get("backup_copy_dir") and "backup_copy_dir" not in problems:
         problems.update(_copy_folder_usable(typed["backup_copy_dir"], "backup_copy_dir"))
     if problems:
         raise SettingProblem(problems)
     return typed
+
+
+def _internal_reasons_kept_inside(typed: dict, problems: dict) -> dict:
+    """No text for the customer may quote any internal rejection reason, its own or another's."""
+    reasons = typed.get("rejection_reasons") or read("rejection_reasons")
+    texts = dict(typed.get("rejection_customer_texts") or {})
+    if "rejection_customer_default" in typed and typed["rejection_customer_default"]:
+        texts[""] = typed["rejection_customer_default"]
+    found = {}
+    for owner, text in texts.items():
+        path = f"rejection_customer_texts.{owner}" if owner else "rejection_customer_default"
+        if path not in problems and any(reason in text for reason in reasons):
+            found[path] = _l("The text for the customer must not repeat an internal reason.")
+    return found
 
 
 # Channels: the list the desk picks a customer's source from. A code is fixed once made (customers

@@ -12,7 +12,7 @@ from peewee import JOIN
 from villa.customers import can_see_full
 from villa.followups import timeline_followups
 from villa.i18n import lazy_gettext as _l
-from villa.models import AuditLog, Customer, User, Visit
+from villa.models import AuditLog, Channel, Customer, User, Visit
 from villa.prepared import Prepared, slot
 
 # Audit actions shown on the client page, in the office's words. Follow-ups and visits have
@@ -27,9 +27,12 @@ EVENT_LABELS = {
     "pool_claimed": _l("Claimed from the public pool"),
     "pool_taken": _l("Taken from the public pool at the desk"),
     "reassigned": _l("Reassigned by a manager"),
+    "handed_over": _l("Handed over: the rep left"),
+    "transferred": _l("Moved with others by a manager"),
     "dispute_opened": _l("Dispute opened"),
     "dispute_decided": _l("Dispute decided"),
     "dispute_superseded": _l("Dispute closed: the customer had changed owner since"),
+    "source_corrected": _l("Source corrected (channel or visit type)"),
     "sensitive_consent": _l("Separate consent for ID and financial data recorded"),
     "review_approved": _l("Review approved"),
     "review_rejected": _l("Review rejected"),
@@ -40,11 +43,14 @@ EVENT_LABELS = {
     "anonymised": _l("Personal data erased"),
     "correction_link_created": _l("Self-service correction link created"),
     "correction_applied": _l("Customer's own correction applied"),
+    "deal_recorded": _l("Deal recorded"),
+    "deal_confirmed": _l("Deal confirmed by the manager"),
+    "deal_cancelled": _l("Deal cancelled"),
 }
 
 
 # Events whose changes name fields: a viewer who may not see the values still sees which fields.
-FIELD_EVENTS = ("field_changed", "stage_changed", "grade_changed")
+FIELD_EVENTS = ("field_changed", "stage_changed", "grade_changed", "source_corrected")
 KIND_ORDER = {"followup": 2, "event": 1, "visit": 0}
 
 
@@ -111,7 +117,15 @@ def field_label(name: str):
     """The label of a profile field as the client page shows it."""
     from villa.profile import EDITABLE
 
-    extra = {"stage": _l("Stage"), "grade": _l("Intent grade"), "lost_reason": _l("Reason lost")}
+    extra = {
+        "stage": _l("Stage"),
+        "grade": _l("Intent grade"),
+        "lost_reason": _l("Reason lost"),
+        "deal": _l("Deal"),
+        "channel": _l("Channel"),
+        "visit_type": _l("Visit or call"),
+        "reason": _l("Reason"),
+    }
     spec = EDITABLE.get(name)
     return spec.label if spec is not None else extra.get(name, name)
 
@@ -130,7 +144,33 @@ def change_value(name: str, value):
     }
     if name == "hukou_local":
         return _l("Yes") if value else _l("No")
+    if name == "deal" and isinstance(value, dict):
+        return deal_words(value)
+    if name == "channel":
+        channel = Channel.get_or_none(Channel.code == value)
+        return channel.name if channel else value
+    if name == "visit_type":
+        return labels.VISIT_TYPE_LABELS.get(value, value)
     return tables.get(name, {}).get(value, value)
+
+
+def deal_words(deal: dict) -> str:
+    """A deal as the audit row keeps it, in words: 签约 · A-12 · 286.5㎡ · ¥12,800,000 · 2026-12-01."""
+    from villa import labels
+
+    price = deal.get("price")
+    return " · ".join(
+        str(part)
+        for part in (
+            labels.STAGE_LABELS.get(deal.get("stage"), deal.get("stage")),
+            deal.get("unit_number"),
+            labels.square_metres(deal.get("area")),
+            labels.yuan(price) if price is not None else "",
+            deal.get("deal_date"),
+            labels.PAYMENT_LABELS.get(deal.get("payment"), deal.get("payment")),
+        )
+        if part
+    )
 
 
 def events_since(customer: Customer, actor: User, moment: datetime) -> list[Entry]:

@@ -121,6 +121,11 @@ def test_the_stage_form_opens_with_its_section_and_the_header_follows(
 
     assert requests.during(page, open_section) == [f"GET /customers/{customer.id}/stage"]
     page.locator("#stage-next").select_option("pledged")
+    page.locator("#deal-unit-number").fill("A-12")
+    page.locator("#deal-area").fill("286.5")
+    page.locator("#deal-price").fill("20万")
+    page.locator("#deal-date").fill("2026-01-05")
+    page.locator("#deal-payment").select_option("full")
 
     def save():
         page.locator("[data-testid=stage-save]").click()
@@ -128,7 +133,7 @@ def test_the_stage_form_opens_with_its_section_and_the_header_follows(
 
     assert requests.during(page, save) == [f"POST /customers/{customer.id}/stage"]
     expect(page.locator("#client-header")).to_contain_text("认筹")
-    expect(page.locator("#timeline > li").first).to_have_attribute("data-testid", "event-stage_changed")
+    expect(page.locator("#timeline > li").first).to_have_attribute("data-testid", "event-deal_recorded")
     assert page.evaluate("window.villaNoReload") is True
     assert Customer.get_by_id(customer.id).stage == "pledged"
 

@@ -24,3 +24,14 @@ def test_desk_cannot_make_a_link_nor_void_the_reps(server, staff, customer_a):
     assert others == 0
     # The customer's link still opens (one hit: the public pages are rate-limited per address).
     assert server.client().get(f"/c/{token}").status == 200
+
+
+def test_forged_forwarded_headers_do_not_change_the_link(server, staff, customer_a):
+    """Without VILLA_TRUSTED_PROXIES no X-Forwarded-* header is believed: not by the app and not by
+    gunicorn (which by default trusts them from 127.0.0.1), so a link cannot be made to point at
+    another scheme or host."""
+    forged = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"}
+    made = staff["repa"].post(f"/customers/{customer_a['id']}/correction-link", headers=forged)
+    assert made.status == 200, made.status
+    link = LINK.search(made.text).group(0)
+    assert link.startswith(server.base + "/c/"), link

@@ -37,11 +37,13 @@ BY_DESIGN = {
     # log a returning customer's visit for the owning rep; the pool takes only lapsed customers.
     "repb": {"reception.dispute": "allowed", "reception.return_visit": "allowed",
              "reception.take": "refused", "pool.claim_customer": "refused"},
-    "mgrb": {"reception.return_visit": "allowed"},
+    # The desk roles give a pool customer who walks in to a rep: refused for an owned customer.
+    "mgrb": {"reception.return_visit": "allowed", "reception.hand_out": "refused"},
     # The front desk logs return visits (correction links are the owner's and the manager's).
-    "desk": {"reception.return_visit": "allowed"},
-    # The audit team reveals (logged) and reviews at the second level; it never edits customers.
-    "audit": {"clients.reveal": "allowed"},
+    "desk": {"reception.return_visit": "allowed", "reception.hand_out": "refused"},
+    # The audit team reveals (logged) and reviews at the second level; it edits no customer field,
+    # but corrects a wrong source channel or visit type with a reason (none sent here: refused, 422).
+    "audit": {"clients.reveal": "allowed", "clients.source_save": "refused"},
     # The admin erases customers (PIPL); it may not review (segregation of duties) nor edit.
     "admin": {"admin.erase_customer": "skip"},
 }  # fmt: skip

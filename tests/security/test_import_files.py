@@ -15,7 +15,7 @@ import pytest
 from flask_babel import force_locale
 
 from tests.conftest import create_user
-from tests.test_cli import assert_one_line_error, villa
+from tests.helpers import assert_one_line_error, villa
 from villa.import_file import MB, SERVER_LIMITS, WEB_LIMITS, ImportProblem
 from villa.importer import ImportOptions, run_import
 from villa.models import Customer, ImportRun

@@ -47,7 +47,10 @@ def test_the_list_shows_masked_names_and_texts(staff, message, username):
     assert page.status == 200
     assert f'data-testid="message-{message["id"]}"' in page.text
     assert not _shows(page.text, message), f"{username}'s outbox list shows {_shows(page.text, message)}"
-    assert "外**" in page.text and REASON in page.text  # what the message is about stays readable
+    # What the message is about stays readable: the customer's text for the reason, never the
+    # internal reason itself.
+    assert "外**" in page.text and "请补充您的购房需求" in page.text
+    assert REASON not in page.text
 
 
 def test_a_manager_of_another_team_gets_no_number_and_cannot_send(server, staff, message):

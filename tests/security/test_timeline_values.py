@@ -90,10 +90,9 @@ def test_who_may_not_see_the_customer_reads_no_values_in_the_timeline(staff, cha
     for where, html in _pages(staff[username], changed).items():
         leaked = [label for label, text in SECRETS.items() if text in html]
         assert not leaked, f"{username} reads {leaked} on the {where}"
-        # That something happened, by whom and when, stays.
-        for event in ("review_rejected", "field_changed", "stage_changed", "reassigned"):
-            assert f'data-testid="event-{event}"' in html, f"{username} misses the {event} on the {where}"
-        assert 'data-testid="followup"' in html and 'data-testid="visit"' in html
+        # They get the 判客 card (issue 14): whose customer it is, no history at all.
+        assert 'data-testid="card-only"' in html or 'data-testid="open-dispute"' in html
+        assert 'data-testid="event-' not in html and 'data-testid="followup"' not in html
 
 
 @pytest.mark.parametrize("username", INSIDERS)

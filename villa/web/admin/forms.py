@@ -4,6 +4,7 @@ from wtforms import (
     BooleanField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -14,9 +15,10 @@ from wtforms.validators import DataRequired, Length, Optional
 from villa.auth import password_problem
 from villa.fields import options
 from villa.i18n import lazy_gettext as _l
-from villa.labels import ROLE_LABELS
+from villa.labels import CHANNEL_KIND_LABELS, ROLE_LABELS
 from villa.materials import NAME_MAX
 from villa.models import User
+from villa.questions import QUESTIONS
 from villa.users import USERNAME
 
 ERASURE_REASON_MAX = 300
@@ -137,6 +139,46 @@ class OwnershipForm(SettingsSection):
     pool_quota = IntegerField(_l("Customers a rep may claim from the public pool (0-500)"))
 
 
+RENEWAL_LABELS = {
+    "full": _l("Renews the full period"),
+    "short": _l("Renews the short period"),
+    "none": _l("Renews nothing"),
+}
+
+
+def _renewal(label):
+    return SelectField(label, choices=options(RENEWAL_LABELS.items()))
+
+
+class ProtectionPolicyForm(SettingsSection):
+    """What a reached follow-up renews, by kind (fields named after the kinds), and the limits."""
+
+    keys = ("protection_days_short", "protection_max_days", "protected_customers_cap", "pool_cooldown_days")
+    visit = _renewal(_l("A reached visit"))
+    viewing = _renewal(_l("A reached viewing"))
+    call = _renewal(_l("A reached phone call"))
+    wechat = _renewal(_l("A reached WeChat"))
+    sms = _renewal(_l("A reached SMS"))
+    protection_days_short = IntegerField(_l("The short period (days, 1-90)"))
+    protection_max_days = IntegerField(
+        _l("Longest protection in all (days from when the rep got the customer, 1-3650)"),
+        description=_l("After it only a deal stage (pledge or later) keeps the customer."),
+    )
+    protected_customers_cap = IntegerField(_l("Protected customers one rep may hold (1-100000)"))
+    pool_cooldown_days = IntegerField(_l("Days before a rep may take back a customer they let lapse (0-365)"))
+
+    @classmethod
+    def initial(cls, read):
+        return {**read("protection_renewal"), **{key: read(key) for key in cls.keys}}
+
+    def to_settings(self):
+        kinds = ("visit", "viewing", "call", "wechat", "sms")
+        return {
+            "protection_renewal": {kind: self[kind].data for kind in kinds},
+            **{key: self[key].data for key in self.keys},
+        }
+
+
 class EligibilityForm(SettingsSection):
     local_max_homes_owned = IntegerField(_l("Local household: homes it may already own"))
     nonlocal_min_months = IntegerField(_l("Non-local household: months of social insurance or tax needed"))
@@ -162,13 +204,49 @@ class LinesSection(SettingsSection):
         return {key: (self[key].data or "").splitlines() for key in self.keys}
 
 
-class RejectionReasonsForm(LinesSection):
-    keys = ("rejection_reasons",)
+class RejectionReasonsForm(SettingsSection):
+    """Each reason with what the customer reads for it, one per line: "内部原因 | 给客户的说明"."""
+
+    keys = ("rejection_reasons", "rejection_customer_texts", "rejection_customer_default")
     rejection_reasons = TextAreaField(
         _l("Rejection reasons"),
-        description=_l("One per line, 1 to 30 lines, each at most 100 characters."),
+        description=_l(
+            "One per line, 1 to 30 lines: the reason the rep sees (at most 100 characters), then | and "
+            "what the customer's message says instead (at most 60). The customer never reads the reason "
+            "itself; a line without a text for the customer uses the text below."
+        ),
         render_kw={"rows": 8},
     )
+    rejection_customer_default = StringField(
+        _l("Text for the customer when a reason has none of its own"),
+        description=_l("Also used when a reviewer types a reason that is not in the list."),
+    )
+
+    @classmethod
+    def initial(cls, read):
+        texts = read("rejection_customer_texts")
+        lines = [f"{r} | {texts[r]}" if texts.get(r) else r for r in read("rejection_reasons")]
+        return {"rejection_reasons": "\n".join(lines), "rejection_customer_default": read(cls.keys[2])}
+
+    def to_settings(self):
+        reasons, texts = [], {}
+        for line in (self.rejection_reasons.data or "").splitlines():
+            reason, _bar, text = line.replace("｜", "|").partition("|")
+            reasons.append(reason.strip())
+            if reason.strip() and text.strip():
+                texts[reason.strip()] = text.strip()
+        return {
+            "rejection_reasons": reasons,
+            "rejection_customer_texts": texts,
+            "rejection_customer_default": self.rejection_customer_default.data or "",
+        }
+
+    def place(self, problems: dict):
+        for path, message in problems.items():
+            name = path if path == "rejection_customer_default" else "rejection_reasons"
+            if path.startswith("rejection_customer_texts."):
+                message = f"{path.partition('.')[2]}: {message}"
+            self[name].errors.append(message)
 
 
 class ReviewChecklistForm(LinesSection):
@@ -178,10 +256,34 @@ class ReviewChecklistForm(LinesSection):
     )
 
 
+def _options_field(question: str) -> TextAreaField:
+    return TextAreaField(
+        QUESTIONS[question][1],
+        description=_l("One option per line, at most 50, each at most 40 characters; no 、 or |."),
+        render_kw={"rows": 6},
+    )
+
+
+class QuestionOptionsForm(LinesSection):
+    """The options of the questions villa offices ask (villa.questions), one list per question."""
+
+    keys = tuple(setting for setting, _label in QUESTIONS.values())
+    options_home_area = _options_field("home_area")
+    options_work_area = _options_field("work_area")
+    options_occupation = _options_field("occupation")
+    options_family_structure = _options_field("family_structure")
+    options_purchase_count = _options_field("purchase_count")
+    options_concerns = _options_field("concerns")
+    options_objections = _options_field("objections")
+
+
 class MessagesForm(SettingsSection):
     rejection = TextAreaField(
         _l("Rejection message"),
-        description=_l("Must contain {reason}; {name} is the customer's name. At most 140 characters."),
+        description=_l(
+            "Must contain {reason}: the text for the customer of the rejection reason (see Rejection "
+            "reasons), never the reason itself. {name} is the customer's name. At most 140 characters."
+        ),
         render_kw={"rows": 3},
     )
     approval = TextAreaField(
@@ -310,14 +412,6 @@ class AlertsForm(SettingsSection):
 
 # Channels.
 
-CHANNEL_KIND_LABELS = {
-    "direct": _l("Direct (walk-in)"),
-    "online": _l("Online"),
-    "event": _l("Event"),
-    "referral": _l("Referral"),
-    "broker": _l("Broker or agency"),
-}
-
 
 class ChannelEditForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Give the channel a name.")), Length(max=40)])
@@ -385,3 +479,29 @@ class PledgeTextForm(FlaskForm):
         ),
         render_kw={"rows": 14},
     )
+
+
+# Handover (离职交接): where a leaving rep's customers go.
+
+HANDOVER_DESTINATIONS = (
+    ("rep", _l("To one sales rep")),
+    ("team", _l("Spread evenly over the rest of the team")),
+    ("pool", _l("To the public pool")),
+)
+
+
+class HandoverForm(FlaskForm):
+    destination = RadioField(
+        _l("Where do the customers go?"),
+        choices=options(HANDOVER_DESTINATIONS),
+        validate_choice=False,
+        validators=[DataRequired(_l("Choose where the customers go."))],
+    )
+    to_rep = SelectField(_l("Sales rep"), validate_choice=False)
+
+    def __init__(self, leaving: User, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        reps = [rep for rep in User.reps() if rep.id != leaving.id]
+        self.to_rep.choices = options(
+            [("", _l("Choose a sales rep"))] + [(str(r.id), f"{r.display_name} ({r.username})") for r in reps]
+        )

@@ -25,6 +25,8 @@ from villa.web.admin.forms import (
     MessagesForm,
     OwnershipForm,
     PrivacyNoticeForm,
+    ProtectionPolicyForm,
+    QuestionOptionsForm,
     RejectionReasonsForm,
     ReviewChecklistForm,
 )
@@ -33,9 +35,22 @@ from villa.web.admin.notifier_forms import EmailForm, RobotForm
 # name in the URL -> (form, title, what it decides)
 SECTIONS = {
     "ownership": (OwnershipForm, _l("Ownership"), _l("How long a rep keeps a customer, and the pool quota.")),
+    "protection": (
+        ProtectionPolicyForm,
+        _l("Protection policy"),
+        _l("What a reached follow-up renews, the longest protection, the cap per rep, the pool cooldown."),
+    ),
     "eligibility": (EligibilityForm, _l("Purchase eligibility"), _l("The city's rule, as numbers.")),
     "reasons": (RejectionReasonsForm, _l("Rejection reasons"), _l("What reviewers pick from.")),
     "checklist": (ReviewChecklistForm, _l("Review checklist"), _l("What reviewers check.")),
+    "questions": (
+        QuestionOptionsForm,
+        _l("Questions about the customer"),
+        _l(
+            "The options offered for where the customer lives and works, occupation, family, homes bought "
+            "before, what matters to them and what holds them back."
+        ),
+    ),  # fmt: skip
     "messages": (MessagesForm, _l("Messages to customers"), _l("Sent after a review.")),
     "privacy": (PrivacyNoticeForm, _l("Privacy notice"), _l("What the customer agrees to.")),
     "corrections": (CorrectionsForm, _l("Correction links"), _l("Links customers use to fix their data.")),

@@ -5,12 +5,13 @@ from flask_login import current_user
 from peewee import JOIN
 
 from villa.auth import role_required
+from villa.handover import HandoverRefused, customer_count, rep_leaves, team_of
 from villa.i18n import gettext as _
 from villa.i18n import lazy_gettext as _l
 from villa.models import User
 from villa.users import UserProblem, change_user, create_user, reset_password, set_active
 from villa.web.admin import bp, section
-from villa.web.admin.forms import PasswordResetForm, UserCreateForm, UserEditForm
+from villa.web.admin.forms import HandoverForm, PasswordResetForm, UserCreateForm, UserEditForm
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -95,6 +96,9 @@ def reset_user_password(user_id):
 @role_required("admin")
 def set_user_active(user_id, change):
     user = _user_or_404(user_id)
+    if change == "disable" and user.role == "rep" and customer_count(user):
+        # Their customers must not stay on a disabled account: the handover form says where they go.
+        return _user_page(user, handover_form=_handover_form(user, request.form), status=422)
     try:
         changed = set_active(user, change == "enable", _actor())
     except UserProblem as problem:
@@ -106,7 +110,42 @@ def set_user_active(user_id, change):
     return redirect(url_for("admin.edit_user", user_id=user.id), 303)
 
 
-def _user_page(user, edit_form=None, reset_form=None, active_problem=None, status=200):
+@bp.post("/users/<int:user_id>/handover")
+@role_required("admin")
+def hand_over(user_id):
+    """Disable a rep (if still enabled) and move their customers where the admin chose, in one step."""
+    user = _user_or_404(user_id)
+    if user.role != "rep":
+        abort(404)
+    form = _handover_form(user, request.form)
+    if form.validate_on_submit():
+        chosen = form.to_rep.data or ""
+        to_rep = User.get_or_none(User.id == int(chosen)) if chosen.isdigit() else None
+        try:
+            moved = rep_leaves(user, _actor(), form.destination.data, to_rep)
+        except HandoverRefused as refused:
+            form[refused.field].errors = [refused.message]
+        else:
+            flash(
+                _(
+                    "%(username)s is disabled; %(count)d customers were handed over.",
+                    username=user.username,
+                    count=moved.count,
+                ),
+                "success",
+            )
+            return redirect(url_for("admin.edit_user", user_id=user.id), 303)
+    return _user_page(user, handover_form=form, status=422)
+
+
+def _handover_form(user, formdata=None) -> HandoverForm:
+    form = HandoverForm(user, formdata=formdata)
+    if formdata is not None and request.endpoint == "admin.set_user_active":
+        form.destination.errors = [_("Choose where their customers go before the account is disabled.")]
+    return form
+
+
+def _user_page(user, edit_form=None, reset_form=None, active_problem=None, status=200, handover_form=None):
     if edit_form is None:
         current = {
             "display_name": user.display_name,
@@ -115,12 +154,19 @@ def _user_page(user, edit_form=None, reset_form=None, active_problem=None, statu
         }
         edit_form = UserEditForm(formdata=None, data=current)
     reset_form = reset_form or PasswordResetForm(formdata=None)
+    handover = None
+    if user.role == "rep":
+        count = customer_count(user)
+        if count or handover_form is not None:
+            form = handover_form or HandoverForm(user, formdata=None)
+            handover = {"count": count, "team": team_of(user), "form": form}
     page = render_template(
         "admin/user_edit.html",
         user=user,
         edit_form=edit_form,
         reset_form=reset_form,
         active_problem=active_problem,
+        handover=handover,
         is_self=user.id == current_user.id,
     )
     return page, status

@@ -14,19 +14,22 @@ from villa.transfer import safe_row
 
 @dataclass(frozen=True)
 class Figure:
-    """A rate (percent) or an average (days) that may be unknown: nothing to divide by."""
+    """A rate (percent) or an average (days) that may be unknown: nothing to divide by; or a sum of
+    money (yuan)."""
 
     value: float | None
-    kind: str = "percent"  # percent, days
+    kind: str = "percent"  # percent, days, yuan
 
     def __str__(self):
         if self.value is None:
             return "—"
+        if self.kind == "yuan":
+            return f"¥{self.value:,.0f}"
         return f"{self.value:.1%}" if self.kind == "percent" else f"{self.value:.1f}"
 
     @property
     def excel_format(self):
-        return "0.0%" if self.kind == "percent" else "0.0"
+        return {"percent": "0.0%", "days": "0.0", "yuan": "#,##0"}[self.kind]
 
 
 @dataclass
@@ -172,6 +175,62 @@ def channels(data):
     )
 
 
+def deal_headers() -> list:
+    return [
+        _("Pledges (认筹)"),
+        _("Subscriptions (认购)"),
+        _("Subscribed amount (yuan)"),
+        _("Signed contracts (签约)"),
+        _("Signed amount (yuan)"),
+        _("Visit → subscription"),
+        _("Visit → signing"),
+    ]
+
+
+def deal_cells(f: dict) -> list:
+    return [
+        f["pledged"],
+        f["subscribed"],
+        Figure(f["subscribed_amount"], "yuan"),
+        f["signed"],
+        Figure(f["signed_amount"], "yuan"),
+        Figure(f["visit_to_subscription"]),
+        Figure(f["visit_to_signing"]),
+    ]
+
+
+def deals(data):
+    """Deals by channel, with a total row."""
+    rows = [[f["who"].name, f["visited"], *deal_cells(f)] for f in data]
+    visited = sum(f["visited"] for f in data)
+    counted = [key for key in (data[0] if data else ()) if key != "who" and not key.startswith("visit_to")]
+    total = {key: sum(f[key] for f in data) for key in counted}
+    if data:
+        total["visit_to_subscription"] = analytics.rate(total["reached_subscribed"], visited)
+        total["visit_to_signing"] = analytics.rate(total["reached_signed"], visited)
+        rows.append([_("Total"), visited, *deal_cells(total)])
+    return Table(
+        "deals",
+        _("Deals by channel"),
+        [_("Channel"), _("Visited"), *deal_headers()],
+        rows,
+        _chart(
+            "bar",
+            [f["who"].name for f in data],
+            [
+                (_("Subscriptions (认购)"), [f["subscribed"] for f in data]),
+                (_("Signed contracts (签约)"), [f["signed"] for f in data]),
+            ],
+        ),
+        _(
+            "Deals: confirmed 认筹, 认购 and 签约 dated in the period (cancelled ones do not count). "
+            "Rates: of the customers registered in the period who visited, the share who reached "
+            "认购 or 签约."
+        ),
+        total_row=bool(data),
+    )
+
+
 def visits(data):
     series = [(True, _("New customers")), (False, _("Return visits"))]
     return _daily("visits", _("New customers and return visits"), data["days"], series, data["counts"])
@@ -203,6 +262,7 @@ SOURCES = {
     "registrations": lambda period, figures: analytics.registrations(period),
     "funnel": lambda period, figures: analytics.funnel(period, _reach(period, figures)),
     "channels": lambda period, figures: analytics.channel_effectiveness(period, _reach(period, figures)),
+    "deals": lambda period, figures: analytics.deals_by_channel(period, _reach(period, figures)),
     "grade_mix": lambda period, figures: analytics.grade_mix(period, _mix(period, figures)),
     "visits": lambda period, figures: analytics.visits(period),
     "public_pool": lambda period, figures: analytics.public_pool(period),
@@ -213,6 +273,7 @@ TABLES = {
     "registrations_by_type": ("registrations", registrations_by_type),
     "funnel": ("funnel", funnel),
     "channels": ("channels", channels),
+    "deals": ("deals", deals),
     "grades": ("grade_mix", grades),
     "grade_moves": ("grade_mix", grade_moves),
     "visits": ("visits", visits),
@@ -249,6 +310,7 @@ def reps_table(results) -> Table:
             Figure(s.conversion),
             s.disputes_won,
             s.disputes_lost,
+            *deal_cells(s.deal_figures),
         ]
         for s in results
     ]
@@ -272,6 +334,11 @@ def rep_columns() -> list:
         ("conversion", _("Conversion")),
         ("disputes_won", _("Disputes won")),
         ("disputes_lost", _("Disputes lost")),
+        *zip(
+            (None, None, None, None, None, "visit_to_subscription", "visit_to_signing"),
+            deal_headers(),
+            strict=True,
+        ),
     ]
 
 

@@ -8,9 +8,10 @@ from flask import abort, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
 from villa.auth import is_htmx, role_required
-from villa.client_page import field_row, shown_value
+from villa.client_page import deal_rows, field_row, shown_value
 from villa.clock import now
 from villa.customers import can_see_full
+from villa.deals import DealRefused, needs_deal, record_deal
 from villa.i18n import gettext as _
 from villa.models import Customer
 from villa.profile import (
@@ -98,21 +99,36 @@ def stage_form(customer_id):
     customer = _writable(customer_id)
     template = "clients/_stage_form.html" if is_htmx() else "clients/_stage.html"
     form = StageForm(customer, formdata=None)
-    return partial_response(customer, template, may_write=True, stage_form=form)
+    return partial_response(customer, template, **stage_context(customer), stage_form=form)
+
+
+def stage_context(customer: Customer) -> dict:
+    """What clients/_stage.html shows besides the customer: the deals, and whether to offer changes."""
+    return {"may_write": True, "deals": deal_rows(current_user._get_current_object(), customer)}
 
 
 @bp.post("/<int:customer_id>/stage")
 @role_required(*EDITORS)
 def stage(customer_id):
+    """A move to another stage; to 认筹, 认购 or 签约 it records the deal (villa.deals)."""
     customer = _writable(customer_id)
     form = StageForm(customer)
-    since = now()
+    since, actor, deal = now(), current_user._get_current_object(), None
     try:
-        change_stage(customer, current_user._get_current_object(), form.stage.data, form.lost_reason.data)
-    except ProfileError as refused:
-        form[refused.field].errors = [refused.message]
-        return partial_response(customer, "clients/_stage.html", 422, may_write=True, stage_form=form)
-    return _saved(customer, "clients/_stage.html", since, may_write=True)
+        if needs_deal(form.stage.data):
+            deal = record_deal(customer, actor, form.stage.data, form.deal_values())
+        else:
+            change_stage(customer, actor, form.stage.data, form.lost_reason.data)
+    except (ProfileError, DealRefused) as refused:
+        errors = refused.errors if isinstance(refused, DealRefused) else {refused.field: refused.message}
+        for name, message in errors.items():
+            form[name].errors = [message]
+        context = stage_context(customer)
+        return partial_response(customer, "clients/_stage.html", 422, **context, stage_form=form)
+    if deal is not None and deal.status == "pending" and not is_htmx():
+        flash(_("The deal is recorded and waits for the manager's confirmation."), "success")
+        return redirect(url_for("clients.detail", customer_id=customer.id), 303)
+    return _saved(customer, "clients/_stage.html", since, **stage_context(customer))
 
 
 @bp.post("/<int:customer_id>/sensitive-consent")

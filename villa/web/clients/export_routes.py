@@ -5,6 +5,7 @@ from io import BytesIO
 from flask import render_template_string, request, send_file
 from flask_login import current_user
 
+from villa import questions
 from villa.auth import role_required
 from villa.customers import FILTERS
 from villa.exporter import export_customers
@@ -25,6 +26,7 @@ def _list_query() -> tuple[str, dict]:
     """The search and filters exactly as the customer list reads them."""
     q = request.args.get("q", "")[:60]
     filters = {name: request.args.get(name, "")[:20] for name in FILTERS if request.args.get(name)}
+    filters.update(questions.filters_from(request.args))
     return q, filters
 
 

@@ -1,14 +1,16 @@
 """Forms of the client page: one field at a time (click-to-edit), and the deal stage."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField
-from wtforms.validators import Length
+from wtforms import BooleanField, RadioField, SelectField, StringField
+from wtforms.validators import DataRequired, Length
 
 from villa.fields import offer_stored, options
 from villa.i18n import lazy_gettext as _l
-from villa.labels import STAGE_LABELS
-from villa.models import Customer
+from villa.labels import PAYMENT_LABELS, STAGE_LABELS
+from villa.models import PAYMENT_METHODS, Customer, User
+from villa.ownership import reassignable_reps
 from villa.profile import EDITABLE, TYPED_FRESH, form_class, form_value, next_stages
+from villa.questions import MULTIPLE, split_answers
 
 # TYPED_FRESH numbers are never prefilled: opening the form reveals nothing (and needs no
 # access-log row); the page shows the masked current value as the hint.
@@ -48,6 +50,8 @@ def _prefill(customer: Customer, field_name: str, spec, may_reveal: bool) -> dic
         return {"id_type": customer.id_type, "id_number": ""}
     if field_name in TYPED_FRESH or (spec.personal and not may_reveal):
         return {field_name: ""}
+    if field_name in MULTIPLE:
+        return {field_name: split_answers(form_value(customer, field_name))}
     return {field_name: form_value(customer, field_name)}
 
 
@@ -55,6 +59,8 @@ def submitted_values(field_name: str, form: FlaskForm) -> dict | None:
     """What the rep asked to store; None when an optional number was left empty (no change)."""
     # The raw text, not .data: an unreadable number must reach the checks, not turn into "empty".
     values = {name: (form[name].raw_data or [""])[0] for name in EDITABLE[field_name].fields}
+    if field_name in MULTIPLE:
+        values[field_name] = list(form[field_name].raw_data or [])
     if "remove" in form and form.remove.data:
         values[field_name] = ""
     elif field_name in REMOVABLE and not str(values[field_name]).strip():
@@ -68,7 +74,53 @@ class StageForm(FlaskForm):
     lost_reason = StringField(
         _l("Why was the customer lost?"), id="stage-lost-reason", validators=[Length(max=200)]
     )
+    # The deal of a move to 认筹, 认购 or 签约 (villa.deals checks them).
+    unit_number = StringField(_l("Unit number"), id="deal-unit-number")
+    area = StringField(_l("Area (㎡)"), id="deal-area", render_kw={"inputmode": "decimal"})
+    price = StringField(_l("Total price (yuan)"), id="deal-price", render_kw={"inputmode": "decimal"})
+    deal_date = StringField(_l("Date of the deal"), id="deal-date", render_kw={"type": "date"})
+    payment = SelectField(_l("Payment"), id="deal-payment", validate_choice=False)
 
     def __init__(self, customer: Customer, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.stage.choices = options((s, STAGE_LABELS[s]) for s in next_stages(customer))
+        payments = [("", _l("Choose")), *((code, PAYMENT_LABELS[code]) for code in PAYMENT_METHODS)]
+        self.payment.choices = options(payments)
+
+    def deal_values(self) -> dict:
+        return {name: self[name].data for name in ("unit_number", "area", "price", "deal_date", "payment")}
+
+
+class CancelDealForm(FlaskForm):
+    reason = StringField(_l("Why is the deal cancelled?"), validators=[Length(max=200)])
+
+
+TRANSFER_DESTINATIONS = (
+    ("rep", _l("To one sales rep")),
+    ("team", _l("Spread evenly over my team")),
+    ("pool", _l("To the public pool")),
+)
+
+
+class TransferForm(FlaskForm):
+    """A manager moves the customers ticked in the list (villa.handover.transfer)."""
+
+    destination = RadioField(
+        _l("Move the ticked customers"),
+        choices=options(TRANSFER_DESTINATIONS),
+        default="rep",
+        validate_choice=False,
+        validators=[DataRequired(_l("Choose where the customers go."))],
+    )
+    to_rep = SelectField(_l("Sales rep"), validate_choice=False)
+    reason = StringField(
+        _l("Reason for the move"),
+        validators=[DataRequired(_l("Give the reason for the move.")), Length(max=300)],
+    )
+
+    def __init__(self, manager: User, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        reps = reassignable_reps(manager)
+        self.to_rep.choices = options(
+            [("", _l("Choose a sales rep"))] + [(str(r.id), f"{r.display_name} ({r.username})") for r in reps]
+        )

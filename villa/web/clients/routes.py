@@ -3,6 +3,7 @@ from datetime import datetime
 from flask import abort, render_template, request
 from flask_login import current_user
 
+from villa import questions
 from villa.auth import is_htmx, role_required
 from villa.client_page import client_page, contact, saved
 from villa.customers import (
@@ -11,15 +12,20 @@ from villa.customers import (
     can_reveal,
     can_write,
     customer_by_id,
+    filter_owners,
     log_reveal,
     search_customers,
     shown_name,
 )
+from villa.fields import AREA_BANDS, BUDGET_BANDS, UNIT_TYPES
 from villa.lookups import LookupRefused
-from villa.models import Channel, Customer, User
+from villa.models import Channel, Customer
+from villa.settings import question_options
 from villa.timeline import EVENT_LABELS, change_value, field_label
 from villa.web.clients import bp
 from villa.web.clients.followup_forms import FollowUpForm
+from villa.web.clients.forms import TransferForm
+from villa.web.reception.forms import DisputeForm
 
 READERS = ("rep", "manager", "auditor", "admin")
 # What the timeline's entries are written with: labels of events and fields, values in words.
@@ -29,24 +35,42 @@ TIMELINE_WORDS = {"event_labels": EVENT_LABELS, "field_label": field_label, "cha
 @bp.get("/")
 @role_required(*READERS)
 def index():
+    return list_page()
+
+
+def list_page(status: int = 200, transfer_form=None, ticked=()):
+    """The customer list; a manager ticks customers in it to move them (handover_routes)."""
     q = request.args.get("q", "")[:60]
     filters = {name: request.args.get(name, "")[:20] for name in FILTERS if request.args.get(name)}
+    filters.update(questions.filters_from(request.args))
     before = request.args.get("before", type=int)
-    status, refused = 200, None
+    refused = None
     try:
         customers, next_before = search_customers(current_user, q, before, filters, request.remote_addr or "")
     except LookupRefused as limit:
         customers, next_before, status, refused = [], None, 429, limit.message
     template = "clients/_rows.html" if is_htmx() else "clients/index.html"
+    movable = set()
+    if current_user.role == "manager":
+        movable = {c.id for c in customers if can_write(current_user, c)}
+        if transfer_form is None and not is_htmx():
+            transfer_form = TransferForm(current_user, formdata=None)
     return render_template(
         template,
         customers=customers,
+        movable=movable,
+        ticked=set(ticked),
+        transfer_form=transfer_form,
         q=q,
         filters=filters,
         next_before=next_before,
         refused=refused,
         channels=Channel.active_list(),
-        reps=User.reps(),
+        reps=filter_owners(current_user),
+        bands={"budget": BUDGET_BANDS, "unit_type": UNIT_TYPES, "area_band": AREA_BANDS},
+        questions={
+            name: (label, question_options(name)) for name, (_key, label) in questions.QUESTIONS.items()
+        },
     ), status
 
 
@@ -76,6 +100,8 @@ def page_response(customer: Customer, status: int = 200, **forms):
     page = client_page(current_user._get_current_object(), customer)
     if page.may_write:
         forms.setdefault("followup_form", FollowUpForm(formdata=None, customer=customer))
+    if page.card and page.card.may_dispute:
+        forms.setdefault("dispute_form", DisputeForm(formdata=None))
     context = {"page": page, "customer": customer, "may_write": page.may_write, **TIMELINE_WORDS}
     return render_template("clients/detail.html", **context, **forms), status
 

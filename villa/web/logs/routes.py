@@ -5,11 +5,10 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, SelectField
 from wtforms.validators import NumberRange, Optional
 
-from villa import alerts, logs
+from villa import describe, logs
 from villa.auth import is_htmx, role_required
 from villa.i18n import lazy_gettext as _l
 from villa.models import User
-from villa.timeline import EVENT_LABELS, field_label
 from villa.web.logs import bp
 
 READERS = ("auditor", "admin")
@@ -18,7 +17,6 @@ TAB_LABELS = {
     "audit": _l("Audit log: changes"),
     "alerts": _l("Alerts for the audit team"),
 }
-ACCESS_ACTION_LABELS = {"reveal": _l("Reveal"), "lookup": _l("Lookup"), "export": _l("Export")}
 
 
 class LogFilterForm(FlaskForm):
@@ -60,7 +58,7 @@ def index():
     form.user.choices = [(0, _l("Anyone"))] + [
         (u.id, f"{u.display_name} ({u.username})") for u in User.select().order_by(User.username)
     ]
-    form.action.choices = [("", _l("Any"))] + [(a, action_label(tab, a)) for a in logs.actions(tab)]
+    form.action.choices = [("", _l("Any"))] + [(a, describe.title(a)) for a in logs.actions(tab)]
     if request.args:
         form.validate()
     entries, next_before = logs.log_page(tab, form.to_filter(), request.args.get("before", type=int))
@@ -73,18 +71,7 @@ def index():
         entries=entries,
         next_before=next_before,
         args={k: v for k, v in request.args.items() if k != "before" and v},
-        action_label=action_label,
-        field_label=field_label,
-        stored_value=logs.stored_value,
-        describe_alert=alerts.describe,
+        action_label=describe.title,
+        described=describe.describe_page(entries),
     )
     return response, 200, {"Vary": "HX-Request"}
-
-
-def action_label(tab: str, action: str):
-    if tab == "access":
-        return ACCESS_ACTION_LABELS.get(action, action)
-    if alerts.is_alert(action):
-        return alerts.title(action)
-    label = EVENT_LABELS.get(action)
-    return f"{label} ({action})" if label else action

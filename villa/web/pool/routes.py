@@ -16,6 +16,7 @@ from villa.ownership import (
     pool_quota,
     release_lapsed,
 )
+from villa.protection import cooldowns
 from villa.web.pool import bp
 
 _CURSOR_TIME = "%Y%m%d%H%M%S%f"
@@ -44,13 +45,21 @@ def parse_cursor(value: str | None):
 @bp.get("/pool/")
 @role_required("rep", "manager")
 def index():
-    customers, next_cursor = pool_page(parse_cursor(request.args.get("before")))
+    return _pool_page(request.args.get("before"))
+
+
+def _pool_page(before=None, refused=None):
+    """The pool page; `refused` is (customer id, why) when a claim on that row was refused."""
+    customers, next_cursor = pool_page(parse_cursor(before))
+    rep = current_user.role == "rep"
     return render_template(
         "pool/index.html",
         customers=customers,
         next_before=format_cursor(next_cursor),
         quota=pool_quota(),
-        claims=active_claims(current_user) if current_user.role == "rep" else None,
+        claims=active_claims(current_user) if rep else None,
+        cooling=cooldowns(customers, current_user) if rep else {},
+        refused=refused,
     )
 
 
@@ -61,8 +70,7 @@ def claim_customer(customer_id):
     try:
         claim(customer, current_user._get_current_object())
     except OwnershipError as refused:
-        flash(refused.message, "error")
-        return redirect(url_for("pool.index"), 303)
+        return _pool_page(request.form.get("before"), (customer.id, refused.message)), 422
     flash(_("%(name)s is now your customer.", name=customer.name), "success")
     return redirect(url_for("clients.detail", customer_id=customer.id), 303)
 

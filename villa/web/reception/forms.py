@@ -4,29 +4,42 @@ their checks come from villa.fields)."""
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
     ValidationError,
 )
-from wtforms.validators import DataRequired, InputRequired, Length
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from villa.fields import CUSTOMER_FIELDS as F
-from villa.fields import check_alt_phone, check_id_number, check_name, check_phone, options
+from villa.fields import (
+    MultiCheckboxField,
+    check_alt_phone,
+    check_id_number,
+    check_name,
+    check_phone,
+    options,
+)
 from villa.i18n import lazy_gettext as _l
 from villa.labels import VISIT_TYPE_LABELS
 from villa.models import GRADES, Channel
+from villa.rotation import NOTE_MAX, OUT_OF_TURN_LABELS
 
 
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
+class OutOfTurnFields:
+    """Why a walk-in goes to a rep whose turn it is not (checked by villa.rotation.out_of_turn)."""
+
+    skip_reason = RadioField(
+        _l("Not the rep whose turn it is: why?"),
+        choices=options(OUT_OF_TURN_LABELS.items()),
+        validate_choice=False,
+    )
+    skip_note = StringField(_l("Other reason"), validators=[Length(max=NOTE_MAX)])
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(OutOfTurnFields, FlaskForm):
     visit_type = RadioField(
         _l("Came by"),
         choices=options(VISIT_TYPE_LABELS.items()),
@@ -65,6 +78,14 @@ class RegistrationForm(FlaskForm):
     payment_method = F["payment_method"].unbound()
     asset_band = F["asset_band"].unbound()
     credit_notes = F["credit_notes"].unbound()
+    # 更多信息: the questions villa offices ask (villa.questions).
+    home_area = F["home_area"].unbound()
+    work_area = F["work_area"].unbound()
+    occupation = F["occupation"].unbound()
+    family_structure = F["family_structure"].unbound()
+    purchase_count = F["purchase_count"].unbound()
+    concerns = F["concerns"].unbound()
+    objections = F["objections"].unbound()
     materials = MultiCheckboxField(_l("Materials handed over"), coerce=int, validate_choice=False)
     consent = BooleanField(_l("The customer agrees to the privacy notice"))
 
@@ -137,3 +158,38 @@ class DisputeForm(FlaskForm):
         _l("Why is this customer yours?"),
         validators=[DataRequired(_l("Give the reason for the dispute.")), Length(max=500)],
     )
+
+
+class HandOutForm(OutOfTurnFields, FlaskForm):
+    """A customer from the public pool walks in: the desk gives them to a rep of the rotation."""
+
+    rep = SelectField(_l("Sales rep"), coerce=int, validate_choice=False)
+    kind = RadioField(
+        _l("Came by"),
+        choices=options(VISIT_TYPE_LABELS.items()),
+        default="visit",
+        validators=[InputRequired()],
+    )
+
+    def __init__(self, *args, reps=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reps = list(reps)
+        self.rep.choices = options((r.id, r.display_name) for r in self.reps)
+
+    def chosen_rep(self):
+        return next((r for r in self.reps if r.id == self.rep.data), None)
+
+
+class OutOfTurnForm(OutOfTurnFields, FlaskForm):
+    """The desk's "took a walk-in" for a rep whose turn it is not."""
+
+
+class SkipReportForm(FlaskForm):
+    """The skip report's period (GET, no CSRF)."""
+
+    start = DateField(_l("From"), validators=[Optional()])
+    end = DateField(_l("To"), validators=[Optional()])
+
+    def validate_end(self, field):
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError(_l("The end cannot be before the start."))

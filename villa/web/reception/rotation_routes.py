@@ -5,9 +5,12 @@ from flask_login import current_user
 
 from villa import rotation
 from villa.auth import is_htmx, role_required
+from villa.i18n import gettext as _
 from villa.i18n import lazy_gettext as _l
 from villa.models import User
+from villa.rotation_skips import skip_report
 from villa.web.reception import bp
+from villa.web.reception.forms import OutOfTurnForm, SkipReportForm
 
 VIEWERS = ("reception", "rep", "manager")
 DESK = ("reception", "manager")
@@ -19,6 +22,7 @@ def rotation_context(error=None) -> dict:
     on_duty = {entry.rep_id for entry in queue}
     return {
         "queue": queue,
+        "walk_ins": rotation.walk_ins_today(queue),
         "off_duty": [rep for rep in User.reps() if rep.id not in on_duty],
         "status_labels": rotation.STATUS_LABELS,
         "skip_labels": rotation.SKIP_LABELS,
@@ -93,5 +97,39 @@ def rotation_skip(rep_id):
 @bp.post("/rotation/<int:rep_id>/assign")
 @role_required(*DESK)
 def rotation_assign(rep_id):
-    """The desk's manual "this rep took a walk-in", for walk-ins not registered through the form."""
-    return _act(rotation.assign, rep_id)
+    """The desk's manual "this rep took a walk-in", for walk-ins not registered through the form;
+    out of turn it needs a reason (the out-of-turn page)."""
+    return _act(rotation.took_walk_in, rep_id)
+
+
+@bp.route("/rotation/<int:rep_id>/out-of-turn", methods=["GET", "POST"])
+@role_required(*DESK)
+def rotation_out_of_turn(rep_id):
+    """Give a walk-in (not registered through the form) to a rep whose turn it is not, with the reason."""
+    rep = _rep(rep_id)
+    form = OutOfTurnForm()
+    if form.validate_on_submit():
+        try:
+            rotation.took_walk_in(
+                rep, current_user._get_current_object(), form.skip_reason.data, form.skip_note.data
+            )
+        except rotation.RotationError as refused:
+            (form[refused.field] if refused.field else form.skip_reason).errors.append(refused.message)
+        else:
+            flash(_("Walk-in given to %(name)s out of turn.", name=rep.display_name), "success")
+            return redirect(url_for("reception.desk"), 303)
+    status = 422 if request.method == "POST" else 200
+    page = render_template("reception/out_of_turn.html", rep=rep, form=form, next_rep=rotation.next_rep())
+    return page, status
+
+
+@bp.get("/rotation/skips")
+@role_required("manager")
+def rotation_skips():
+    """The skip report: walk-ins given out of turn, by day, by rep, by reason."""
+    form = SkipReportForm(request.args, meta={"csrf": False})
+    start, end = (form.start.data, form.end.data) if form.validate() else (None, None)
+    report = skip_report(start, end)
+    return render_template(
+        "reception/skips.html", report=report, form=form, reasons=rotation.OUT_OF_TURN_LABELS
+    )

@@ -7,11 +7,21 @@ from villa.customers import customer_by_id, shown_name
 from villa.i18n import gettext as _
 from villa.lookups import LookupRefused
 from villa.materials import active_materials
-from villa.models import Customer, User, Visit, office_day_start
+from villa.models import Customer, User
 from villa.ownership import OwnershipError, open_dispute, take_from_pool
-from villa.registration import DuplicateCustomer, Match, Registration, check_known, log_return_visit, register
+from villa.questions import MULTIPLE, QUESTIONS, join_answers
+from villa.registration import (
+    DuplicateCustomer,
+    Match,
+    Registration,
+    check_known,
+    hand_out_from_pool,
+    log_return_visit,
+    register,
+    todays_desk_visits,
+)
 from villa.web.reception import bp
-from villa.web.reception.forms import DisputeForm, RegistrationForm, ReturnVisitForm
+from villa.web.reception.forms import DisputeForm, HandOutForm, RegistrationForm, ReturnVisitForm
 from villa.web.reception.rotation_routes import rotation_context
 
 DESK = ("reception", "rep", "manager")
@@ -27,46 +37,57 @@ PRIVATE_FIELDS = ("address", "wechat", "payment_method", "asset_band", "credit_n
 @role_required(*DESK)
 def desk():
     """Today at the desk: the day's visits and calls, who received them, the rotation queue."""
-    visits = (
-        Visit.select(Visit, Customer)
-        .join(Customer)
-        .where(Visit.at >= office_day_start())
-        .order_by(Visit.at.desc())
-    )
-    return render_template("reception/desk.html", visits=visits, **rotation_context())
+    return render_template("reception/desk.html", visits=todays_desk_visits(), **rotation_context())
 
 
 @bp.route("/register", methods=["GET", "POST"])
 @role_required(*DESK)
 def register_customer():
     form = RegistrationForm(reps=User.reps(), materials=active_materials())
-    if request.method == "GET" and current_user.role != "rep":
-        form.rep.data = rotation.next_rep_id()
+    next_rep = rotation.next_rep() if current_user.role != "rep" else None
+    if request.method == "GET" and next_rep:
+        form.rep.data = next_rep.id
+    form_error = None
     if form.validate_on_submit() and (entry := _registration(form)):
         try:
             customer = register(current_user, entry)
         except DuplicateCustomer as duplicate:
             return _conflict(Match(duplicate.existing, duplicate.matched))
+        except OwnershipError as refused:  # the rep holds as many protected customers as allowed
+            if current_user.role == "rep":
+                form_error = refused.message
+            else:
+                form.rep.errors.append(refused.message)
+            page = render_template(
+                "reception/register.html", form=form, form_error=form_error, next_rep=next_rep
+            )
+            return page, 422
         flash(_("%(name)s is registered.", name=customer.name), "success")
         return redirect(url_for("clients.detail", customer_id=customer.id), 303)
     status = 422 if request.method == "POST" else 200
-    return render_template("reception/register.html", form=form), status
+    return render_template("reception/register.html", form=form, next_rep=next_rep), status
 
 
 def _registration(form) -> Registration | None:
     """The validated form as a Registration; None when the chosen rep is not a valid owner."""
     if current_user.role == "rep":
-        owner, via_rotation = current_user._get_current_object(), False
+        owner, via_rotation, out_of_turn = current_user._get_current_object(), False, None
     else:
         owner = form.chosen_rep()
         if owner is None:
             form.rep.errors.append(_("Choose the sales rep who receives this customer."))
             return None
-        via_rotation = rotation.next_rep_id() == owner.id
+        turn = _turn(form, owner, form.visit_type.data)
+        if turn is None:
+            return None
+        via_rotation, out_of_turn = turn
     details = {name: (getattr(form, name).data or "").strip() for name in TEXT_FIELDS}
     details.update({name: getattr(form, name).data for name in NUMBER_FIELDS})
     details["hukou_local"] = {"yes": True, "no": False}.get(form.hukou_local.data)
     details.update({name: (getattr(form, name).data or "").strip() or None for name in PRIVATE_FIELDS})
+    for name in QUESTIONS:
+        answer = getattr(form, name).data
+        details[name] = join_answers(answer) if name in MULTIPLE else answer or ""
     return Registration(
         name=form.name.data,
         phone=form.normal_phone,
@@ -79,19 +100,41 @@ def _registration(form) -> Registration | None:
         id_number=form.normal_id or "",
         sensitive_consent=form.sensitive_consent.data,
         via_rotation=via_rotation,
+        out_of_turn=out_of_turn,
         details=details,
         material_ids=form.materials.data or [],
     )
 
 
-def _conflict(match: Match, dispute_form=None, status=409):
+def _turn(form, owner: User, visit_type: str):
+    """(via the rotation, out-of-turn reason or None) for a walk-in the desk gives to `owner`; None
+    when it goes out of turn without a valid reason (the message is at the form's field)."""
+    next_rep = rotation.next_rep()
+    via_rotation = next_rep is not None and next_rep.id == owner.id
+    if visit_type != "visit" or next_rep is None or via_rotation:
+        return via_rotation, None
+    try:
+        reason, note = rotation.out_of_turn(form.skip_reason.data, form.skip_note.data)
+    except rotation.RotationError as refused:
+        form[refused.field].errors.append(refused.message)
+        return None
+    return False, (reason, note, next_rep)
+
+
+def _conflict(match: Match, dispute_form=None, status=409, hand_out_form=None):
     template = "reception/_conflict.html" if is_htmx() else "reception/conflict.html"
+    if hand_out_form is None and match.customer.in_public_pool and current_user.role != "rep":
+        hand_out_form = HandOutForm(formdata=None, reps=User.reps(), prefix="hand_out")
+        next_rep = rotation.next_rep()
+        hand_out_form.rep.data = next_rep.id if next_rep else None
     return render_template(
         template,
         match=match,
         shown_name=shown_name(current_user, match.customer),
         dispute_form=dispute_form or DisputeForm(),
         return_form=ReturnVisitForm(),
+        hand_out_form=hand_out_form,
+        next_rep=rotation.next_rep(),
     ), status
 
 
@@ -130,6 +173,36 @@ def return_visit(customer_id):
     log_return_visit(customer, current_user._get_current_object(), form.kind.data, form.note.data)
     owner = customer.owner.display_name if customer.owner else _("the public pool")
     flash(_("Return visit logged and handed to %(owner)s.", owner=owner), "success")
+    return redirect(url_for("reception.desk"), 303)
+
+
+@bp.post("/customers/<int:customer_id>/hand-out")
+@role_required("reception", "manager")
+def hand_out(customer_id):
+    """A customer from the public pool walked in: the rep the desk gives them to becomes the owner."""
+    customer = _customer(customer_id)
+    form = HandOutForm(reps=User.reps(), prefix="hand_out")
+    if not customer.in_public_pool:
+        flash(_("This customer is no longer in the public pool."), "error")
+        return redirect(url_for("reception.desk"), 303)
+    rep = form.chosen_rep() if form.validate_on_submit() else None
+    if rep is None and not form.errors:
+        form.rep.errors.append(_("Choose the sales rep who receives this customer."))
+    turn = _turn(form, rep, form.kind.data) if rep else None
+    if turn is None:
+        return _conflict(Match(customer, "phone"), status=422, hand_out_form=form)
+    try:
+        hand_out_from_pool(customer, rep, current_user._get_current_object(), form.kind.data, *turn)
+    except OwnershipError as refused:
+        form.rep.errors.append(refused.message)
+        return _conflict(Match(customer, "phone"), status=422, hand_out_form=form)
+    flash(
+        _(
+            "%(name)s is now %(rep)s's customer.",
+            name=shown_name(current_user, customer),
+            rep=rep.display_name,
+        )
+    )
     return redirect(url_for("reception.desk"), 303)
 
 

@@ -19,7 +19,7 @@ from villa.web.review import bp
 from villa.web.review.forms import BatchForm, DecisionForm, QueueFilterForm, RejectForm
 
 REVIEWERS = ("manager", "auditor")
-FILTER_NAMES = ("rep", "channel", "registered_from", "registered_to")
+FILTER_NAMES = ("rep", "channel", "registered_from", "registered_to", "page")
 STATUS = {"not_allowed": 403, "already_reviewed": 409, "invalid": 422}
 
 
@@ -50,10 +50,12 @@ def _reviewer():
 def _queue_page(status: int = 200, failed: dict | None = None):
     """The whole queue; `failed` holds a refused rejection's row: id, message and what was typed."""
     filter_form = QueueFilterForm(current_user, formdata=request.args)
-    customers = review.queue(current_user, filter_form.filters())
+    shown = review.queue(current_user, filter_form.filters(), request.args.get("page", 1, type=int))
+    customers = shown.customers
     return render_template(
         "review/queue.html",
         customers=customers,
+        shown=shown,
         glances=review.glances(customers),
         in_full={c.id for c in customers if can_see_full(current_user, c)},
         filter_form=filter_form,

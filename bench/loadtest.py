@@ -1,0 +1,392 @@
+"""villa's office-day load test: how many staff one server serves with every action's p95 ≤ 150 ms.
+
+    .venv/bin/python bench/loadtest.py [--customers N] [--steps 25,50,100] [--step-seconds S]
+                                       [--smoke] [--keep]
+
+(`make loadtest` runs it with LOADTEST_CUSTOMERS, LOADTEST_STEPS, LOADTEST_STEP_SECONDS;
+LOADTEST_DATABASE_URL=postgresql://… runs it on PostgreSQL, in a schema of its own that is dropped
+afterwards; LOADTEST_SMOKE=1 is CI's short check of the harness.) It seeds a private instance as
+`make bench` does (bench/run.py: init, demo logins, bench/seed.py, `villa serve` with gunicorn),
+creates one account per simulated member of staff (desk, reps, managers, auditors; the customers
+are shared out among the reps), then runs locust headless (bench/locustfile.py) once per step of
+staff. A step passes when no action failed and every action's p95 is ≤ 150 ms; the steps stop at the
+first that does not. The capacity is the largest passing step, with p50/p95/p99 of each action
+there. Results go to bench/results/ with the commit and the machine. See bench/README.md.
+
+Exit status: 0 when the harness worked, whatever the capacity; 1 when it did not.
+"""
+
+import argparse
+import json
+import math
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import run as bench  # noqa: E402 - the bench's seeding, server and machine facts
+
+P95_LIMIT_MS = 150
+# Of every 20 staff: 2 at the desk, 14 reps, 3 managers, 1 auditor (bench/locustfile.py's weights).
+SHARES = {"reception": 2 / 20, "rep": 14 / 20, "manager": 3 / 20, "auditor": 1 / 20}
+REPS_PER_MANAGER = 5
+CUSTOMERS_PER_REP_SAMPLE = 40  # the client pages a simulated rep opens, from the customers it owns
+WARM_UP_SECONDS = 20
+SMOKE = {"customers": 2000, "steps": [5, 10], "step_seconds": 15}
+
+
+def main(argv=None) -> int:
+    args = _arguments(argv)
+    if args.setup_staff:
+        return _setup_staff(args.setup_staff, Path(args.plan))
+    work = Path(tempfile.mkdtemp(prefix=f"villa-loadtest-{args.customers}-"))
+    env = bench._environment(work)
+    database = "sqlite"
+    schema = None
+    if args.database_url:
+        database = "postgresql"
+        schema = f"villa_loadtest_{os.getpid()}_{secrets.token_hex(3)}"
+        env["VILLA_DATABASE_URL"] = _in_schema(args.database_url, schema)
+    villa = bench._villa_command()
+    report = {
+        "kind": "loadtest",
+        "database": database,
+        "customers": args.customers,
+        "smoke": args.smoke,
+        "started_at": datetime.now().isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "p95_limit_ms": P95_LIMIT_MS,
+        "step_seconds": args.step_seconds,
+        "steps": [],
+        "capacity": None,
+        "notes": [],
+        "failures": [],
+    }
+    server = None
+    try:
+        if schema:
+            _create_schema(args.database_url, schema)
+        bench._log(f"instance {work / 'instance'} ({database})")
+        bench._run(villa + ["init"], env)
+        if database == "sqlite":
+            bench._run(villa + ["demo", "--customers", "0"], env)
+            seeded = bench._seed(args, env, work)
+            seeded.pop("samples")
+        else:
+            # bench/seed.py writes SQLite only: the demo's own generator seeds PostgreSQL (slower).
+            seconds, _ = bench._run(villa + ["demo", "--customers", str(args.customers)], env)
+            seeded = {"customers": args.customers, "seconds": round(seconds, 1), "by": "villa demo"}
+        report["seed"] = seeded
+        plan = work / "plan.json"
+        bench._log(f"creating {max(args.steps)} staff accounts")
+        bench._run([sys.executable, str(Path(__file__)), "--setup-staff", str(max(args.steps)),
+                    "--plan", str(plan)], env)  # fmt: skip
+        server = bench.Server(villa, env, work)
+        server.start()
+        _warm_up(server, json.loads(plan.read_text()))
+        steps = _plan_steps(args)
+        plan_data = json.loads(plan.read_text())
+        plan_data.update(steps=steps, every_step=args.smoke, p95_limit_ms=P95_LIMIT_MS)
+        plan.write_text(json.dumps(plan_data, ensure_ascii=False))
+        report["steps"] = _office_day(steps, server, plan, work)
+        for step in report["steps"]:
+            bench._log(_step_line(step))
+        for step in report["steps"]:  # the capacity: the passing steps up to the first that fails
+            if not step["passed"]:
+                break
+            report["capacity"] = step["staff"]
+        if args.smoke and any(step["failed"] for step in report["steps"]):
+            report["failures"].append("requests failed in the smoke: see the errors above")
+        if len(report["steps"]) < len(args.steps) and (not report["steps"] or report["steps"][-1]["passed"]):
+            report["failures"].append("locust stopped before the last step: see its output")
+        report["server_log_errors"] = server.log_errors()
+        report["memory"] = server.worker_memory()
+    except bench.HarnessError as exc:
+        report["failures"].append(str(exc))
+        bench._log(f"FAILED: {exc}")
+    except Exception as exc:  # noqa: BLE001 - still write what was measured, and clean up
+        report["failures"].append(f"{exc.__class__.__name__}: {exc}")
+        bench._log(f"FAILED: {exc.__class__.__name__}: {exc}")
+    finally:
+        if server is not None:
+            server.stop()
+        if schema and not args.keep:
+            _drop_schema(args.database_url, schema)
+    text = _table(report)
+    print(text)
+    _save(report, text)
+    if args.keep:
+        bench._log(f"kept {work}" + (f" and schema {schema}" if schema else ""))
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if report["failures"] else 0
+
+
+def _arguments(argv):
+    env = os.environ.get
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=int(env("LOADTEST_CUSTOMERS", "20000")))
+    parser.add_argument("--steps", default=env("LOADTEST_STEPS", "25,50,100,200,300,400"),
+                        help="numbers of staff, comma-separated, smallest first")  # fmt: skip
+    parser.add_argument("--step-seconds", type=int, default=int(env("LOADTEST_STEP_SECONDS", "60")),
+                        help="seconds measured per step, once all the staff have logged in")  # fmt: skip
+    parser.add_argument("--database-url", default=env("LOADTEST_DATABASE_URL", ""))
+    parser.add_argument("--smoke", action="store_true", default=env("LOADTEST_SMOKE", "") == "1")
+    parser.add_argument("--keep", action="store_true", help="keep the instance folder (and PG schema)")
+    parser.add_argument("--setup-staff", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--plan", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.steps = sorted({int(s) for s in str(args.steps).split(",") if s.strip()})
+    if args.smoke:
+        args.customers, args.steps, args.step_seconds = (
+            SMOKE["customers"], SMOKE["steps"], SMOKE["step_seconds"])  # fmt: skip
+    if not args.steps or min(args.steps) < 1:
+        parser.error("--steps needs at least one positive number of staff")
+    return args
+
+
+def _machine() -> dict:
+    machine = bench._machine()
+    machine.pop("wrk", None)
+    machine["locust"] = bench._first_line([str(Path(sys.executable).parent / "locust"), "--version"])
+    return machine
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL: a schema of its own
+
+
+def _in_schema(url: str, schema: str) -> str:
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options={quote(f'-c search_path={schema}')}"
+
+
+def _create_schema(url: str, schema: str):
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+
+
+def _drop_schema(url: str, schema: str):
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    except psycopg.Error as exc:
+        bench._log(f"could not drop schema {schema}: {exc}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The staff: run inside the instance (`--setup-staff N`), writes the plan locust reads
+
+
+def _setup_staff(staff: int, plan_path: Path) -> int:
+    from peewee import fn
+
+    from villa import create_app, pledge
+    from villa.auth import hash_password
+    from villa.db import db, write_transaction
+    from villa.models import Customer, User
+
+    counts = {role: max(1, math.ceil(staff * share)) + 1 for role, share in SHARES.items()}
+    counts["manager"] = max(counts["manager"], math.ceil(counts["rep"] / REPS_PER_MANAGER))
+    app = create_app()
+    with app.app_context(), db.connection_context():
+        password_hash = hash_password(bench.PASSWORD)  # argon2 is slow by design: one hash for all
+        admin = User.get(User.username == "admin")
+        rules = pledge.current_pledge() or pledge.publish(pledge.STARTING_TEXT, admin)
+        accounts: dict[str, list] = {}
+        with write_transaction():
+            for role in ("manager", "reception", "rep", "auditor"):
+                accounts[role] = []
+                for n in range(counts[role]):
+                    manager = None
+                    if role == "rep":
+                        manager = accounts["manager"][n // REPS_PER_MANAGER % len(accounts["manager"])]["id"]
+                    user = User.create(
+                        username=f"lt_{role}{n}", display_name=f"压测{role}{n}", role=role, manager=manager,
+                        password_hash=password_hash, must_change_password=False,
+                    )  # fmt: skip
+                    accounts[role].append({"username": user.username, "id": user.id})
+            # The seed's customers go round the reps: each owns its share, as in an office.
+            reps = [a["id"] for a in accounts["rep"]]
+            owned = Customer.owner.is_null(False)
+            for k, rep in enumerate(reps):
+                # id mod n written out: peewee's % is LIKE; integer division on both databases
+                share = Customer.id - (Customer.id / len(reps)) * len(reps)
+                Customer.update(owner=rep).where(owned, share == k).execute()
+        for role_accounts in accounts.values():
+            for account in role_accounts:
+                pledge.accept(User.get_by_id(account["id"]), rules.id, "127.0.0.1")
+        for account in accounts["rep"]:
+            rows = (
+                Customer.select(Customer.id)
+                .where(Customer.owner == account["id"], Customer.anonymised_at.is_null())
+                .order_by(fn.Random())
+                .limit(CUSTOMERS_PER_REP_SAMPLE)
+            )
+            account["customers"] = [c.id for c in rows]
+        accounts["rep"] = [a for a in accounts["rep"] if a["customers"]]
+        known = Customer.select().where(Customer.anonymised_at.is_null()).order_by(fn.Random()).limit(300)
+        phones = [c.phone[-11:] for c in known if c.phone]
+    form = bench._registration_form(type("Desk", (), {"csrf": "", "rep_id": ""})(), None)
+    for key in ("csrf_token", "rep", "name"):
+        form.pop(key, None)
+    plan = {
+        "password": bench.PASSWORD,
+        "accounts": accounts,
+        "rep_ids": reps,
+        "known_phones": phones,
+        "registration_form": form,
+    }
+    plan_path.write_text(json.dumps(plan, ensure_ascii=False))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# One step: locust headless, stats after every member of staff has logged in
+
+
+WARM_PAGES = {
+    "reception": ["/reception/", "/reception/register", "/reception/check?phone=1391234"],
+    "rep": ["/", "/customers/", "/customers/?q=%E7%8E%8B", "/customers/{customer}"],
+    "manager": ["/review/", "/analytics/", "/analytics/reps?preset=90d"],
+    "auditor": ["/review/", "/logs/"],
+}
+
+
+def _warm_up(server, plan: dict):
+    """Each page a few times first, so that both workers have compiled its templates: not measured."""
+    for role, pages in WARM_PAGES.items():
+        account = plan["accounts"][role][-1]
+        client = bench.Client(server.base)
+        token = bench._csrf_token(client.request("GET", "/login")[2])
+        form = {"csrf_token": token, "username": account["username"], "password": plan["password"]}
+        status, _, _ = client.request("POST", "/login", form)
+        if status != 303:
+            raise bench.HarnessError(f"logging in as {account['username']} answered {status}, not 303")
+        for page in pages * 4:
+            client.request("GET", page.format(customer=(account.get("customers") or [1])[0]))
+
+
+def _plan_steps(args) -> list[dict]:
+    """The steps OfficeDay (bench/locustfile.py) walks: a warm-up, then each number of staff.
+
+    Each step first lets its new staff log in (about 15 s, then 10 s for the first actions to
+    settle), unmeasured; then it measures for --step-seconds."""
+    steps, before = [], 0
+    warm = min(args.steps[0], 10)
+    for staff, seconds, measured in [(warm, WARM_UP_SECONDS, False)] + [
+        (s, args.step_seconds, True) for s in args.steps
+    ]:
+        new = max(staff - before, 0)
+        rate = max(1.0, new / 15)
+        steps.append({"staff": staff, "spawn_rate": rate, "ramp": math.ceil(new / rate) + 10,
+                      "seconds": seconds, "measured": measured})  # fmt: skip
+        before = staff
+    return steps
+
+
+def _office_day(steps: list[dict], server, plan: Path, work: Path) -> list[dict]:
+    """One locust run through every step; returns what each measured step found."""
+    out = work / "office-day.json"
+    locust = str(Path(sys.executable).parent / "locust")
+    command = [
+        locust, "-f", str(BENCH / "locustfile.py"), "--headless", "--host", server.base,
+        "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "10",
+    ]  # fmt: skip
+    env = dict(os.environ, LOADTEST_PLAN=str(plan), LOADTEST_OUT=str(out))
+    total = sum(step["ramp"] + step["seconds"] for step in steps)
+    bench._log(
+        f"office day: steps of {', '.join(str(s['staff']) for s in steps[1:])} staff (at most {total} s)"
+    )
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=total + 300)
+    (work / "locust.log").write_text(done.stdout + done.stderr)
+    if not out.exists():
+        tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+        raise bench.HarnessError(f"locust wrote no results (exit {done.returncode}): {tail}")
+    return json.loads(out.read_text())["steps"]
+
+
+def _number(text: str):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _step_line(step: dict) -> str:
+    worst = max(step["actions"].items(), key=lambda kv: kv[1]["p95_ms"] or 0, default=(None, {}))
+    verdict = "pass" if step["passed"] else f"FAIL (slow: {', '.join(step['slow']) or '-'}; failed: "
+    verdict += "" if step["passed"] else f"{', '.join(step['failed']) or '-'})"
+    requests = sum(a["requests"] for a in step["actions"].values())
+    return (f"{step['staff']} staff: {requests} requests, worst p95 {worst[1].get('p95_ms')} ms "
+            f"({worst[0]}): {verdict}")  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# The report
+
+
+def _table(report: dict) -> str:
+    m = report["machine"]
+    lines = [
+        f"villa office-day load test: {report['customers']:,} customers on {report['database']}"
+        + (" (SMOKE: checks the harness, not the speed)" if report["smoke"] else ""),
+        f"commit {m.get('commit')}{' (dirty)' if m.get('dirty') else ''}; {m.get('cpus')} CPUs; "
+        f"{m.get('platform')}; Python {m.get('python')}; SQLite {m.get('sqlite')}; {m.get('locust')}",
+        f"each member of staff: one action every ~10 s; a step passes when no action fails and every "
+        f"action's p95 ≤ {report['p95_limit_ms']} ms ({report['step_seconds']} s measured per step)",
+        "",
+    ]
+    for step in report["steps"]:
+        lines.append(_step_line(step))
+    capacity = report["capacity"]
+    lines.append("")
+    lines.append(f"CAPACITY: {capacity if capacity is not None else 'none (the first step failed)'} staff")
+    at = next((s for s in report["steps"] if s["staff"] == capacity), None)
+    if at is None and report["steps"]:
+        at = report["steps"][0]
+        lines.append(f"(figures below: the first step, {at['staff']} staff, which did not pass)")
+    if at:
+        rows = [("action", "requests", "p50 ms", "p95 ms", "p99 ms", "failures")]
+        rows += [(name, str(a["requests"]), _ms(a["p50_ms"]), _ms(a["p95_ms"]), _ms(a["p99_ms"]),
+                  str(a["failures"])) for name, a in at["actions"].items()]  # fmt: skip
+        lines += bench._columns(rows[0], rows[1:])
+    for step in report["steps"]:
+        for error in step["errors"]:
+            lines.append(f"error at {step['staff']} staff: {error}")
+    for note in report["notes"]:
+        lines.append(f"note: {note}")
+    for failure in report["failures"]:
+        lines.append(f"FAILED: {failure}")
+    return "\n".join(lines)
+
+
+def _ms(value) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def _save(report: dict, text: str):
+    bench.RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = f"loadtest-{report['database']}-{report['customers']}"
+    json_path = bench.RESULTS / f"{stamp}-{name}.json"
+    json_path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    (bench.RESULTS / f"latest-{name}.txt").write_text(text + "\n")
+    bench._log(f"results: {json_path.relative_to(ROOT)} and bench/results/latest-{name}.txt")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
