@@ -243,6 +243,8 @@ def card_page(viewer: User, customer: Customer) -> ClientPage:
         customer=customer,
         card=shown,
         header=Header(shown.name, "", "", "", shown.owner, shown.protected_until, None),
+        channel="",
+        registered_by="",
         contact=Contact(shown.phone, customer.id_type, "", False),
         may_write=False,
         may_reveal=False,
