@@ -8,6 +8,7 @@ import pytest
 from flask import before_render_template, template_rendered
 
 from villa.client_page import client_page
+from villa.customers import customer_by_id
 from villa.models import AccessLog, Customer, office_today
 from villa.ownership import open_dispute
 from villa.registration import log_return_visit
@@ -348,3 +349,19 @@ def test_the_header_and_timeline_refetches_are_gone(cast):
     assert "customer-changed" not in page
     assert owner.htmx_get(f"/customers/{customer.id}/header").status_code == 404
     assert owner.htmx_get(f"/customers/{customer.id}/timeline").status_code == 404
+
+
+def test_a_loaded_customer_saves_only_what_changed(make_user, make_customer):
+    """customer_by_id reads the names the page shows with the row, and the row it gives writes back
+    only the fields changed on it: a change someone made meanwhile to another field survives."""
+    rep, desk = make_user("rep", display_name="刘洋"), make_user("reception", display_name="前台小王")
+    customer = make_customer(owner=rep, registered_by=desk, name="张三丰")
+    loaded = customer_by_id(customer.id)
+    assert (loaded.owner_name, loaded.registrar_name, loaded.channel_name) == ("刘洋", "前台小王", "自然到访")
+    assert not loaded.is_dirty()
+    Customer.update(notes="经理刚补充的").where(Customer.id == customer.id).execute()
+    loaded.grade = "A"
+    loaded.save()
+    stored = Customer.get_by_id(customer.id)
+    assert (stored.grade, stored.notes, stored.owner_id) == ("A", "经理刚补充的", rep.id)
+    assert customer_by_id(customer.id + 1000) is None

@@ -8,7 +8,7 @@ import pytest
 
 from villa import rotation
 from villa.db import db
-from villa.models import AuditLog, RotationEntry, office_today
+from villa.models import AuditLog, RotationEntry, User, office_today
 
 
 @pytest.fixture
@@ -30,16 +30,16 @@ def on_duty(reps, desk):
 
 
 def order(day=None):
-    return [entry.rep.username for entry in rotation.queue(day)]
+    return [entry.rep_username for entry in rotation.queue(day)]
 
 
 def statuses():
-    return {entry.rep.username: entry.status for entry in rotation.queue()}
+    return {entry.rep_username: entry.status for entry in rotation.queue()}
 
 
 def next_name():
-    rep = rotation.next_rep()
-    return rep.username if rep else None
+    rep_id = rotation.next_rep_id()
+    return User.get_by_id(rep_id).username if rep_id else None
 
 
 def test_check_in_joins_at_the_back_in_arrival_order(on_duty, desk):

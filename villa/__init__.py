@@ -70,9 +70,7 @@ def create_app(config=None, check_keys=True):
     login_manager.login_view = "account.login"
     app.before_request(enforce_session_rules)
 
-    from villa import form_html, labels, security
-
-    form_html.install()
+    from villa import labels, security
 
     security.init_app(app)
     labels.init_app(app)

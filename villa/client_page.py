@@ -140,6 +140,8 @@ class ClientPage:
     customer: Customer
     card: Card | None  # set: the viewer gets the 判客 card only, and everything below is empty
     header: Header
+    channel: str  # the channel's name
+    registered_by: str  # who registered the customer, by display name
     contact: Contact
     may_write: bool
     may_reveal: bool
@@ -180,6 +182,8 @@ def client_page(viewer: User, customer: Customer) -> ClientPage:
         customer=customer,
         card=None,
         header=header(viewer, customer),
+        channel=_read_with(customer, "channel_name", lambda: customer.channel.name),
+        registered_by=_read_with(customer, "registrar_name", lambda: customer.registered_by.display_name),
         contact=contact(customer, revealed=False),
         may_write=may_write,
         may_reveal=may_reveal,
@@ -239,6 +243,8 @@ def card_page(viewer: User, customer: Customer) -> ClientPage:
         customer=customer,
         card=shown,
         header=Header(shown.name, "", "", "", shown.owner, shown.protected_until, None),
+        channel="",
+        registered_by="",
         contact=Contact(shown.phone, customer.id_type, "", False),
         may_write=False,
         may_reveal=False,
@@ -265,11 +271,18 @@ def header(viewer: User, customer: Customer) -> Header:
         grade=customer.grade,
         stage=customer.stage,
         review_status=customer.review_status,
-        owner=customer.owner.display_name if owned else None,
+        owner=_read_with(customer, "owner_name", lambda: customer.owner.display_name) if owned else None,
         protected_until=most if at_maximum else protected_until,
         next_followup_on=customer.next_followup_on,
         at_maximum=at_maximum,
     )
+
+
+def _read_with(customer: Customer, name: str, load):
+    """A name customer_by_id reads with the customer (villa.customers); for a customer loaded
+    otherwise, `load` reads it from the related row."""
+    value = getattr(customer, name, None)
+    return value if value is not None else load()
 
 
 def contact(customer: Customer, revealed: bool) -> Contact:

@@ -169,11 +169,30 @@ def with_people():
     )
 
 
-_customer_by_id = Prepared(lambda: with_people().where(Customer.id == slot()))
+def _by_id_with_names():
+    owner, registrar = User.alias(), User.alias()
+    return (
+        Customer.select(
+            Customer,
+            Channel.name.alias("channel_name"),
+            owner.display_name.alias("owner_name"),
+            registrar.display_name.alias("registrar_name"),
+        )
+        .join(Channel, JOIN.LEFT_OUTER, on=(Customer.channel == Channel.id))
+        .switch(Customer)
+        .join(owner, JOIN.LEFT_OUTER, on=(Customer.owner == owner.id))
+        .switch(Customer)
+        .join(registrar, JOIN.LEFT_OUTER, on=(Customer.registered_by == registrar.id))
+        .where(Customer.id == slot())
+    )
+
+
+_customer_by_id = Prepared(_by_id_with_names)
 
 
 def customer_by_id(customer_id: int) -> Customer | None:
-    """One customer with channel, owner and registering desk filled in (what every page shows)."""
+    """One customer, with what every page shows of its people: `channel_name`, `owner_name` (None
+    in the pool) and `registrar_name`. `customer.owner` & co. load the whole row when asked."""
     return _customer_by_id.first(customer_id)
 
 

@@ -158,6 +158,37 @@ def insert_rows(model, rows: list[dict]):
     insert_stored(model, [f.name for f in fields], values)
 
 
+_one_row_inserts: dict = {}  # (database class, model) -> (INSERT SQL, its fields, whether it returns the id)
+
+
+def insert_one(model, values: dict) -> int:
+    """Write one new row with a value for every field but the id, and return the id it was given.
+
+    For the hottest insert (a registration's customer, 50 columns): peewee builds an INSERT in Python
+    column by column (about 0.3 ms for a customer), so the statement is built once per model with
+    peewee's own `Model.insert(...).sql()` and each value goes through its field's db_value, as in
+    save(). Call it inside a transaction; a unique index refusing the row raises IntegrityError.
+    """
+    key = (type(db.obj), model)
+    compiled = _one_row_inserts.get(key)
+    if compiled is None:
+        primary_key = model._meta.primary_key
+        fields = [f for f in model._meta.sorted_fields if f is not primary_key]
+        query = model.insert({f: SQL(db.obj.param) for f in fields})
+        returns_id = bool(db.obj.returning_clause)  # PostgreSQL: RETURNING; SQLite: lastrowid
+        query = query.returning(primary_key) if returns_id else query
+        sql, params = query.sql()
+        if params:  # a value peewee added itself would be bound in the wrong place
+            raise TypeError(f"an insert of {model.__name__} carries constants: {params!r}")
+        compiled = _one_row_inserts[key] = (sql, fields, returns_id)
+    sql, fields, returns_id = compiled
+    cursor = db.execute_sql(sql, [f.db_value(values[f.name]) for f in fields])
+    try:
+        return cursor.fetchone()[0] if returns_id else cursor.lastrowid
+    finally:
+        cursor.close()
+
+
 def insert_stored(model, names: list[str], rows: list):
     """Write rows whose values are already as the database stores them, one prepared INSERT run
     for every row (DB-API executemany): peewee's multi-row insert_many builds its SQL value by

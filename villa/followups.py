@@ -60,6 +60,7 @@ def add_followup(
             grade=changed_grade,
             corrects=corrected,
         )
+        followup.author_name = author.display_name  # as the timeline's rows carry it
         # The changes the follow-up caused carry its moment, so the timeline keeps them together.
         moment = followup.created_at
         changed = _apply_to_customer(fresh, kind, bool(reached), next_at, changed_grade)
@@ -173,7 +174,7 @@ def _audit(customer: Customer, actor: User, action: str, changes: dict, moment):
 
 def _followups_with_authors(limited: bool):
     query = (
-        FollowUp.select(FollowUp, User)
+        FollowUp.select(FollowUp, User.display_name.alias("author_name"))
         .join(User, on=(FollowUp.author == User.id))
         .where(FollowUp.customer == slot())
         .order_by(FollowUp.created_at.desc(), FollowUp.id.desc())

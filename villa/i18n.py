@@ -12,7 +12,6 @@ from functools import lru_cache
 import flask_babel
 from babel import support
 from flask import g, request
-from flask.globals import _cv_app
 from flask_babel import get_locale, get_translations
 from flask_babel.speaklater import LazyString
 from jinja2 import pass_eval_context
@@ -22,16 +21,14 @@ from wtforms.i18n import messages_path
 
 def translations():
     """This request's catalogue: Flask-Babel's, for the user's locale or the one `force_locale` sets."""
-    # flask.g without its proxy: a page calls this for every string, and resolving the proxy twice
-    # cost more than the lookup itself. _cv_app is what flask.g reads (Flask is pinned below 3.2).
-    app_context = _cv_app.get(None)
-    if app_context is None:  # no app context (a command): Flask-Babel answers with untranslated strings
+    # A page calls this for every string: one read of flask.g in the usual case.
+    try:
+        return g._villa_translations
+    except AttributeError:  # the request's first string
+        found = g._villa_translations = get_translations()
+        return found
+    except RuntimeError:  # no app context (a command): Flask-Babel answers with untranslated strings
         return get_translations()
-    kept = app_context.g.__dict__
-    found = kept.get("_villa_translations")
-    if found is None:
-        found = kept["_villa_translations"] = get_translations()
-    return found
 
 
 @contextmanager

@@ -112,7 +112,9 @@ def deactivate(material: Material, actor: User) -> Material:
 
 _handed_to = Prepared(
     lambda: (
-        MaterialGiven.select(MaterialGiven, Material, User)
+        MaterialGiven.select(
+            MaterialGiven, Material.name.alias("material_name"), User.display_name.alias("given_by_name")
+        )
         .join(Material)
         .switch(MaterialGiven)
         .join(User, on=(MaterialGiven.given_by == User.id))

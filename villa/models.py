@@ -21,7 +21,7 @@ from peewee import (
 from villa.clock import OFFICE_TZ, now, office_day_start, office_today  # noqa: F401
 from villa.crypto import EncryptedField
 from villa.db import db
-from villa.prepared import Prepared, insert_new, slot
+from villa.prepared import Prepared, slot
 
 ROLES = ("reception", "rep", "manager", "auditor", "admin")
 GENDERS = ("M", "F", "U")
@@ -38,12 +38,6 @@ class BaseModel(Model):
         # save() writes only the fields this request changed: a page that loaded a customer and
         # saves a new owner must not write back the follow-up times someone added meanwhile.
         only_save_dirty = True
-
-    def save(self, force_insert=False, only=None):
-        # A new row with an id the database assigns: the INSERT is built once (villa.prepared).
-        if only is None and self._pk is None and self._meta.auto_increment:
-            return insert_new(self, force_insert)
-        return super().save(force_insert=force_insert, only=only)
 
 
 class User(UserMixin, BaseModel):
@@ -300,8 +294,8 @@ class Setting(BaseModel):
 
     @classmethod
     def read(cls, key: str, default=None):
-        row = _setting_by_key.first(key)
-        return json.loads(row.value) if row else default
+        value = _setting_by_key.scalar(key)
+        return json.loads(value) if value is not None else default
 
     @classmethod
     def write(cls, key: str, value):
@@ -311,15 +305,13 @@ class Setting(BaseModel):
 
 
 # Read by most pages: settings (eligibility rules, quotas), the reps and channels forms offer.
-_setting_by_key = Prepared(lambda: Setting.select().where(Setting.key == slot()))
+_setting_by_key = Prepared(lambda: Setting.select(Setting.value).where(Setting.key == slot()))
 _active_reps = Prepared(
     lambda: User.select().where(User.role == slot(), User.active == slot()).order_by(User.username)
 )
 _active_channels = Prepared(
     lambda: Channel.select().where(Channel.active == slot()).order_by(Channel.sort_order, Channel.id)
 )
-
-ALL_MODELS = (User, Channel, Customer, AuditLog, AccessLog, LoginFailure, Setting)
 
 
 class Visit(BaseModel):
@@ -523,25 +515,6 @@ class ImportRun(BaseModel):
     report = EncryptedField(null=True)  # JSON rows of the report; a reason may quote a phone
 
 
-ALL_MODELS = ALL_MODELS + (
-    Visit,
-    Dispute,
-    RotationEntry,
-    RotationSkip,
-    Material,
-    MaterialGiven,
-    FollowUp,
-    Review,
-    OutboxMessage,
-    CorrectionLink,
-    ChangeRequest,
-    RateEvent,
-    PasswordHistory,
-    MergeLog,
-    ImportRun,
-)
-
-
 # Running it for years (migration 0013): jobs that report, the incident register, the pledge.
 
 
@@ -619,7 +592,6 @@ class PledgeAcceptance(BaseModel):
         indexes = ((("user", "pledge", "accepted_at"), False),)
 
 
-ALL_MODELS = ALL_MODELS + (JobRun, Incident, IncidentCustomer, PledgeText, PledgeAcceptance)
 # Staff notifications (villa.notify): reminders to the office's own people, never to customers.
 
 
@@ -691,7 +663,6 @@ class SecretSetting(BaseModel):
     value = EncryptedField()
 
 
-ALL_MODELS = ALL_MODELS + (Notification, NotificationDelivery, NotificationPreference, SecretSetting)
 # Deals (migration 0016): 认筹 / 认购 / 签约 with their unit, price and the manager's confirmation.
 DEAL_STAGES = ("pledged", "subscribed", "signed")
 PAYMENT_METHODS = ("full", "mortgage", "installment", "other")
@@ -727,9 +698,6 @@ class Deal(BaseModel):
         indexes = ((("customer", "recorded_at"), False), (("status", "deal_date"), False))
 
 
-ALL_MODELS = ALL_MODELS + (Deal,)
-
-
 class NameGram(BaseModel):
     """Each character and each pair of adjacent characters of a customer's name (villa.name_index).
 
@@ -743,4 +711,39 @@ class NameGram(BaseModel):
         primary_key = CompositeKey("gram", "customer_id")
 
 
-ALL_MODELS = ALL_MODELS + (NameGram,)
+# Every table, in the order of their dependencies (villa.keys walks them to re-encrypt).
+ALL_MODELS = (
+    User,
+    Channel,
+    Customer,
+    AuditLog,
+    AccessLog,
+    LoginFailure,
+    Setting,
+    Visit,
+    Dispute,
+    RotationEntry,
+    RotationSkip,
+    Material,
+    MaterialGiven,
+    FollowUp,
+    Review,
+    OutboxMessage,
+    CorrectionLink,
+    ChangeRequest,
+    RateEvent,
+    PasswordHistory,
+    MergeLog,
+    ImportRun,
+    JobRun,
+    Incident,
+    IncidentCustomer,
+    PledgeText,
+    PledgeAcceptance,
+    Notification,
+    NotificationDelivery,
+    NotificationPreference,
+    SecretSetting,
+    Deal,
+    NameGram,
+)

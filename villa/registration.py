@@ -2,13 +2,13 @@
 
 from dataclasses import dataclass, field
 
-from peewee import JOIN, SQL, IntegrityError
+from peewee import JOIN, SQL, ForeignKeyField, IntegrityError
 
 from villa import rotation
 from villa.clock import office_day_start
 from villa.crypto import blind_indexes
 from villa.customers import can_see_full, customer_by_id, set_alt_phone, set_id_number, set_phone
-from villa.db import write_transaction
+from villa.db import insert_one, write_transaction
 from villa.identity import try_normalise_id_number, try_normalise_phone
 from villa.labels import localdate
 from villa.lookups import begin_lookup, exact_number
@@ -79,9 +79,7 @@ def _with_owner():
         Customer.registered_by,
         Customer.in_public_pool,
         Customer.anonymised_at,
-        User.id,
-        User.display_name,
-        User.manager,
+        User.display_name.alias("owner_name"),
     ).join(User, JOIN.LEFT_OUTER, on=(Customer.owner == User.id))
 
 
@@ -146,7 +144,7 @@ def register(actor: User, entry: Registration) -> Customer:
     try:
         with write_transaction():
             check_cap(entry.owner)
-            customer.save()
+            customer.id = insert_one(Customer, _stored_values(customer))
             visit = Visit.create(
                 customer=customer,
                 kind=entry.visit_type,
@@ -198,6 +196,17 @@ def _new_customer(actor: User, entry: Registration) -> Customer:
     if entry.sensitive_consent:
         customer.sensitive_consent_at = moment
     return customer
+
+
+def _stored_values(customer: Customer) -> dict:
+    """Every field of the new customer but the id, as insert_one writes them (foreign keys by id)."""
+    return {
+        column.name: getattr(
+            customer, column.object_id_name if isinstance(column, ForeignKeyField) else column.name
+        )
+        for column in Customer._meta.sorted_fields
+        if column is not Customer._meta.primary_key
+    }
 
 
 def log_return_visit(customer: Customer, actor: User, kind: str = "visit", note: str = "") -> Visit:

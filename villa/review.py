@@ -375,7 +375,10 @@ def latest_rejections(customers) -> dict[int, Review]:
 
 _history = Prepared(
     lambda: (
-        Review.select(Review, User).join(User).where(Review.customer == slot()).order_by(Review.at, Review.id)
+        Review.select(Review, User.display_name.alias("reviewer_name"))
+        .join(User)
+        .where(Review.customer == slot())
+        .order_by(Review.at, Review.id)
     )
 )
 

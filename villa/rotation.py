@@ -4,7 +4,7 @@ import json
 from contextlib import contextmanager
 from datetime import date
 
-from peewee import fn
+from peewee import SQL, fn
 
 from villa.db import db, is_sqlite, write_transaction
 from villa.i18n import lazy_gettext as _l
@@ -49,7 +49,9 @@ class RotationError(ValueError):
 
 _in_queue = Prepared(
     lambda: (
-        RotationEntry.select(RotationEntry, User)
+        RotationEntry.select(
+            RotationEntry, User.username.alias("rep_username"), User.display_name.alias("rep_name")
+        )
         .join(User)
         .where(RotationEntry.day == slot(), RotationEntry.status != slot())
         .order_by(RotationEntry.position)
@@ -58,13 +60,29 @@ _in_queue = Prepared(
 
 
 def queue(day: date | None = None) -> list[RotationEntry]:
-    """Today's reps on duty in queue order."""
+    """Today's reps on duty in queue order, each with the rep's `rep_username` and `rep_name`."""
     return list(_in_queue.rows(day or office_today(), "off"))
 
 
-def next_rep(day: date | None = None) -> User | None:
+_first_available = Prepared(
+    lambda: (
+        RotationEntry.select(RotationEntry.rep)
+        .where(RotationEntry.day == slot(), RotationEntry.status == slot())
+        .order_by(RotationEntry.position)
+        .limit(SQL("1"))
+    )
+)
+
+
+def next_rep_id(day: date | None = None) -> int | None:
     """The rep whose turn it is: the first available one in the queue."""
-    return next((entry.rep for entry in queue(day) if entry.status == "available"), None)
+    return _first_available.scalar(day or office_today(), "available")
+
+
+def next_rep(day: date | None = None) -> User | None:
+    """The rep whose turn it is, as a user (the registration form and the out-of-turn page name them)."""
+    rep_id = next_rep_id(day)
+    return User.get_by_id(rep_id) if rep_id is not None else None
 
 
 def check_in(rep: User, actor: User, day: date | None = None) -> RotationEntry:

@@ -66,7 +66,7 @@ class Entry:
 def _visits_with_people():
     desk, rep = User.alias(), User.alias()
     return (
-        Visit.select(Visit, desk, rep)
+        Visit.select(Visit, desk.display_name.alias("desk_name"), rep.display_name.alias("rep_name"))
         .join(desk, on=(Visit.received_by == desk.id))
         .switch(Visit)
         .join(rep, JOIN.LEFT_OUTER, on=(Visit.rep == rep.id))
@@ -79,7 +79,7 @@ def _visits_with_people():
 _visits = Prepared(_visits_with_people)
 _events = Prepared(
     lambda: (
-        AuditLog.select(AuditLog, User)
+        AuditLog.select(AuditLog, User.display_name.alias("actor_name"))
         .join(User, join_type=JOIN.LEFT_OUTER)
         .where(AuditLog.customer == slot(), AuditLog.action.in_([slot() for _ in EVENT_LABELS]))
         .order_by(AuditLog.id.desc())
@@ -178,7 +178,7 @@ def events_since(customer: Customer, actor: User, moment: datetime) -> list[Entr
     save on the client page adds to the top of its timeline."""
     full = can_see_full(actor, customer)
     query = (
-        AuditLog.select(AuditLog, User)
+        AuditLog.select(AuditLog, User.display_name.alias("actor_name"))
         .join(User, join_type=JOIN.LEFT_OUTER)
         .where(
             AuditLog.customer == customer.id,
@@ -187,5 +187,6 @@ def events_since(customer: Customer, actor: User, moment: datetime) -> list[Entr
             AuditLog.action.in_(list(EVENT_LABELS)),
         )
         .order_by(AuditLog.id.desc())
+        .objects()  # the actor's name as an attribute of the event, as the timeline reads it
     )
     return [Entry(e.at, "event", e, full, shown_changes(e, full)) for e in query]
