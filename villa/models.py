@@ -103,6 +103,23 @@ class Channel(BaseModel):
         return self.name
 
 
+# What the scorecard's completeness reads, in the covering indexes by registrar and by owner.
+COMPLETENESS_COLUMNS = (
+    "name",
+    "phone_index",
+    "channel",
+    "gender",
+    "age_band",
+    "unit_type",
+    "area_band",
+    "budget",
+    "purpose",
+    "hukou_local",
+    "social_insurance_months",
+    "homes_owned",
+)
+
+
 class Customer(BaseModel):
     # Basic information. The name stays searchable by part; contact details are encrypted.
     name = CharField(max_length=40, index=True)
@@ -185,44 +202,8 @@ class Customer(BaseModel):
             (("channel", "stage", "grade", "registered_at"), False),
             (("owner", "registered_at", "stage", "first_followup_at"), False),
             # The scorecard by owner (migration 0014): registrations and completeness of what a rep owns.
-            (
-                (
-                    "owner",
-                    "registered_at",
-                    "name",
-                    "phone_index",
-                    "channel",
-                    "gender",
-                    "age_band",
-                    "unit_type",
-                    "area_band",
-                    "budget",
-                    "purpose",
-                    "hukou_local",
-                    "social_insurance_months",
-                    "homes_owned",
-                ),
-                False,
-            ),
-            (
-                (
-                    "registered_by",
-                    "registered_at",
-                    "name",
-                    "phone_index",
-                    "channel",
-                    "gender",
-                    "age_band",
-                    "unit_type",
-                    "area_band",
-                    "budget",
-                    "purpose",
-                    "hukou_local",
-                    "social_insurance_months",
-                    "homes_owned",
-                ),
-                False,
-            ),
+            (("owner", "registered_at", *COMPLETENESS_COLUMNS), False),
+            (("registered_by", "registered_at", *COMPLETENESS_COLUMNS), False),
         )
 
     def __str__(self):
