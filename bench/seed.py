@@ -68,6 +68,11 @@ def seed(count: int, workers: int = 2, log=None) -> dict:
         started = time.perf_counter()
         with db.connection_context():
             _load_state(count)
+            # Each seeded rep owns thousands of protected customers: the office's cap (a setting,
+            # 200 by default) is lifted so registration measures the write, not the refusal.
+            from villa.models import Setting
+
+            Setting.write("protected_customers_cap", 100_000)
         # Fork the preparing workers before this process opens its writing connection.
         context = multiprocessing.get_context("fork")
         chunks = _chunks(count)
