@@ -567,7 +567,10 @@ def _register_once(client: Client, phone: str):
 
 
 def _registration_form(client: Client, phone: str | None) -> dict:
-    """The desk's form as a browser sends it (every field present), for the rep `rep`."""
+    """The desk's form as a browser sends it (every field present), for the rep `rep`.
+
+    The demo's rotation is on duty, so after the first walk-in `rep` is no longer next: the form
+    says why the walk-in goes to them anyway (the customer asked for them), as the desk must."""
     form = {
         "csrf_token": client.csrf, "visit_type": "visit", "name": "王测试", "gender": "U", "age_band": "",
         "alt_phone": "", "channel": "walk_in", "referrer_name": "", "broker_agency": "", "broker_name": "",
@@ -575,6 +578,7 @@ def _registration_form(client: Client, phone: str | None) -> dict:
         "grade": "C", "competing_projects": "", "notes": "", "hukou_local": "", "social_insurance_months": "",
         "homes_owned": "", "address": "", "wechat": "", "id_type": "resident", "id_number": "",
         "payment_method": "", "asset_band": "", "credit_notes": "", "consent": "y",
+        "skip_reason": "customer_choice", "skip_note": "",
     }  # fmt: skip
     if phone is not None:
         form["phone"] = phone
