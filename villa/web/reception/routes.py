@@ -48,7 +48,7 @@ def register_customer():
     if request.method == "GET" and next_rep:
         form.rep.data = next_rep.id
     form_error = None
-    if form.validate_on_submit() and (entry := _registration(form)):
+    if form.validate_on_submit() and (entry := _registration(form, next_rep)):
         try:
             customer = register(current_user, entry)
         except DuplicateCustomer as duplicate:
@@ -68,8 +68,9 @@ def register_customer():
     return render_template("reception/register.html", form=form, next_rep=next_rep), status
 
 
-def _registration(form) -> Registration | None:
-    """The validated form as a Registration; None when the chosen rep is not a valid owner."""
+def _registration(form, next_rep: User | None) -> Registration | None:
+    """The validated form as a Registration; None when the chosen rep is not a valid owner.
+    `next_rep`: whose turn it is (read once by the route, which also shows it)."""
     if current_user.role == "rep":
         owner, via_rotation, out_of_turn = current_user._get_current_object(), False, None
     else:
@@ -77,7 +78,7 @@ def _registration(form) -> Registration | None:
         if owner is None:
             form.rep.errors.append(_("Choose the sales rep who receives this customer."))
             return None
-        turn = _turn(form, owner, form.visit_type.data)
+        turn = _turn(form, owner, form.visit_type.data, next_rep)
         if turn is None:
             return None
         via_rotation, out_of_turn = turn
@@ -106,10 +107,9 @@ def _registration(form) -> Registration | None:
     )
 
 
-def _turn(form, owner: User, visit_type: str):
+def _turn(form, owner: User, visit_type: str, next_rep: User | None):
     """(via the rotation, out-of-turn reason or None) for a walk-in the desk gives to `owner`; None
     when it goes out of turn without a valid reason (the message is at the form's field)."""
-    next_rep = rotation.next_rep()
     via_rotation = next_rep is not None and next_rep.id == owner.id
     if visit_type != "visit" or next_rep is None or via_rotation:
         return via_rotation, None
@@ -188,7 +188,7 @@ def hand_out(customer_id):
     rep = form.chosen_rep() if form.validate_on_submit() else None
     if rep is None and not form.errors:
         form.rep.errors.append(_("Choose the sales rep who receives this customer."))
-    turn = _turn(form, rep, form.kind.data) if rep else None
+    turn = _turn(form, rep, form.kind.data, rotation.next_rep()) if rep else None
     if turn is None:
         return _conflict(Match(customer, "phone"), status=422, hand_out_form=form)
     try:
