@@ -33,7 +33,7 @@ def public(logged_in: dict, anonymous: int) -> dict:
     return {**logged_in, ANONYMOUS: anonymous}
 
 
-DESK, REP, MANAGER, AUDITOR, ADMIN = ROLES
+DESK, REP, MANAGER, AUDITOR, ADMIN, BROKER = ROLES
 SALES = (DESK, REP, MANAGER)
 # endpoint -> {role: status of a GET}, the routes' arguments filled in as `targets` does: the customer
 # and follow-up of `world`, else a filler (the id of nothing: 404 where the role may look, 403 where

@@ -23,7 +23,7 @@ from villa.crypto import EncryptedField
 from villa.db import db
 from villa.prepared import Prepared, slot
 
-ROLES = ("reception", "rep", "manager", "auditor", "admin")
+ROLES = ("reception", "rep", "manager", "auditor", "admin", "broker")
 GENDERS = ("M", "F", "U")
 VISIT_TYPES = ("visit", "call")
 GRADES = ("A", "B+", "B", "B-", "C+", "C", "C-", "D")
@@ -692,6 +692,81 @@ class NameGram(BaseModel):
         primary_key = CompositeKey("gram", "customer_id")
 
 
+# 报备 (migration 0020): agencies, their brokers, and the customers brokers report before a visit.
+# A 报备's status is stored as open (待到访), confirmed (已确客) or expired (已失效); 已成交 is not stored:
+# it is a confirmed 报备 whose customer has reached 认购 or 签约 (villa.reports).
+REPORT_STATUSES = ("open", "confirmed", "expired")
+
+
+class Agency(BaseModel):
+    """中介: an agency the office works with, and its contract."""
+
+    name = CharField(max_length=60, unique=True)
+    contract_start = DateField(null=True)
+    contract_end = DateField(null=True)
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=now)
+
+    def __str__(self):
+        return self.name
+
+
+class Broker(BaseModel):
+    """经纪人: one broker of an agency; `user` is their login (role broker), when they have one."""
+
+    agency = ForeignKeyField(Agency, backref="brokers", on_delete="RESTRICT")
+    name = CharField(max_length=40)
+    phone = EncryptedField(null=True)
+    phone_index = CharField(max_length=64, null=True, unique=True)
+    active = BooleanField(default=True)
+    user = ForeignKeyField(User, null=True, unique=True, backref="+", on_delete="SET NULL")
+    created_at = DateTimeField(default=now)
+
+    @classmethod
+    def of_user(cls, user) -> "Broker | None":
+        return cls.get_or_none(cls.user == user)
+
+    def __str__(self):
+        return self.name
+
+
+class Report(BaseModel):
+    """报备: a broker's customer, recorded before the visit; the desk confirms it (确客) on arrival.
+
+    The phone is kept in full (encrypted, blind-indexed) only when the broker gave it in full;
+    `phone_mask` (前三后四, 138****8000) is always there. `open_key` is set while the 报备 is open
+    and NULL otherwise: a keyed HMAC of phone_mask and surname, unique, so the database keeps one
+    open 报备 per customer across every agency (a full-phone and a 前三后四 report collide).
+    `valid_until` is the last second of the office day `validity` days after the report.
+    """
+
+    broker = ForeignKeyField(Broker, backref="reports", on_delete="RESTRICT")
+    agency = ForeignKeyField(Agency, backref="reports", on_delete="RESTRICT")
+    customer_name = CharField(max_length=40)
+    surname = CharField(max_length=2)
+    phone = EncryptedField(null=True)
+    phone_index = CharField(max_length=64, null=True, index=True)
+    phone_mask = CharField(max_length=11)
+    expected_visit = DateField()
+    reported_at = DateTimeField(default=now)
+    valid_until = DateTimeField()
+    status = CharField(max_length=10, default="open")
+    open_key = CharField(max_length=64, null=True, unique=True)
+    confirmed_at = DateTimeField(null=True)
+    confirmed_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT")
+    customer = ForeignKeyField(Customer, null=True, backref="reports", on_delete="SET NULL")
+    created_by = ForeignKeyField(User, backref="+", on_delete="RESTRICT")
+
+    class Meta:
+        indexes = (
+            # The desk's 前三后四 lookup (also of expired ones); expiry in `villa daily`; the lists.
+            (("phone_mask", "surname", "reported_at"), False),
+            (("status", "valid_until"), False),
+            (("broker", "reported_at"), False),
+            (("agency", "reported_at"), False),
+        )
+
+
 # Every table, in the order of their dependencies (villa.keys walks them to re-encrypt).
 ALL_MODELS = (
     User,
@@ -727,4 +802,7 @@ ALL_MODELS = (
     SecretSetting,
     Deal,
     NameGram,
+    Agency,
+    Broker,
+    Report,
 )
