@@ -96,6 +96,7 @@ def create_app(config=None, check_keys=True):
 def _register_blueprints(app):
     from villa.web.account import bp as account_bp
     from villa.web.admin import bp as admin_bp
+    from villa.web.agencies import bp as agencies_bp
     from villa.web.analytics import bp as analytics_bp
     from villa.web.clients import bp as clients_bp
     from villa.web.corrections import bp as corrections_bp
@@ -128,6 +129,7 @@ def _register_blueprints(app):
         review_bp,
         logs_bp,
         analytics_bp,
+        agencies_bp,
         incidents_bp,
         notifications_bp,
     ):

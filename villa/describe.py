@@ -37,7 +37,7 @@ from villa.log_words import (
     USER_DETAILS,
     VALUE_WORDS,
 )
-from villa.models import AccessLog, AuditLog, Channel, Material, User
+from villa.models import AccessLog, Agency, AuditLog, Broker, Channel, Material, User
 from villa.notify.preferences import CHANNEL_LABELS as NOTIFY_CHANNEL_LABELS
 from villa.notify.preferences import KIND_LABELS as NOTIFY_KIND_LABELS
 from villa.timeline import deal_words
@@ -65,6 +65,8 @@ class Names:
         self.channel_by_code = {c.code: c.name for c in channels}
         self.channel_by_id = {c.id: c.name for c in channels}
         self.materials = dict(Material.select(Material.id, Material.name).tuples())
+        self.agencies = dict(Agency.select(Agency.id, Agency.name).tuples())
+        self.brokers = dict(Broker.select(Broker.id, Broker.name).tuples())
 
 
 def describe_page(entries, names: Names | None = None) -> dict[int, Described]:
@@ -251,6 +253,10 @@ def _target(entry: AuditLog, names: Names) -> str:
         return names.channel_by_id.get(int(rest), f"#{rest}")
     if kind == "material" and rest.isdigit():
         return names.materials.get(int(rest), f"#{rest}")
+    if kind == "agency" and rest.isdigit():
+        return names.agencies.get(int(rest), f"#{rest}")
+    if kind == "broker" and rest.isdigit():
+        return names.brokers.get(int(rest), f"#{rest}")
     if kind == "setting":
         return setting_words(rest, names)
     if kind == "backup":
@@ -277,6 +283,8 @@ def _export_words(fields: str) -> str:
     kind, _sep, rest = fields.partition(":")
     if kind == "incident":
         return _("the customers affected by incident #%(id)s", id=rest)
+    if kind == "commission":
+        return _("the commission confirmation list (佣金确认)")
     if kind == "analytics":
         table = ANALYTICS_TABLES.get(rest)
         return _("the analytics table of %(table)s", table=table) if table else _("an analytics table")

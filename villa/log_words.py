@@ -61,6 +61,14 @@ TITLES = {
     "incident_recorded": _l("Incident: handling recorded"),
     "incident_closed": _l("Incident closed"),
     "incident_exported": _l("Incident: customers exported"),
+    "agency_added": _l("Agency added"),
+    "agency_changed": _l("Agency changed"),
+    "agency_deactivated": _l("Agency taken off the list"),
+    "agency_reactivated": _l("Agency back on the list"),
+    "broker_added": _l("Broker added"),
+    "broker_changed": _l("Broker changed"),
+    "broker_deactivated": _l("Broker taken off the list"),
+    "broker_reactivated": _l("Broker back on the list"),
     "reveal": _l("Reveal"),
     "lookup": _l("Lookup"),
     "export": _l("Export"),
@@ -157,6 +165,15 @@ SENTENCES = {
     "incident_recorded": _l("%(who)s recorded the handling of %(target)s: %(changed)s"),
     "incident_closed": _l("%(who)s closed %(target)s (%(affected)s customers affected)"),
     "incident_exported": _l("%(who)s exported the %(customers)s affected customers of %(target)s"),
+    # Agencies and their brokers (villa.agencies).
+    "agency_added": _l("%(who)s added the agency %(name)s"),
+    "agency_changed": _l("%(who)s changed the agency %(target)s"),
+    "agency_deactivated": _l("%(who)s took the agency %(target)s off the list"),
+    "agency_reactivated": _l("%(who)s put the agency %(target)s back on the list"),
+    "broker_added": _l("%(who)s added the broker %(name)s of %(agency)s"),
+    "broker_changed": _l("%(who)s changed the broker %(target)s"),
+    "broker_deactivated": _l("%(who)s took the broker %(target)s off the list"),
+    "broker_reactivated": _l("%(who)s put the broker %(target)s back on the list"),
 }
 ACCESS_SENTENCES = {
     "reveal": _l("%(who)s revealed the full %(fields)s of the customer"),
@@ -240,6 +257,9 @@ DETAIL_LABELS = {
     "reported_at": _l("Reported on"),
     "reported_to": _l("Reported to"),
     "responsible": _l("Held responsible"),
+    "contract_start": _l("Contract from"),
+    "contract_end": _l("Contract until"),
+    "agency": _l("Agency"),
     # Parts of mapping settings.
     "local_max_homes_owned": _l("Local household: homes it may already own"),
     "nonlocal_min_months": _l("Non-local household: months of social insurance or tax needed"),
@@ -353,4 +373,6 @@ ANALYTICS_TABLES = {
     "visits": _l("visits"),
     "pool": _l("the public pool"),
     "reps": _l("the sales reps' ranking"),
+    "agencies": _l("the report by agency"),
+    "brokers": _l("the report by broker"),
 }
