@@ -3,7 +3,7 @@
 An agency has a name (unique), the dates of its contract with the office and an active flag; a broker
 belongs to one agency, with a name and a phone (encrypted, with a blind index like customers' phones;
 pages show it masked only). Nothing is deleted: an agency or broker that stops working with the office
-is taken off the list (inactive) and stays on the 报备 made through it. Every change is one
+is deactivated and stays on the 报备 made through it. Every change is one
 transaction with its audit row, in words (villa.log_words): agency_added, agency_changed,
 agency_deactivated, agency_reactivated, and the same for brokers. Personal data (the broker's phone)
 is logged as "changed", never in clear.
@@ -109,7 +109,7 @@ def change_agency(agency: Agency, values: Mapping, actor: User) -> dict:
 
 
 def set_agency_active(agency: Agency, active: bool, actor: User) -> bool:
-    """Take the agency off the list or put it back; False when it already was so."""
+    """Deactivate the agency or reactivate it; False when it already was so."""
     return _set_active(agency, active, actor, "agency")
 
 

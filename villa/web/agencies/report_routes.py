@@ -108,7 +108,7 @@ def _report_tables(figures) -> dict:
 
 
 def _named(figures: Figures) -> str:
-    return figures.name if figures.active else _("%(name)s (off the list)", name=figures.name)
+    return figures.name if figures.active else _("%(name)s (deactivated)", name=figures.name)
 
 
 def _cells(f: Figures) -> list:

@@ -1,4 +1,4 @@
-"""Agencies and brokers as records: list, add, change, take off the list (admin and sales managers)."""
+"""Agencies and brokers as records: list, add, change, deactivate (admin and sales managers)."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -52,9 +52,9 @@ def set_agency_active(agency_id, change):
     agency = Agency.get_or_none(Agency.id == agency_id) or abort(404)
     if office.set_agency_active(agency, change == "reactivate", _actor()):
         if agency.active:
-            flash(_("Agency back on the list: %(name)s", name=agency.name), "success")
+            flash(_("Agency reactivated: %(name)s", name=agency.name), "success")
         else:
-            flash(_("Agency taken off the list: %(name)s", name=agency.name), "success")
+            flash(_("Agency deactivated: %(name)s", name=agency.name), "success")
     return redirect(url_for("agencies.index"), 303)
 
 
@@ -104,9 +104,9 @@ def set_broker_active(broker_id, change):
     broker = Broker.get_or_none(Broker.id == broker_id) or abort(404)
     if office.set_broker_active(broker, change == "reactivate", _actor()):
         if broker.active:
-            flash(_("Broker back on the list: %(name)s", name=broker.name), "success")
+            flash(_("Broker reactivated: %(name)s", name=broker.name), "success")
         else:
-            flash(_("Broker taken off the list: %(name)s", name=broker.name), "success")
+            flash(_("Broker deactivated: %(name)s", name=broker.name), "success")
     return redirect(url_for("agencies.brokers", agency=broker.agency_id), 303)
 
 
@@ -138,7 +138,7 @@ def _agency_filter() -> Agency | None:
 
 
 def _agencies_for(broker: Broker) -> list[Agency]:
-    """The active agencies, and the broker's own even when it is off the list."""
+    """The active agencies, and the broker's own even when it is deactivated."""
     listed = office.active_agencies()
     if all(agency.id != broker.agency_id for agency in listed):
         listed.append(broker.agency)
