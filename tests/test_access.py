@@ -17,12 +17,14 @@ from tests.conftest import Session
 from tests.security.factory import PUBLIC_ENDPOINTS, RULE_ARG, UNAVAILABLE_BY_DESIGN, Route
 from villa.followups import add_followup
 from villa.models import ROLES, AccessLog, now
+from villa.reports import add_broker_account
 
 ANONYMOUS = "anonymous"
 
 
-def everyone(status=200):
-    return dict.fromkeys(ROLES, status)
+def everyone(status=200, broker=403):
+    """Every staff role; an agency's broker reaches only its 报备 pages and its account (403 else)."""
+    return {**dict.fromkeys(ROLES, status), "broker": broker}
 
 
 def only(*roles, status=200, others=403):
@@ -41,17 +43,17 @@ SALES = (DESK, REP, MANAGER)
 # sends the anonymous visitor to /login.
 POLICY = {
     # Everyone's pages
-    "home.index": everyone(),
-    "account.change_password": everyone(),
-    "account.login": public(everyone(302), 200),  # a logged-in user is sent home
-    "account.switch_language": public(everyone(302), 302),
+    "home.index": everyone(broker=302),  # a broker's home is their 报备 list
+    "account.change_password": everyone(broker=200),
+    "account.login": public(everyone(302, broker=302), 200),  # a logged-in user is sent home
+    "account.switch_language": public(everyone(302, broker=302), 302),
     "account.pledge": everyone(404),  # nothing to accept until the admin writes a pledge
     "notifications.index": everyone(),
     "notifications.bell": everyone(),
-    "health.healthz": public(everyone(), 200),
-    "health.ready": public(everyone(503), 503),  # a fresh instance: the nightly upkeep never ran
-    "health.metrics": public(everyone(404), 404),  # no VILLA_METRICS_TOKEN: not there
-    "static": public(everyone(), 200),
+    "health.healthz": public(everyone(broker=200), 200),
+    "health.ready": public(everyone(503, broker=503), 503),  # a fresh instance: the nightly upkeep never ran
+    "health.metrics": public(everyone(404, broker=404), 404),  # no VILLA_METRICS_TOKEN: not there
+    "static": public(everyone(broker=200), 200),
     "corrections.public_form": public(everyone(404), 404),  # not a valid link
     # The client pages: the desk lands on the (read-only) client page after registering
     "clients.index": only(REP, MANAGER, AUDITOR, ADMIN),
@@ -116,6 +118,9 @@ POLICY = {
     "admin.pledge": only(ADMIN),
     "admin.retention": only(ADMIN),
     "notifications.queue": only(ADMIN),
+    # 报备: the broker's own list and form; channel staff (the managers) enter one for a broker
+    "broker.reports": only(BROKER),
+    "broker.on_behalf": only(MANAGER),
 }
 # Where an htmx GET answers otherwise than the plain one: endpoint -> {role: status}.
 HTMX = {
@@ -155,6 +160,15 @@ def _unavailable_by_design(route, response) -> bool:
     return route.endpoint in UNAVAILABLE_BY_DESIGN and response.status_code == 503
 
 
+def make_broker_user(agency="链家", **fields):
+    """A broker's login with its Broker record (as `villa user create --role broker` makes it)."""
+    from tests.conftest import create_user
+
+    user = create_user("broker", **fields)
+    add_broker_account(user, agency)
+    return user
+
+
 @pytest.fixture
 def world(make_user, make_customer):
     """One user of each role (the rep's manager is the manager); the rep's customer with a phone, an ID
@@ -166,6 +180,7 @@ def world(make_user, make_customer):
         "manager": manager,
         "auditor": make_user("auditor"),
         "admin": make_user("admin"),
+        "broker": make_broker_user(),
     }
     customer = make_customer(
         owner=users["rep"],
