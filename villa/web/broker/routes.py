@@ -23,7 +23,7 @@ from villa.web.broker.forms import OnBehalfForm, ReportForm
 def reports():
     """The broker's own 报备 and the form for a new one."""
     broker = Broker.of_user(current_user.id)
-    form = ReportForm()
+    form = ReportForm(expected_visit=office_today().isoformat())
     if request.method == "POST" and form.validate_on_submit():
         answer = _submit(form, broker)
         if answer is None:
@@ -72,7 +72,7 @@ def _dates() -> dict:
 @role_required("manager")
 def on_behalf():
     """Channel staff record a 报备 a broker sent by phone or message."""
-    form = OnBehalfForm(brokers=active_brokers())
+    form = OnBehalfForm(brokers=active_brokers(), expected_visit=office_today().isoformat())
     status, refused = 200, None
     if request.method == "POST" and form.validate_on_submit():
         answer = _submit(form, form.chosen_broker())
