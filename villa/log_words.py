@@ -255,6 +255,8 @@ DETAIL_LABELS = {
     "agency": _l("Agency"),
     "broker": _l("Broker"),
     "refused": _l("Refused because"),
+    "customer_name": _l("Customer's name"),
+    "expected_visit": _l("Expected visit"),
     "report": _l("Pre-registration"),
     "expired": _l("Expired"),
     "path": _l("Page"),
