@@ -52,3 +52,18 @@ def test_a_broker_reports_the_desk_confirms_and_the_broker_sees_it(page, live_se
     sign_in(page, live_server, "zhao", "/broker/reports")
     expect(page.locator("[data-testid=report-status]")).to_have_text("已确客")
     page.screenshot(path=str(ARTIFACTS / "report-broker-confirmed.png"), full_page=True)
+
+
+def test_the_broker_field_offers_the_brokers_of_the_agency_chosen(page, live_server, make_user):
+    add_broker_account(create_user("broker", display_name="赵经纪"), "链家")
+    add_broker_account(create_user("broker", display_name="钱经纪"), "我爱我家")
+    make_user("reception", username="desk")
+    sign_in(page, live_server, "desk", "/")
+    page.goto(f"{live_server}/reception/register")
+    brokers = page.locator("#broker-list option")
+    expect(brokers).to_have_count(2)
+    page.fill("#broker_agency", "链家")
+    expect(brokers).to_have_count(1)
+    expect(brokers.first).to_have_attribute("value", "赵经纪")
+    page.fill("#broker_agency", "")
+    expect(brokers).to_have_count(2)
