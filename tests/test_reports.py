@@ -410,3 +410,22 @@ def test_user_create_broker_bad_input(runner, args, expected):
     result = runner.invoke(args=args)
     assert result.exit_code != 0 and expected in result.output
     assert Broker.select().count() == 0 and settings.read("report_valid_days") == 3
+
+
+def test_an_index_key_rotation_keeps_the_reports_found_and_first_wins(
+    runner, broker, other_agency, monkeypatch
+):
+    from villa import crypto, keys
+
+    monkeypatch.setattr(keys, "INDEX_GRACE_SECONDS", 0)
+    report(broker, name="王五", phone=PHONE)
+    report(broker, name="李四", phone="139****9000")
+    before = {r.id: (r.phone_index, r.open_key) for r in Report.select()}
+    result = runner.invoke(args=["rotate-keys", "--index-key", "--batch", "2"])
+    assert result.exit_code == 0, result.output
+    crypto.keyring().end_index_rotation()
+    after = {r.id: (r.phone_index, r.open_key) for r in Report.select()}
+    assert all(after[i][1] != before[i][1] for i in before)
+    assert find_report(PHONE).agency == "链家" and find_report("13900009000", "李先生").valid
+    assert report(other_agency, name="王先生", phone=MASK).status_code == 409
+    assert report(other_agency, name="李先生", phone="13900009000").status_code == 409

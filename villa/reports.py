@@ -99,12 +99,17 @@ def surname_of(name: str) -> str:
     return (name or "").strip()[:1]
 
 
+def open_key_text(mask: str, surname: str) -> str:
+    """What an open 报备's open_key is the blind index of (villa.keys re-keys it the same way)."""
+    return f"{mask}|{surname}"
+
+
 def open_key(phone: ReportPhone, surname: str) -> str:
-    return blind_index("report", f"{phone.mask}|{surname}")
+    return blind_index("report", open_key_text(phone.mask, surname))
 
 
 def _open_keys(phone: ReportPhone, surname: str) -> list[str]:
-    return blind_indexes("report", f"{phone.mask}|{surname}")
+    return blind_indexes("report", open_key_text(phone.mask, surname))
 
 
 def office_date(moment: datetime) -> date:
