@@ -15,9 +15,9 @@ import pytest
 
 from tests.conftest import Session
 from tests.security.factory import PUBLIC_ENDPOINTS, RULE_ARG, UNAVAILABLE_BY_DESIGN, Route
+from villa.broker_accounts import add_broker_account
 from villa.followups import add_followup
 from villa.models import ROLES, AccessLog, now
-from villa.reports import add_broker_account
 
 ANONYMOUS = "anonymous"
 

@@ -17,9 +17,10 @@ from werkzeug.serving import make_server
 from tests.conftest import PASSWORD, create_user
 from tests.helpers import registration_form
 from villa import settings
+from villa.broker_accounts import add_broker_account
 from villa.models import Agency, AuditLog, Broker, Customer, Report, Setting, now, office_today
 from villa.report_desk import binding_report, find_report
-from villa.reports import add_broker_account, expire_lapsed, valid_until_for
+from villa.reports import expire_lapsed, valid_until_for
 
 REFUSED = "客户已存在，报备无效"
 PHONE, MASK = "13800138000", "138****8000"

@@ -12,7 +12,8 @@ from peewee import JOIN
 from villa.crypto import blind_indexes
 from villa.identity import try_normalise_phone
 from villa.models import Agency, AuditLog, Broker, Channel, Customer, Report, User, now
-from villa.reports import is_valid, surname_of
+from villa.report_input import surname_of
+from villa.reports import is_valid
 
 
 @dataclass

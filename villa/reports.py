@@ -12,9 +12,6 @@ villa.report_desk.
 """
 
 import json
-import re
-import unicodedata
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from peewee import IntegrityError
@@ -23,15 +20,11 @@ from villa import settings
 from villa.clock import OFFICE_UTC_OFFSET, office_day_start
 from villa.crypto import blind_index, blind_indexes
 from villa.db import db, write_transaction
-from villa.fields import name_allowed
 from villa.i18n import lazy_gettext as _l
-from villa.identity import try_normalise_phone
-from villa.labels import localdate
-from villa.models import Agency, AuditLog, Broker, Customer, Report, User, now
+from villa.models import AuditLog, Broker, Customer, Report, User, now
 from villa.rate_limits import count_hit
+from villa.report_input import ReportPhone, ReportProblem, check_input, surname_of
 
-PHONE_MASK = re.compile(r"^(1\d{2})\*{4}(\d{4})$")
-NAME_MAX = 40
 HOUR = timedelta(hours=1)
 IP_FACTOR = 3  # an address (an agency's office) may send this many times one account's limit
 DEALT_STAGES = ("subscribed", "signed")  # 已成交
@@ -44,14 +37,6 @@ STATUS_LABELS = {
 }
 
 
-class ReportProblem(ValueError):
-    """Bad input: {field: message}, shown next to each field (422)."""
-
-    def __init__(self, problems: dict):
-        super().__init__(", ".join(problems))
-        self.problems = problems
-
-
 class ReportRefused(Exception):
     """A 报备 the office does not take: `reason` is logged, `message` shown, `status` answered."""
 
@@ -62,41 +47,6 @@ class ReportRefused(Exception):
         self.reason = reason
         self.message = message
         self.status = self.STATUS.get(reason, 403)
-
-
-@dataclass(frozen=True)
-class ReportPhone:
-    """The phone of a 报备: in full (E.164) when given so, and always as 前三后四."""
-
-    mask: str
-    full: str | None = None
-
-    @property
-    def last4(self) -> str:
-        return self.mask[-4:]
-
-
-def parse_phone(raw: str) -> ReportPhone:
-    """A mainland mobile in full, or as 138****8000; ReportProblem otherwise."""
-    text = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", raw or ""))
-    if not text:
-        raise ReportProblem({"phone": _l("Please enter a phone number.")})
-    masked = PHONE_MASK.fullmatch(text)
-    if masked:
-        return ReportPhone(mask=text)
-    if "*" in text:
-        raise ReportProblem(
-            {"phone": _l("Write a hidden number as the first 3 and last 4 digits, e.g. 138****8000.")}
-        )
-    full = try_normalise_phone(text)
-    if full is None or not (len(full) == 14 and full.startswith("+861")):
-        raise ReportProblem({"phone": _l("Enter a mainland mobile number: 11 digits, or 138****8000.")})
-    digits = full[3:]
-    return ReportPhone(mask=f"{digits[:3]}****{digits[-4:]}", full=full)
-
-
-def surname_of(name: str) -> str:
-    return (name or "").strip()[:1]
 
 
 def open_key_text(mask: str, surname: str) -> str:
@@ -209,39 +159,6 @@ def _expire_lapsed(query, at: datetime) -> int:
 # Making one.
 
 
-def check_input(customer_name: str, phone: str, expected_visit: str, today: date) -> tuple:
-    """(name, ReportPhone, visit date), or ReportProblem with a message per bad field."""
-    problems, name = {}, (customer_name or "").strip()
-    if not name:
-        problems["customer_name"] = _l("Enter the customer's name (at least the surname).")
-    elif len(name) > NAME_MAX or not name_allowed(name):
-        problems["customer_name"] = _l("Use letters only: no digits, angle brackets or other symbols.")
-    try:
-        parsed = parse_phone(phone)
-    except ReportProblem as bad:
-        problems.update(bad.problems)
-        parsed = None
-    visit = _visit_date(expected_visit, today, problems)
-    if problems:
-        raise ReportProblem(problems)
-    return name, parsed, visit
-
-
-def _visit_date(text: str, today: date, problems: dict) -> date | None:
-    last = today + timedelta(days=settings.read("report_valid_days"))
-    try:
-        visit = date.fromisoformat((text or "").strip())
-    except ValueError:
-        problems["expected_visit"] = _l("Enter the date of the visit.")
-        return None
-    if not today <= visit <= last:
-        problems["expected_visit"] = _l(
-            "The visit must be between today and %(last)s, while the pre-registration is valid.",
-            last=localdate(last),
-        )
-    return visit
-
-
 def make_report(
     broker: Broker | None, actor: User, customer_name: str, phone: str, expected_visit: str, ip: str
 ):
@@ -327,7 +244,7 @@ def _log_refused(actor: User, broker: Broker | None, reason: str, changes: dict 
         )
 
 
-# The broker's list, the agencies and brokers, expiry.
+# The broker's list, expiry.
 
 
 def broker_reports(broker: Broker, limit: int = 200) -> list[dict]:
@@ -353,29 +270,6 @@ def broker_reports(broker: Broker, limit: int = 200) -> list[dict]:
         }
         for r in rows
     ]
-
-
-def active_agencies() -> list[Agency]:
-    return list(Agency.select().where(Agency.active == True).order_by(Agency.name))  # noqa: E712
-
-
-def active_brokers() -> list[Broker]:
-    """Active brokers of active agencies, by agency and name (agency loaded with each)."""
-    return list(
-        Broker.select(Broker, Agency)
-        .join(Agency)
-        .where(Broker.active == True, Agency.active == True)  # noqa: E712
-        .order_by(Agency.name, Broker.name)
-    )
-
-
-def add_broker_account(user: User, agency_name: str) -> Broker:
-    """The Broker record of a new broker login, its agency created when new (in the caller's transaction)."""
-    agency_name = (agency_name or "").strip()
-    agency = Agency.get_or_none(Agency.name == agency_name) or Agency.create(
-        name=agency_name, created_at=now()
-    )
-    return Broker.create(agency=agency, name=user.display_name, user=user, created_at=now())
 
 
 def expire_lapsed(at: datetime | None = None) -> int:

@@ -7,10 +7,10 @@ import re
 from peewee import IntegrityError
 
 from villa.auth import hash_password, password_problem, set_password
+from villa.broker_accounts import add_broker_account
 from villa.db import db
 from villa.i18n import lazy_gettext as _l
 from villa.models import ROLES, AuditLog, User, now
-from villa.reports import add_broker_account
 
 USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,39}$")
 

@@ -4,8 +4,8 @@ registers the customer, and the broker's list shows 已确客."""
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD, create_user
+from villa.broker_accounts import add_broker_account
 from villa.models import Report
-from villa.reports import add_broker_account
 
 from .conftest import ARTIFACTS, log_out_in_browser
 

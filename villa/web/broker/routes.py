@@ -3,17 +3,11 @@ from flask_login import current_user
 
 from villa import settings
 from villa.auth import role_required
+from villa.broker_accounts import active_brokers
 from villa.i18n import gettext as _
 from villa.models import Broker, office_today
-from villa.reports import (
-    STATUS_LABELS,
-    ReportProblem,
-    ReportRefused,
-    active_brokers,
-    broker_refusal,
-    broker_reports,
-    make_report,
-)
+from villa.report_input import ReportProblem
+from villa.reports import STATUS_LABELS, ReportRefused, broker_refusal, broker_reports, make_report
 from villa.web.broker import bp
 from villa.web.broker.forms import OnBehalfForm, ReportForm
 

@@ -3,6 +3,7 @@ from flask_login import current_user
 
 from villa import rotation
 from villa.auth import is_htmx, role_required
+from villa.broker_accounts import active_brokers
 from villa.customers import customer_by_id, shown_name
 from villa.i18n import gettext as _
 from villa.lookups import LookupRefused
@@ -21,7 +22,6 @@ from villa.registration import (
     todays_desk_visits,
 )
 from villa.report_desk import binding_report, find_report
-from villa.reports import active_brokers
 from villa.web.reception import bp
 from villa.web.reception.forms import DisputeForm, HandOutForm, RegistrationForm, ReturnVisitForm
 from villa.web.reception.rotation_routes import rotation_context
