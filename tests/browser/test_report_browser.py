@@ -52,6 +52,14 @@ def test_a_broker_reports_the_desk_confirms_and_the_broker_sees_it(page, live_se
     sign_in(page, live_server, "zhao", "/broker/reports")
     expect(page.locator("[data-testid=report-status]")).to_have_text("已确客")
     page.screenshot(path=str(ARTIFACTS / "report-broker-confirmed.png"), full_page=True)
+    # The customer is now known to the office: a second 报备 is refused, without saying whose.
+    page.fill("#customer_name", "王五")
+    page.fill("#phone", "13800138000")
+    page.click("[data-testid=report-submit]")
+    expect(page.locator("[data-testid=report-refused]")).to_have_text("客户已存在，报备无效")
+    expect(page.locator("#phone")).to_have_value("13800138000")
+    expect(page.locator("body")).not_to_contain_text("李娜")
+    page.screenshot(path=str(ARTIFACTS / "report-broker-refused.png"), full_page=True)
 
 
 def test_the_broker_field_offers_the_brokers_of_the_agency_chosen(page, live_server, make_user):
