@@ -164,6 +164,13 @@ def samples(office) -> dict:
         "incident_recorded": ("incident:1", {"changed": ["measures", "reported_at", "reported_to"]}),
         "incident_closed": ("incident:1", {"affected": 4}),
         "incident_exported": ("incident:1", {"customers": 4}),
+        "report_made": ("report:7", {"broker": "赵经纪", "agency": "链家"}),
+        "report_refused": (
+            f"user:{rep.id}",
+            {"refused": "invalid_input", "fields": ["phone", "customer_name", "expected_visit"]},
+        ),
+        "report_confirmed": (customer, {"report": 7, "broker": "赵经纪", "agency": "链家"}),
+        "reports_expired": ("reports", {"expired": 3}),
         "alert_many_reveals": (f"user:{rep.id}", {"count": 120, "threshold": 100}),
         "alert_account_locked": (f"user:{rep.id}", {"failures": 5, "addresses": 1, "minutes": 15}),
         "setting_changed:options_concerns": (

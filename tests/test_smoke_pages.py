@@ -22,7 +22,7 @@ def test_login_page_has_csrf_meta_and_chinese_labels(client):
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_lands_on_its_home(login_as, role):
     session = login_as(role)
-    response = session.get("/")
+    response = session.get("/", follow_redirects=True)  # a broker's home is their 报备 list
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert f'data-testid="home-{role}"' in html

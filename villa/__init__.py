@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from villa import crypto, db
-from villa.auth import enforce_session_rules, login_manager
+from villa.auth import enforce_session_rules, keep_brokers_out, login_manager
 from villa.config import PROJECT_ROOT, Config
 
 babel = Babel()
@@ -69,6 +69,7 @@ def create_app(config=None, check_keys=True):
     login_manager.init_app(app)
     login_manager.login_view = "account.login"
     app.before_request(enforce_session_rules)
+    app.before_request(keep_brokers_out)
 
     from villa import labels, security
 
@@ -98,6 +99,7 @@ def _register_blueprints(app):
     from villa.web.admin import bp as admin_bp
     from villa.web.agencies import bp as agencies_bp
     from villa.web.analytics import bp as analytics_bp
+    from villa.web.broker import bp as broker_bp
     from villa.web.clients import bp as clients_bp
     from villa.web.corrections import bp as corrections_bp
     from villa.web.deals import bp as deals_bp
@@ -132,5 +134,6 @@ def _register_blueprints(app):
         agencies_bp,
         incidents_bp,
         notifications_bp,
+        broker_bp,
     ):
         app.register_blueprint(blueprint)

@@ -287,12 +287,45 @@ def enforce_session_rules():
     if current_user.must_change_password or current_user.password_changed_at < now() - max_age:
         return _send_to("account.change_password")
     # The confidentiality pledge next: its page, the language switch and logging out stay open.
+    if current_user.role == "broker":  # an agency's broker: the office's staff pledge is not theirs
+        return None
     if request.endpoint not in PLEDGE_OPEN and pending_pledge_id(current_user) is not None:
         return _send_to("account.pledge", next=request.full_path if request.method == "GET" else None)
     return None
 
 
 PLEDGE_OPEN = {"account.pledge", "account.switch_language", "health.ready", "health.metrics"}
+# What a broker's account opens besides its own blueprint (villa.web.broker).
+BROKER_OPEN = {
+    "account.login",
+    "account.logout",
+    "account.change_password",
+    "account.switch_language",
+    "static",
+    "health.healthz",
+    "health.ready",
+    "health.metrics",
+}
+
+
+def keep_brokers_out():
+    """Before each request: a broker's account reaches its 报备 pages and its account, nothing else.
+    Home is their 报备 list; any other page is a 403, logged."""
+    if not current_user.is_authenticated or current_user.role != "broker":
+        return None
+    endpoint = request.endpoint or ""
+    if endpoint.startswith("broker.") or endpoint in BROKER_OPEN:
+        return None
+    if endpoint == "home.index":
+        return redirect(url_for("broker.reports"))
+    with db.atomic():
+        AuditLog.create(
+            actor=current_user.id,
+            action="broker_page_refused",
+            target=f"user:{current_user.id}",
+            changes=json.dumps({"path": request.path[:200]}),
+        )
+    abort(403)
 
 
 def _send_to(endpoint: str, **values):

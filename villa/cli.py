@@ -127,15 +127,22 @@ def user_group():
 @click.option("--name", default=None, help="Display name (default: the username).")
 @click.option("--manager", default=None, help="Username of the rep's manager.")
 @click.option("--password-stdin", is_flag=True, help="Read the (final) password from stdin.")
-def user_create(username, role, name, manager, password_stdin):
+@click.option("--agency", default=None, help="A broker's agency (created if new).")
+def user_create(username, role, name, manager, password_stdin, agency):
     """Create a user; without --password-stdin a one-time password is printed."""
     from villa.users import UserProblem, create_user
 
+    if role == "broker" and not (agency or "").strip():
+        raise CommandError("a broker needs --agency AGENCY_NAME")
+    if role != "broker" and agency is not None:
+        raise CommandError("--agency is only for --role broker")
     password = _read_password_stdin() if password_stdin else secrets.token_urlsafe(12)
     if password_stdin:
         _check_password(username, password)
     try:
-        user = create_user(username, role, name, manager, password, must_change=not password_stdin)
+        user = create_user(
+            username, role, name, manager, password, must_change=not password_stdin, agency=agency
+        )
     except UserProblem as exc:
         raise CommandError(str(exc)) from exc
     click.echo(f"created {user.role} {user.username}")

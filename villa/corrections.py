@@ -20,9 +20,10 @@ from werkzeug.datastructures import MultiDict
 from villa.customers import can_write, manages
 from villa.db import write_transaction
 from villa.i18n import lazy_gettext as _l
-from villa.models import AuditLog, ChangeRequest, CorrectionLink, Customer, RateEvent, Setting, User, now
+from villa.models import AuditLog, ChangeRequest, CorrectionLink, Customer, Setting, User, now
 from villa.prepared import Prepared, slot
 from villa.profile import current_value, form_class, update_field
+from villa.rate_limits import count_hit
 
 SALT = "villa-correction"
 # What a customer may correct: who they are and what they are looking for. The rest is the office's.
@@ -205,12 +206,7 @@ def submit(link: CorrectionLink, values: Mapping) -> ChangeRequest:
 
 def rate_limited(ip: str) -> bool:
     """Count this hit on the public link pages; True once the address has used up its allowance."""
-    key, start = f"correction:{ip}", now() - RATE_WINDOW
-    RateEvent.delete().where(RateEvent.key == key, RateEvent.at < start).execute()
-    if RateEvent.select().where(RateEvent.key == key, RateEvent.at >= start).count() >= RATE_LIMIT:
-        return True
-    RateEvent.create(key=key)
-    return False
+    return count_hit(f"correction:{ip}", RATE_LIMIT, RATE_WINDOW)
 
 
 # Review

@@ -8,6 +8,7 @@ from villa.clock import office_today
 from villa.db import db, is_sqlite
 from villa.jobs import RESTORE_TEST, JobProblem, StepReport, daily_run, restore_test_due, run_step
 from villa.ownership import release_lapsed
+from villa.reports import expire_lapsed
 from villa.retention import archive_signed, run_retention
 
 
@@ -20,6 +21,12 @@ def retention() -> StepReport:
     anonymised, archived = len(run_retention(apply=True)), len(archive_signed(apply=True))
     line = f"retention: {anonymised} anonymised, {archived} archived"
     return StepReport(line, {"anonymised": anonymised, "archived": archived})
+
+
+def expire_reports() -> StepReport:
+    """报备 past their validity become expired (the desk already treats them so)."""
+    expired = expire_lapsed()
+    return StepReport(f"{expired} pre-registrations expired", {"expired": expired})
 
 
 def refresh_statistics() -> StepReport:
@@ -75,6 +82,7 @@ def weekly_restore_test() -> StepReport:
 DAILY_STEPS = (
     ("pool_release", release_to_pool),
     ("retention", retention),
+    ("report_expiry", expire_reports),
     ("statistics", refresh_statistics),
     ("backup", backup),
     ("digests", digests),

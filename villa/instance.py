@@ -107,6 +107,10 @@ DEFAULT_SETTINGS = {
     "correction_link_hours": 48,
     # Exact phone and ID lookups (list search, the desk's duplicate check, the export filter): how
     # many different complete numbers one user may look up; typing a number never counts.
+    # 报备 (villa.reports): days a broker has to bring the customer (to the end of that office day),
+    # and how many 报备 one broker account may send in an hour (an address: three times as many).
+    "report_valid_days": 3,
+    "report_limit_per_hour": 20,
     "lookup_limit_per_minute": 30,
     "lookup_limit_per_day": 300,
     # How much of a number the masked form shows: "standard" 138****8000, 1101**********733X;

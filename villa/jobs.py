@@ -201,6 +201,7 @@ OUTCOME_LABELS = {"ok": _l("Done"), "failed": _l("Failed"), "running": _l("Did n
 STEP_WORDS = {
     "pool_release": _l("%(released)d customers released to the public pool"),
     "retention": _l("%(anonymised)d customers anonymised, %(archived)d archived"),
+    "report_expiry": _l("%(expired)d pre-registrations expired"),
     "statistics": _l("statistics refreshed"),
     "backup": _l("backup of %(customers)d customers; copies kept: %(copies)d"),
     RESTORE_TEST: _l("%(tables)d tables and %(rows)d rows restored exactly"),

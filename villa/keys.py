@@ -14,7 +14,8 @@ from villa import crypto
 from villa.crypto import EncryptedField, looks_like_index
 from villa.db import db, is_sqlite, write_transaction
 from villa.instance import write_key_check
-from villa.models import ALL_MODELS, AuditLog, Customer, Setting, User
+from villa.models import ALL_MODELS, AuditLog, Broker, Customer, Report, Setting, User
+from villa.reports import open_key_text
 
 PROGRESS_KEY = "key_rotation"
 KINDS = ("data", "index")
@@ -22,12 +23,18 @@ MAX_CONFLICTS = 1000
 # Re-indexing waits until every worker has read the new index key (they look at the key file
 # every RELOAD_SECONDS): a worker still on the old key alone would miss re-indexed customers.
 INDEX_GRACE_SECONDS = 2 * crypto.RELOAD_SECONDS + 1
-# (value field, its blind-index field, index kind)
-INDEXED = (
-    (Customer.phone, Customer.phone_index, "phone"),
-    (Customer.alt_phone, Customer.alt_phone_index, "phone"),
-    (Customer.id_number, Customer.id_index, "id"),
-)
+# (value field, its blind-index field, index kind), by table
+INDEXED = {
+    Customer: (
+        (Customer.phone, Customer.phone_index, "phone"),
+        (Customer.alt_phone, Customer.alt_phone_index, "phone"),
+        (Customer.id_number, Customer.id_index, "id"),
+    ),
+    Broker: ((Broker.phone, Broker.phone_index, "phone"),),
+    Report: ((Report.phone, Report.phone_index, "phone"),),
+}
+# An open 报备's open_key is the index of its 前三后四 and surname (villa.reports): re-keyed too.
+OPEN_KEY_FIELDS = (Report.open_key, Report.phone_mask, Report.surname)
 
 
 class RotationBusy(Exception):
@@ -49,7 +56,12 @@ def encrypted_fields():
 def _tables(kind: str):
     """(model, fields to rewrite) in the order a rotation walks them."""
     if kind == "index":
-        return [(Customer, [field for trio in INDEXED for field in trio[:2]])]
+        tables = [
+            (model, [field for trio in trios for field in trio[:2]]) for model, trios in INDEXED.items()
+        ]
+        return [
+            (model, [*fields, *OPEN_KEY_FIELDS] if model is Report else fields) for model, fields in tables
+        ]
     return list(encrypted_fields())
 
 
@@ -198,12 +210,14 @@ def _reindex(model, row) -> bool:
     """
     ring = crypto.keyring()
     values = {}
-    for value_field, index_field, kind in INDEXED:
+    for value_field, index_field, kind in INDEXED[model]:
         value, old = getattr(row, value_field.name), getattr(row, index_field.name)
         if value and looks_like_index(old):
             new = ring.blind_index(kind, value)
             if new != old:
                 values[index_field] = new
+    if model is Report and row.open_key:
+        values[Report.open_key] = ring.blind_index("report", open_key_text(row.phone_mask, row.surname))
     if not values:
         return True
     try:

@@ -15,6 +15,7 @@ ROLE_LABELS = {
     "manager": _l("Sales manager"),
     "auditor": _l("Audit team"),
     "admin": _l("Administrator"),
+    "broker": _l("Broker"),
 }
 STAGE_LABELS = {
     "registered": _l("Registered"),

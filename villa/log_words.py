@@ -69,6 +69,12 @@ TITLES = {
     "broker_changed": _l("Broker changed"),
     "broker_deactivated": _l("Broker deactivated"),
     "broker_reactivated": _l("Broker reactivated"),
+    # 报备 (villa.reports, villa.report_desk).
+    "report_made": _l("Pre-registration made"),
+    "report_refused": _l("Pre-registration refused"),
+    "report_confirmed": _l("Pre-registration confirmed"),
+    "reports_expired": _l("Pre-registrations expired"),
+    "broker_page_refused": _l("Broker refused a page"),
     "reveal": _l("Reveal"),
     "lookup": _l("Lookup"),
     "export": _l("Export"),
@@ -155,6 +161,12 @@ SENTENCES = {
         "%(invalid)s refused"
     ),
     "demo_loaded": _l("Demo data loaded: %(users)s users, %(customers)s customers"),
+    # 报备.
+    "report_made": _l("%(who)s pre-registered a customer for %(broker)s (%(agency)s)"),
+    "report_refused": _l("%(who)s was refused a pre-registration: %(refused)s"),
+    "report_confirmed": _l("%(who)s confirmed the customer's pre-registration by %(broker)s (%(agency)s)"),
+    "reports_expired": _l("%(who)s marked %(expired)s pre-registrations expired"),
+    "broker_page_refused": _l("%(who)s (a broker's account) was refused the page %(path)s"),
     # Incidents.
     "incident_opened": _l("%(who)s opened %(target)s (found %(found_at)s)"),
     "incident_customers_added": _l("%(who)s added %(added)s affected customers to %(target)s"),
@@ -260,6 +272,13 @@ DETAIL_LABELS = {
     "contract_start": _l("Contract from"),
     "contract_end": _l("Contract until"),
     "agency": _l("Agency"),
+    "broker": _l("Broker"),
+    "refused": _l("Refused because"),
+    "customer_name": _l("Customer's name"),
+    "expected_visit": _l("Expected visit"),
+    "report": _l("Pre-registration"),
+    "expired": _l("Expired"),
+    "path": _l("Page"),
     # Parts of mapping settings.
     "local_max_homes_owned": _l("Local household: homes it may already own"),
     "nonlocal_min_months": _l("Non-local household: months of social insurance or tax needed"),
@@ -294,6 +313,8 @@ SETTING_LABELS = {
     "correction_link_hours": _l("Correction links work for (hours)"),
     "lookup_limit_per_minute": _l("Exact lookups a minute"),
     "lookup_limit_per_day": _l("Exact lookups a day"),
+    "report_valid_days": _l("Broker pre-registrations valid for (days)"),
+    "report_limit_per_hour": _l("Broker pre-registrations one broker may send an hour"),
     "masked_phone": _l("Masked phone numbers show"),
     "masked_id_number": _l("Masked ID numbers show"),
     "alert_reveals_per_day": _l("Alert above reveals a day"),
@@ -340,6 +361,14 @@ VALUE_WORDS = {
         "pool": _l("to the public pool"),
     },
     "source": {"access_log": _l("the access log"), "phone_list": _l("a list of phone numbers")},
+    "refused": {
+        "customer_known": _l("the customer is already known or already pre-registered"),
+        "already_reported": _l("the customer is already known or already pre-registered"),
+        "agency_inactive": _l("the agency has no current contract"),
+        "broker_inactive": _l("the broker's account is not active"),
+        "too_many": _l("too many pre-registrations in an hour"),
+        "invalid_input": _l("the form was not filled in correctly"),
+    },
     "security": {"starttls": "STARTTLS", "ssl": "SSL/TLS", "none": _l("none")},
     "masked_phone": {"standard": "138****8000", "last_four": "*******8000"},
     "masked_id_number": {"standard": "1101**********733X", "last_four": "**************733X"},
@@ -361,6 +390,7 @@ TARGETS = {
     "correction_link": _l("link #%(id)s"),
     "change_request": _l("correction #%(id)s"),
     "notification_delivery": _l("reminder #%(id)s"),
+    "report": _l("pre-registration #%(id)s"),
 }
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 ANALYTICS_TABLES = {

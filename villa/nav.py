@@ -21,6 +21,8 @@ NAV = (
     ("analytics.dashboard", _l("Analytics"), ("manager", "admin")),
     ("analytics.my_card", _l("My scorecard"), ("rep",)),
     ("admin.index", _l("Administration"), ("admin",)),
+    ("broker.reports", _l("My pre-registrations"), ("broker",)),
+    ("broker.on_behalf", _l("Pre-register for a broker"), ("manager",)),
 )
 
 

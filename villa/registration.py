@@ -13,11 +13,12 @@ from villa.identity import try_normalise_id_number, try_normalise_phone
 from villa.labels import localdate
 from villa.lookups import begin_lookup, exact_number
 from villa.materials import record_handover
-from villa.models import AuditLog, Channel, Customer, Setting, User, Visit, now
+from villa.models import AuditLog, Channel, Customer, Report, Setting, User, Visit, now
 from villa.notify import messages as staff_notifications
 from villa.ownership import claim
 from villa.prepared import Prepared, slot
 from villa.protection import check_cap, first_protection, is_protected, renewed_protection
+from villa.report_desk import broker_channel, confirm, report_values
 
 
 class DuplicateCustomer(Exception):
@@ -48,6 +49,7 @@ class Registration:
     out_of_turn: tuple | None = None  # (reason, note, the rep whose turn it was): villa.rotation
     details: dict = field(default_factory=dict)  # further Customer columns: needs, eligibility, notes
     material_ids: list = field(default_factory=list)
+    report: Report | None = None  # the valid 报备 this registration confirms (villa.report_desk)
 
 
 @dataclass
@@ -140,6 +142,9 @@ def register(actor: User, entry: Registration) -> Customer:
     known = find_known(entry.phone, entry.id_number, entry.id_type) or find_known(entry.alt_phone)
     if known:
         raise DuplicateCustomer(known)
+    if entry.report is not None:  # 确客: the channel, agency and broker come from the 报备
+        entry.channel = broker_channel() or entry.channel
+        entry.details = {**entry.details, **report_values(entry.report)}
     customer = _new_customer(actor, entry)
     try:
         with write_transaction():
@@ -159,6 +164,8 @@ def register(actor: User, entry: Registration) -> Customer:
                 rotation.record_skip(entry.owner, actor, *entry.out_of_turn, visit=visit)
             if entry.material_ids:
                 record_handover(customer, entry.material_ids, actor)
+            if entry.report is not None:
+                confirm(entry.report, customer, actor)
             AuditLog.on_customer(
                 customer, actor, "registered", {"owner": entry.owner.username, "channel": entry.channel.code}
             )

@@ -318,6 +318,8 @@ CHECKS = {
     # Up to "as good as none" for an instance that is no office (the benchmark's).
     "lookup_limit_per_minute": _number(1, 1_000_000),
     "lookup_limit_per_day": _number(1, 100_000_000),
+    "report_valid_days": _number(1, 30),
+    "report_limit_per_hour": _number(1, 1000),
     "masked_phone": _choice("standard", "last_four"),
     "masked_id_number": _choice("standard", "last_four"),
     "alert_reveals_per_day": _number(1, 100_000),

@@ -7,6 +7,7 @@ import re
 from peewee import IntegrityError
 
 from villa.auth import hash_password, password_problem, set_password
+from villa.broker_accounts import add_broker_account
 from villa.db import db
 from villa.i18n import lazy_gettext as _l
 from villa.models import ROLES, AuditLog, User, now
@@ -23,7 +24,9 @@ class UserProblem(ValueError):
         self.field = field
 
 
-def create_user(username, role, name=None, manager_username=None, password="", must_change=True, actor=None):
+def create_user(
+    username, role, name=None, manager_username=None, password="", must_change=True, actor=None, agency=None
+):
     """Create a staff account; the manager must be a manager; usernames are lower-case.
 
     The messages are the command line's (English, for operators); the admin form checks the same
@@ -44,6 +47,10 @@ def create_user(username, role, name=None, manager_username=None, password="", m
             raise UserProblem(f"{manager_username!r} is not a manager", "manager")
         if role != "rep":
             raise UserProblem("only reps have a manager", "manager")
+    if role == "broker" and not (agency or "").strip():
+        raise UserProblem("a broker needs an agency", "agency")
+    if len((agency or "").strip()) > 60:
+        raise UserProblem("an agency name has at most 60 characters", "agency")
     problem = password_problem(None, username, password, display_name=name)
     if problem:
         raise UserProblem(problem, "password")
@@ -59,6 +66,8 @@ def create_user(username, role, name=None, manager_username=None, password="", m
                 password_changed_at=now(),
             )
             details = {"role": role, "manager": manager.username if manager else None}
+            if role == "broker":  # a broker's login comes with its Broker record (villa.reports)
+                details["agency"] = add_broker_account(user, agency).agency.name
             _audit(actor, "user_created", user, details)
     except IntegrityError:
         raise UserProblem(f"user {username!r} already exists", "username") from None

@@ -89,9 +89,13 @@ class RegistrationForm(OutOfTurnFields, FlaskForm):
     materials = MultiCheckboxField(_l("Materials handed over"), coerce=int, validate_choice=False)
     consent = BooleanField(_l("The customer agrees to the privacy notice"))
 
-    def __init__(self, *args, reps=(), materials=(), **kwargs):
+    def __init__(self, *args, reps=(), materials=(), brokers=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.channels, self.reps = Channel.active_list(), list(reps)
+        # The agencies and brokers on record, offered as the desk types (villa.reports.active_brokers).
+        self.brokers = list(brokers)
+        self.agency_names = sorted({b.agency.name for b in self.brokers})
+        self.report = None  # the valid 报备 registering confirms: it brings agency and broker
         self.channel.choices = options((c.code, c.name) for c in self.channels)
         self.rep.choices = options((r.id, r.display_name) for r in self.reps)
         self.materials.choices = options((m.id, m.name) for m in materials)
@@ -129,6 +133,7 @@ class RegistrationForm(OutOfTurnFields, FlaskForm):
         if (
             channel
             and channel.asks_broker
+            and self.report is None
             and not ((self.broker_agency.data or "").strip() and (self.broker_name.data or "").strip())
         ):
             self.broker_agency.errors.append(_l("Enter the agency and the broker's name."))

@@ -3,6 +3,7 @@ from flask_login import current_user
 
 from villa import rotation
 from villa.auth import is_htmx, role_required
+from villa.broker_accounts import active_brokers
 from villa.customers import customer_by_id, shown_name
 from villa.i18n import gettext as _
 from villa.lookups import LookupRefused
@@ -20,6 +21,7 @@ from villa.registration import (
     register,
     todays_desk_visits,
 )
+from villa.report_desk import binding_report, find_report
 from villa.web.reception import bp
 from villa.web.reception.forms import DisputeForm, HandOutForm, RegistrationForm, ReturnVisitForm
 from villa.web.reception.rotation_routes import rotation_context
@@ -43,7 +45,9 @@ def desk():
 @bp.route("/register", methods=["GET", "POST"])
 @role_required(*DESK)
 def register_customer():
-    form = RegistrationForm(reps=User.reps(), materials=active_materials())
+    form = RegistrationForm(reps=User.reps(), materials=active_materials(), brokers=active_brokers())
+    if request.method == "POST":  # a valid 报备 of this customer: 确客 takes agency and broker from it
+        form.report = binding_report(request.form.get("phone", "")[:40], request.form.get("name", "")[:40])
     next_rep = rotation.next_rep() if current_user.role != "rep" else None
     if request.method == "GET" and next_rep:
         form.rep.data = next_rep.id
@@ -104,6 +108,7 @@ def _registration(form, next_rep: User | None) -> Registration | None:
         out_of_turn=out_of_turn,
         details=details,
         material_ids=form.materials.data or [],
+        report=form.report,
     )
 
 
@@ -152,10 +157,13 @@ def check():
         )
     except LookupRefused as refused:
         return render_template("reception/_dup_warning.html", refused=refused.message), 429
-    if match is None:
+    # An open (or expired) 报备 of this customer: its phone, or its 前三后四 with the surname typed.
+    report_match = find_report(request.args.get("phone", "")[:40], request.args.get("name", "")[:40])
+    if match is None and report_match is None:
         return ""  # nobody known: the empty answer clears the warning (most keystrokes end here)
+    shown = shown_name(current_user, match.customer) if match else None
     return render_template(
-        "reception/_dup_warning.html", match=match, shown_name=shown_name(current_user, match.customer)
+        "reception/_dup_warning.html", match=match, shown_name=shown, report_match=report_match
     )
 
 
