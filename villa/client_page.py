@@ -21,6 +21,7 @@ from villa.models import Customer, Deal, Dispute, FollowUp, MaterialGiven, Revie
 from villa.profile import EDITABLE, current_value
 from villa.protection import max_protection_end
 from villa.questions import QUESTIONS
+from villa.report_panel import report_panel
 from villa.settings import masking
 from villa.source_correction import may_correct_source
 from villa.timeline import Entry, events_since, field_label, timeline
@@ -157,6 +158,7 @@ class ClientPage:
     may_erase: bool
     deals: list[DealRow]  # empty for who may not see the customer in full
     may_correct_source: bool = False  # channel and visit type: the owner's manager, the audit team
+    reports: tuple = ()  # the 报备 confirmed onto the customer (villa.report_panel)
 
 
 def client_page(viewer: User, customer: Customer) -> ClientPage:
@@ -204,6 +206,7 @@ def client_page(viewer: User, customer: Customer) -> ClientPage:
         may_erase=viewer.role == "admin" and not customer.anonymised_at,
         deals=deal_rows(viewer, customer),
         may_correct_source=may_correct_source(viewer, customer),
+        reports=tuple(report_panel(viewer, customer)),
     )
 
 

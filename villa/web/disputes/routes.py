@@ -29,6 +29,7 @@ from villa.ownership import (
     superseded,
     touches,
 )
+from villa.report_panel import reports_of
 from villa.web.disputes import bp
 
 DECISION_LABELS = {
@@ -54,6 +55,7 @@ class Shown:
     full: bool  # the customer's name and the reasons in clear
     superseded: bool
     may_decide: bool
+    reports: list  # the 报备 confirmed onto the customer: evidence beside the registration times
 
     @classmethod
     def of(cls, dispute: Dispute) -> "Shown":
@@ -63,6 +65,7 @@ class Shown:
             can_see_full(current_user, customer),
             superseded(dispute),
             may_decide(current_user, customer),
+            reports_of(customer),
         )
 
 
