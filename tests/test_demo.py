@@ -9,7 +9,9 @@ from villa.demo import DEMO_PASSWORD, DEMO_USERS, DemoRefused, load_demo
 from villa.identity import normalise_id_number, try_normalise_phone
 from villa.models import (
     AccessLog,
+    Agency,
     AuditLog,
+    Broker,
     Customer,
     FollowUp,
     Incident,
@@ -19,6 +21,7 @@ from villa.models import (
     OutboxMessage,
     PledgeAcceptance,
     PledgeText,
+    Report,
     RotationEntry,
     RotationSkip,
     User,
@@ -60,14 +63,14 @@ def test_logins_are_every_demo_user_in_order(loaded):
 
 def test_users_have_roles_managers_and_a_final_password(loaded):
     users = {u.username: u for u in User.select() if u.username != "rep5"}  # rep5 left: below
-    assert len(users) == 9
+    assert len(users) == 10
     for username, name, role, _ in DEMO_USERS:
         user = users[username]
         assert (user.display_name, user.role, user.is_demo) == (name, role, True)
         assert not user.must_change_password
     managers = {u.username: u.manager.username if u.manager else None for u in users.values()}
     assert managers == {
-        **dict.fromkeys(("reception", "manager", "manager2", "auditor", "admin", "rep4")),
+        **dict.fromkeys(("reception", "manager", "manager2", "auditor", "admin", "rep4", "broker1")),
         "rep": "manager",
         "rep2": "manager",
         "rep3": "manager2",
@@ -140,7 +143,8 @@ def test_the_same_seed_gives_the_same_customers(demo_app):
     first = [(c.name, c.phone) for c in Customer.select().order_by(Customer.id)]
     User.update(manager=None).execute()
     for model in (JobRun, IncidentCustomer, Incident, OutboxMessage, AccessLog, PledgeAcceptance, PledgeText,
-                  RotationSkip, Visit, RotationEntry, Material, AuditLog, Customer, User):  # fmt: skip
+                  RotationSkip, Visit, RotationEntry, Material, AuditLog, Report, Broker, Agency, Customer,
+                  User):  # fmt: skip
         model.delete().execute()
     load_demo(15)
     assert [(c.name, c.phone) for c in Customer.select().order_by(Customer.id)] == first
@@ -275,3 +279,22 @@ def test_a_rep_who_left_and_whose_customers_moved(loaded):
     summary = AuditLog.get(AuditLog.action == "customers_handed_over")
     assert summary.target == f"user:{leaver.id}" and summary.change_map["count"] == len(moved)
     assert summary.actor.username == "admin"
+
+
+def test_agencies_brokers_and_reports_in_every_state(loaded, demo_app):
+    from villa.reports import shown_status
+
+    assert sorted(a.name for a in Agency.select()) == ["中原地产", "链家"]
+    login = Broker.get(Broker.user == User.get(User.username == "broker1").id)
+    assert (login.agency.name, login.name, login.active) == ("链家", "周强", True)
+    assert Broker.select().count() == 3 and all(b.phone and b.phone_index for b in Broker.select())
+    states = {}
+    for report in Report.select():
+        stage = report.customer.stage if report.customer_id else None
+        states.setdefault(shown_status(report, stage), []).append(report)
+    assert set(states) == {"open", "confirmed", "expired", "dealt"}, sorted(states)
+    for report in states["confirmed"] + states["dealt"]:
+        assert report.customer.registered_at == report.confirmed_at > report.reported_at
+        assert report.customer.broker_agency == report.agency.name
+    assert all(r.open_key for r in states["open"]) and not any(r.open_key for r in states["expired"])
+    assert any(r.broker_id == login.id for r in Report.select())

@@ -14,6 +14,7 @@ from villa.customers import set_alt_phone, set_id_number, set_phone
 from villa.db import db
 from villa.demo_deals import add_deals
 from villa.demo_records import add_records
+from villa.demo_reports import add_reports
 from villa.followups import refresh_followup_times
 from villa.identity import try_normalise_phone
 from villa.models import (
@@ -51,6 +52,7 @@ DEMO_USERS = (
     ("rep4", "刘洋", "rep", None),
     ("auditor", "周敏", "auditor", None),
     ("admin", "系统管理员", "admin", None),
+    ("broker1", "周强", "broker", None),  # 链家's broker (villa.demo_reports): an external login
 )
 SEED = 2026
 BATCH = 200
@@ -138,6 +140,7 @@ def load_demo(customers: int = 300, if_empty: bool = False) -> list[tuple[str, s
         _reminders(users)
         _handover(leaver, users)
         add_deals(users)  # after the handover: each deal counts for the customer's owner now
+        add_reports(users)  # after the deals: one 报备's customer has signed
         AuditLog.create(
             action="demo_loaded",
             target="demo",

@@ -20,6 +20,8 @@ NAV = (
     ("account.pledge_acceptances", _l("Pledges"), ("auditor",)),
     ("analytics.dashboard", _l("Analytics"), ("manager", "admin")),
     ("analytics.my_card", _l("My scorecard"), ("rep",)),
+    ("agencies.index", _l("Agencies"), ("manager", "admin")),
+    ("agencies.report", _l("Report by agency"), ("auditor",)),
     ("admin.index", _l("Administration"), ("admin",)),
     ("broker.reports", _l("My pre-registrations"), ("broker",)),
     ("broker.on_behalf", _l("Pre-register for a broker"), ("manager",)),
