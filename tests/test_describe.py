@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from villa import describe
-from villa.models import AccessLog, AuditLog, Channel, Material
+from villa.models import AccessLog, Agency, AuditLog, Broker, Channel, Material
 
 VILLA = Path(__file__).resolve().parent.parent / "villa"
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$|^[a-z]+$")
@@ -67,7 +67,17 @@ def office(make_user, make_customer):
     rep4 = make_user("rep", username="rep4", display_name="赵敏", manager=manager)
     customer = make_customer(owner=rep)
     material = Material.create(name="户型图册")
-    return {"manager": manager, "rep": rep, "rep4": rep4, "customer": customer, "material": material}
+    agency = Agency.create(name="链家")
+    broker = Broker.create(agency=agency, name="王逸")
+    return {
+        "manager": manager,
+        "rep": rep,
+        "rep4": rep4,
+        "customer": customer,
+        "material": material,
+        "agency": f"agency:{agency.id}",
+        "broker": f"broker:{broker.id}",
+    }
 
 
 def samples(office) -> dict:
@@ -164,6 +174,15 @@ def samples(office) -> dict:
         "incident_recorded": ("incident:1", {"changed": ["measures", "reported_at", "reported_to"]}),
         "incident_closed": ("incident:1", {"affected": 4}),
         "incident_exported": ("incident:1", {"customers": 4}),
+        "agency_added": (
+            office["agency"],
+            {"name": "链家", "contract_start": "2026-01-01", "contract_end": None},
+        ),
+        "agency_changed": (office["agency"], {"contract_end": [None, "2026-12-31"]}),
+        "agency_deactivated": (office["agency"], {"name": "链家", "active": [True, False]}),
+        "broker_added": (office["broker"], {"agency": "链家", "name": "王一", "phone": "recorded"}),
+        "broker_changed": (office["broker"], {"name": ["王一", "王逸"], "phone": "changed"}),
+        "broker_reactivated": (office["broker"], {"name": "王逸", "active": [False, True]}),
         "report_made": ("report:7", {"broker": "赵经纪", "agency": "链家"}),
         "report_refused": (
             f"user:{rep.id}",
@@ -262,6 +281,7 @@ def test_all_actions_read_as_sentences_in_chinese(login_as, office):
     # The office's example, and the two codes the issue found on the page.
     assert "王强 把阶段从 已到访 改为 签约" in text
     assert "赵敏" in text and "自然到访" in text  # owner : rep4 channel : walk_in, in words
+    assert "王强 停用了中介 链家" in text and "王强 新增了 链家 的经纪人 王一" in text
     assert "跳过" in text and "轮序" in text  # rotation_skip
     assert "手机号码" in text and "13" not in text.split("手机号码", 1)[1][:20]  # a personal field: "changed"
     page = auditor.get("/logs/?tab=audit").get_data(as_text=True)
