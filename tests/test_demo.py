@@ -281,7 +281,7 @@ def test_a_rep_who_left_and_whose_customers_moved(loaded):
     assert summary.actor.username == "admin"
 
 
-def test_agencies_brokers_and_reports_in_every_state(loaded, demo_app):
+def test_agencies_brokers_and_reports_in_every_state(loaded):
     from villa.reports import shown_status
 
     assert sorted(a.name for a in Agency.select()) == ["中原地产", "链家"]
