@@ -70,8 +70,80 @@
     if (evt.target.id === "rep" || evt.target.name === "visit_type") showOutOfTurn(registration);
   });
 
+  // Back from the conflict page: the page is not cached (no-store) and the form asks the browser
+  // not to remember what was typed (a shared tablet must not offer one customer's details to the
+  // next), so the browser alone brings back an empty form. The values sent are kept for this tab
+  // only, from the submit until the form's next load, and put back only on a Back.
+  var DRAFT = "villa.register.draft";
+
+  function keepDraft(registration) {
+    var values = [];
+    new FormData(registration).forEach(function (value, name) {
+      if (name !== "csrf_token" && typeof value === "string") values.push([name, value]);
+    });
+    try {
+      sessionStorage.setItem(DRAFT, JSON.stringify(values));
+    } catch (err) {
+      // storage refused (private mode, quota): Back gives an empty form, as without this script
+    }
+  }
+
+  function takeDraft() {
+    var values = null;
+    try {
+      values = JSON.parse(sessionStorage.getItem(DRAFT) || "null");
+      sessionStorage.removeItem(DRAFT);
+    } catch (err) {
+      values = null;
+    }
+    return values;
+  }
+
+  function cameBack() {
+    var entries = performance.getEntriesByType ? performance.getEntriesByType("navigation") : [];
+    return entries.length > 0 && entries[0].type === "back_forward";
+  }
+
+  function restore(registration, values) {
+    var left = {};
+    values.forEach(function (pair) {
+      (left[pair[0]] = left[pair[0]] || []).push(pair[1]);
+    });
+    Array.prototype.forEach.call(registration.elements, function (el) {
+      if (!el.name || el.name === "csrf_token" || el.type === "submit") return;
+      var sent = left[el.name] || [];
+      if (el.type === "checkbox" || el.type === "radio") el.checked = sent.indexOf(el.value) !== -1;
+      else if (sent.length) el.value = sent.shift();
+      else if (el.tagName !== "SELECT") el.value = "";
+    });
+    var more = document.getElementById("more-info");
+    if (more && Array.prototype.some.call(more.querySelectorAll("input, select, textarea"), changed)) {
+      more.open = true;
+    }
+    showOutOfTurn(registration);
+  }
+
+  function changed(el) {
+    if (el.type === "checkbox" || el.type === "radio") return el.checked !== el.defaultChecked;
+    if (el.tagName === "SELECT") {
+      return Array.prototype.some.call(el.options, function (o) {
+        return o.selected !== o.defaultSelected;
+      });
+    }
+    return el.value !== el.defaultValue;
+  }
+
+  document.addEventListener("submit", function (evt) {
+    if (evt.target === form()) keepDraft(evt.target);
+  });
+
   function start() {
-    if (!form()) return;
+    var registration = form();
+    if (!registration) return;
+    var draft = takeDraft();
+    if (draft && cameBack() && !document.querySelector("[data-testid=error-summary]")) {
+      restore(registration, draft);
+    }
     focusFirstError();
   }
 

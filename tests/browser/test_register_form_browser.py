@@ -177,3 +177,25 @@ def test_after_a_registration_the_desk_can_register_another_or_go_back(page, liv
     again.click()
     page.wait_for_url(f"{live_server}/reception/register")
     expect(page.locator("#phone")).to_be_focused()
+
+
+def test_back_from_the_conflict_page_brings_the_typed_form_back(page, live_server, make_user, make_customer):
+    owner = at_the_desk(page, live_server, make_user)
+    make_customer(owner=owner, name="张三丰", phone="13912345678")
+    page.fill("#phone", "139 1234 5678")
+    page.fill("#name", "王建国")
+    page.check("#visit_type-1")
+    page.click("[data-testid=more-info] > summary")
+    page.fill("#notes", "想看湖景独栋")
+    page.check("#consent")
+    page.click("[data-testid=register-submit]")
+    expect(page.locator("[data-testid=dup-conflict]")).to_be_visible()
+    page.go_back()
+    expect(page.locator("#phone")).to_have_value("139 1234 5678")
+    expect(page.locator("#name")).to_have_value("王建国")
+    expect(page.locator("#visit_type-1")).to_be_checked()
+    expect(page.locator("[data-testid=more-info]")).to_have_attribute("open", "")
+    expect(page.locator("#notes")).to_have_value("想看湖景独栋")
+    expect(page.locator("#consent")).to_be_checked()
+    page.goto(f"{live_server}/reception/register")  # a fresh form is fresh: nothing kept from before
+    expect(page.locator("#phone")).to_have_value("")
