@@ -199,3 +199,44 @@ def test_back_from_the_conflict_page_brings_the_typed_form_back(page, live_serve
     expect(page.locator("#consent")).to_be_checked()
     page.goto(f"{live_server}/reception/register")  # a fresh form is fresh: nothing kept from before
     expect(page.locator("#phone")).to_have_value("")
+
+
+# Every control a finger uses: its own box, or the label that holds a radio or checkbox.
+SMALL_CONTROLS = """
+() => [...document.querySelectorAll([
+  "main a", "main button", "main select", "main textarea", "main summary",
+  "main input:not([type=hidden]):not([type=radio]):not([type=checkbox])",
+  "main label:has(input[type=radio], input[type=checkbox])",
+].join(", "))].filter((el) => el.offsetParent !== null).map((el) => {
+  const box = el.getBoundingClientRect();
+  return {what: el.outerHTML.slice(0, 80), width: Math.round(box.width), height: Math.round(box.height)};
+}).filter((c) => c.width < 44 || c.height < 44)
+"""
+
+
+def test_every_control_of_the_form_and_the_conflict_is_big_enough(
+    page, live_server, make_user, make_customer
+):
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    other = make_user("rep", username="bob", display_name="王强")
+    owner = at_the_desk(page, live_server, make_user)
+    make_customer(owner=owner, name="张三丰", phone="13912345678")
+    for size in ({"width": 1024, "height": 768}, PHONE_SIZE):
+        page.set_viewport_size(size)
+        page.goto(f"{live_server}/reception/register")
+        page.click("[data-testid=more-info] > summary")
+        page.select_option("#rep", str(other.id))  # out of turn: the reasons show too
+        expect(page.locator("[data-testid=out-of-turn]")).to_be_visible()
+        assert page.evaluate(SMALL_CONTROLS) == [], size
+        assert no_sideways_scroll(page), size
+    page.fill("#phone", "13912345678")
+    page.fill("#name", "王建国")
+    page.select_option("#rep", str(owner.id))
+    page.check("#consent")
+    page.click("[data-testid=register-submit]")
+    expect(page.locator("[data-testid=dup-conflict]")).to_be_visible()
+    assert page.evaluate(SMALL_CONTROLS) == []
+    assert no_sideways_scroll(page)
+    # Chromium logs every 4xx document as a failed resource; the 409 is the contract, not a fault.
+    assert [e for e in errors if "status of 409" not in e] == [], errors
