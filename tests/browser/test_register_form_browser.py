@@ -79,10 +79,11 @@ def test_a_wrong_phone_and_a_wrong_id_check_digit_are_told_while_typing(page, li
     page.locator("#id_number").press_sequentially("110105194912310021", delay=20)  # last digit wrong
     id_says = page.locator("#id-warning [data-testid=format-problem]")
     expect(id_says).to_contain_text("校验")
+    expect(phone_says).to_be_visible()
+    shoot(page, "live-messages-1024")
     page.fill("#id_number", "")
     page.locator("#id_number").press_sequentially("11010519491231002X", delay=20)
     expect(id_says).to_have_count(0)
-    shoot(page, "live-messages-1024")
 
 
 def test_a_short_landline_is_told_when_the_desk_leaves_the_field(page, live_server, make_user):
@@ -228,6 +229,7 @@ def test_every_control_of_the_form_and_the_conflict_is_big_enough(
         page.click("[data-testid=more-info] > summary")
         page.select_option("#rep", str(other.id))  # out of turn: the reasons show too
         expect(page.locator("[data-testid=out-of-turn]")).to_be_visible()
+        shoot(page, f"out-of-turn-{size['width']}")
         assert page.evaluate(SMALL_CONTROLS) == [], size
         assert no_sideways_scroll(page), size
     page.fill("#phone", "13912345678")
