@@ -131,6 +131,10 @@ def test_a_bad_field_under_more_information_opens_it(login_as):
     assert 'href="#referrer_name"' in html
 
 
+def _back_to_form_value(html: str) -> str:
+    return re.search(r'name="back_to_form" value="([^"]*)"', html).group(1)
+
+
 def test_the_conflict_offers_back_to_the_form_with_every_value(login_as, make_user, make_customer):
     make_customer(owner=make_user("rep"), phone="13912345678")
     session = login_as("reception")
@@ -139,9 +143,11 @@ def test_the_conflict_offers_back_to_the_form_with_every_value(login_as, make_us
     html = conflict.get_data(as_text=True)
     assert conflict.status_code == 409
     assert 'data-testid="back-to-form"' in html and "返回修改" in html
-    assert 'name="notes" value="想看湖景独栋"' in html
+    # The typed values travel sealed: the page shows no full phone, no name typed, no notes.
+    for clear in ("13912345678", "139 1234 5678", "13700001111", "想看湖景独栋"):
+        assert clear not in html, clear
 
-    back = session.post("/reception/register", {**typed, "back_to_form": "1"})
+    back = session.post("/reception/register", {"back_to_form": _back_to_form_value(html)})
     page = back.get_data(as_text=True)
     assert back.status_code == 200
     assert 'data-testid="error-summary"' not in page
@@ -150,6 +156,18 @@ def test_the_conflict_offers_back_to_the_form_with_every_value(login_as, make_us
     for answer in ("学区", "价格"):
         assert re.search(rf'<input checked[^>]*value="{answer}"', page), answer
     assert Customer.select().count() == 1 and Visit.select().count() == 0  # nothing new saved
+
+
+def test_a_sealed_form_opens_only_for_the_user_who_typed_it(login_as, make_user, make_customer):
+    owner = make_user("rep")
+    make_customer(owner=owner, phone="13912345678")
+    refused = login_as("reception").post("/reception/register", form(rep=str(owner.id)))
+    assert refused.status_code == 409
+    html = refused.get_data(as_text=True)
+    for sealed in (_back_to_form_value(html), "00", "not hex", ""):
+        response = login_as("reception").post("/reception/register", {"back_to_form": sealed})
+        assert response.status_code == 200
+        assert "王建国" not in response.get_data(as_text=True)  # an empty form, no error
 
 
 def test_after_a_registration_the_client_page_offers_the_desks_next_steps(login_as):

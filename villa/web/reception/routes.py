@@ -1,6 +1,7 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
+from werkzeug.datastructures import MultiDict
 
 from villa import rotation
 from villa.auth import is_htmx, role_required
@@ -19,7 +20,9 @@ from villa.registration import (
     check_known,
     hand_out_from_pool,
     log_return_visit,
+    open_draft,
     register,
+    seal_draft,
     todays_desk_visits,
 )
 from villa.web.reception import bp
@@ -27,7 +30,7 @@ from villa.web.reception.forms import DisputeForm, HandOutForm, RegistrationForm
 from villa.web.reception.rotation_routes import rotation_context
 
 DESK = ("reception", "rep", "manager")
-BACK_TO_FORM = "back_to_form"  # the conflict page's 返回修改 button: show the form again, unchecked
+BACK_TO_FORM = "back_to_form"  # 返回修改 on the conflict page: the sealed values (registration.seal_draft)
 TEXT_FIELDS = (
     "age_band", "referrer_name", "broker_agency", "broker_name", "unit_type", "area_band", "budget",
     "purpose", "grade", "competing_projects", "notes",
@@ -46,17 +49,20 @@ def desk():
 @bp.route("/register", methods=["GET", "POST"])
 @role_required(*DESK)
 def register_customer():
-    form = RegistrationForm(reps=User.reps(), materials=active_materials())
     next_rep = rotation.next_rep() if current_user.role != "rep" else None
+    if BACK_TO_FORM in request.form:  # 返回修改 on the conflict page: the values typed, unchecked
+        draft = open_draft(request.form[BACK_TO_FORM], current_user) or []
+        return _form_page(RegistrationForm(MultiDict(draft), **_form_choices()), next_rep)
+    form = RegistrationForm(**_form_choices())
     if request.method == "GET" and next_rep:
         form.rep.data = next_rep.id
-    if request.form.get(BACK_TO_FORM):  # 返回修改 on the conflict page: the values, unchecked
-        return _form_page(form, next_rep)
     if form.validate_on_submit() and (entry := _registration(form, next_rep)):
         try:
             customer = register(current_user, entry)
         except DuplicateCustomer as duplicate:
-            return _conflict(Match(duplicate.existing, duplicate.matched), typed=request.form)
+            typed = [(k, v) for k, v in request.form.items(multi=True) if k != "csrf_token"]
+            draft = seal_draft(typed, current_user)
+            return _conflict(Match(duplicate.existing, duplicate.matched), draft=draft)
         except OwnershipError as refused:  # the rep holds as many protected customers as allowed
             if current_user.role == "rep":
                 return _form_page(form, next_rep, 422, form_error=refused.message)
@@ -65,6 +71,10 @@ def register_customer():
         flash(registered_message(customer), "success")
         return redirect(url_for("clients.detail", customer_id=customer.id), 303)
     return _form_page(form, next_rep, 422 if request.method == "POST" else 200)
+
+
+def _form_choices() -> dict:
+    return {"reps": User.reps(), "materials": active_materials()}
 
 
 def _form_page(form, next_rep: User | None, status=200, form_error=None):
@@ -130,8 +140,8 @@ def _turn(form, owner: User, visit_type: str, next_rep: User | None):
     return False, (reason, note, next_rep)
 
 
-def _conflict(match: Match, dispute_form=None, status=409, hand_out_form=None, typed=None):
-    """The 判客 answer with its next steps; `typed`: the registration just refused, which
+def _conflict(match: Match, dispute_form=None, status=409, hand_out_form=None, draft=None):
+    """The 判客 answer with its next steps; `draft`: the registration just refused, sealed, which
     返回修改 posts back to the form."""
     template = "reception/_conflict.html" if is_htmx() else "reception/conflict.html"
     if hand_out_form is None and match.customer.in_public_pool and current_user.role != "rep":
@@ -146,7 +156,7 @@ def _conflict(match: Match, dispute_form=None, status=409, hand_out_form=None, t
         return_form=ReturnVisitForm(),
         hand_out_form=hand_out_form,
         next_rep=rotation.next_rep(),
-        typed=typed,
+        draft=draft,
         back_to_form=BACK_TO_FORM,
     ), status
 
