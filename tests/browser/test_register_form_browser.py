@@ -242,3 +242,21 @@ def test_every_control_of_the_form_and_the_conflict_is_big_enough(
     assert no_sideways_scroll(page)
     # Chromium logs every 4xx document as a failed resource; the 409 is the contract, not a fault.
     assert [e for e in errors if "status of 409" not in e] == [], errors
+
+
+def test_a_reps_conflict_offers_back_to_the_form_and_a_dispute(page, live_server, make_user, make_customer):
+    owner = make_user("rep", display_name="李娜")
+    make_customer(owner=owner, name="张三丰", phone="13912345678")
+    make_user("rep", username="bob", display_name="王强")
+    login_in_browser(page, live_server, "bob", PASSWORD)
+    page.goto(f"{live_server}/reception/register")
+    page.fill("#phone", "13912345678")
+    page.fill("#name", "张先生")
+    page.check("#consent")
+    page.click("[data-testid=register-submit]")
+    conflict = page.locator("[data-testid=dup-conflict]")
+    expect(conflict.locator("[data-testid=back-to-form]")).to_have_text("返回修改")
+    expect(conflict.locator("[data-testid=dispute-form] label")).to_contain_text("申诉理由")
+    page.set_viewport_size(PHONE_SIZE)
+    assert no_sideways_scroll(page)
+    shoot(page, "rep-conflict-390")
