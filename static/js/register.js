@@ -73,7 +73,8 @@
   // Back from the conflict page: the page is not cached (no-store) and the form asks the browser
   // not to remember what was typed (a shared tablet must not offer one customer's details to the
   // next), so the browser alone brings back an empty form. The values sent are kept for this tab
-  // only, from the submit until the form's next load, and put back only on a Back.
+  // from the submit until the form's next load, and put back only on a Back from the conflict
+  // page (which marks them): Back from a new client page must not offer the same customer again.
   var DRAFT = "villa.register.draft";
 
   function keepDraft(registration) {
@@ -81,22 +82,33 @@
     new FormData(registration).forEach(function (value, name) {
       if (name !== "csrf_token" && typeof value === "string") values.push([name, value]);
     });
+    store({ values: values, conflict: false });
+  }
+
+  function store(draft) {
     try {
-      sessionStorage.setItem(DRAFT, JSON.stringify(values));
+      sessionStorage.setItem(DRAFT, JSON.stringify(draft));
     } catch (err) {
       // storage refused (private mode, quota): Back gives an empty form, as without this script
     }
   }
 
-  function takeDraft() {
-    var values = null;
+  function readDraft() {
     try {
-      values = JSON.parse(sessionStorage.getItem(DRAFT) || "null");
+      return JSON.parse(sessionStorage.getItem(DRAFT) || "null");
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function takeDraft() {
+    var draft = readDraft();
+    try {
       sessionStorage.removeItem(DRAFT);
     } catch (err) {
-      values = null;
+      // nothing kept
     }
-    return values;
+    return draft;
   }
 
   function cameBack() {
@@ -138,11 +150,17 @@
   });
 
   function start() {
+    var draft;
+    if (document.querySelector("[data-testid=dup-conflict]")) {
+      draft = readDraft();
+      if (draft) store({ values: draft.values, conflict: true });
+      return;
+    }
     var registration = form();
     if (!registration) return;
-    var draft = takeDraft();
-    if (draft && cameBack() && !document.querySelector("[data-testid=error-summary]")) {
-      restore(registration, draft);
+    draft = takeDraft();
+    if (draft && draft.conflict && cameBack() && !document.querySelector("[data-testid=error-summary]")) {
+      restore(registration, draft.values);
     }
     focusFirstError();
   }
