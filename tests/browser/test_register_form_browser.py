@@ -273,3 +273,13 @@ def test_a_reps_conflict_offers_back_to_the_form_and_a_dispute(page, live_server
     page.set_viewport_size(PHONE_SIZE)
     assert no_sideways_scroll(page)
     shoot(page, "rep-conflict-390")
+
+
+def test_a_referral_opens_more_information_where_the_referrer_is_asked(page, live_server, make_user):
+    at_the_desk(page, live_server, make_user)
+    more = page.locator("[data-testid=more-info]")
+    page.select_option("#channel", "online_ad")
+    expect(more).not_to_have_attribute("open", "")
+    page.select_option("#channel", "referral")
+    expect(more).to_have_attribute("open", "")
+    expect(page.locator("#referrer_name")).to_be_visible()
