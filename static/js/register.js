@@ -7,7 +7,7 @@
   }
 
   // The duplicate check also says what is wrong with a number. While the desk types it only
-  // speaks up when more digits cannot mend the number; once she leaves the field (the change
+  // speaks up when more digits cannot mend the number; once the desk leaves the field (the change
   // event) it judges the number as it stands: villa.identity.phone_problem.
   document.addEventListener("htmx:config:request", function (evt) {
     var ctx = evt.detail.ctx;
@@ -16,7 +16,7 @@
     if (ctx.sourceEvent && ctx.sourceEvent.type === "change") ctx.request.body.set("finished", "1");
   });
 
-  function open(element) {
+  function unfold(element) {
     var details = element && element.closest("details");
     while (details) {
       details.open = true;
@@ -30,7 +30,7 @@
     var link = document.querySelector("[data-testid=error-summary] a[href^='#']");
     var target = link && document.getElementById(link.getAttribute("href").slice(1));
     if (!target) return;
-    open(target);
+    unfold(target);
     target.focus();
   }
 
@@ -40,7 +40,7 @@
     var target = document.getElementById(link.getAttribute("href").slice(1));
     if (!target) return;
     evt.preventDefault();
-    open(target);
+    unfold(target);
     target.focus();
   });
 
