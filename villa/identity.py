@@ -67,6 +67,38 @@ def try_normalise_phone(raw: str) -> str | None:
         return None
 
 
+def phone_problem(raw: str, finished: bool = False) -> str | None:
+    """What is wrong with a phone number the desk is typing, or None.
+
+    While the desk is still typing (`finished` false) only what more digits cannot mend is told: a
+    character no phone number has, too many digits, or a mainland mobile (1 and 11 digits, what most
+    customers give) that is complete and wrong. A landline or a number abroad is complete at several
+    lengths, so it is judged only once the desk leaves the field (`finished`): a message at every
+    digit of a number still being typed would teach the desk to ignore it.
+    """
+    text = unicodedata.normalize("NFKC", raw or "").strip()
+    if not text or not (finished or _phone_beyond_mending(text)):
+        return None
+    try:
+        normalise_phone(text)
+    except IdentityError as err:
+        return str(err.message)
+    return None
+
+
+def _phone_beyond_mending(text: str) -> bool:
+    if text != "+" and not _PHONE_CHARS.match(text):
+        return True
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if len(digits) > _MAX_PHONE_DIGITS:
+        return True
+    if text.startswith("+"):
+        national = digits[2:] if digits.startswith("86") else ""
+    else:
+        national = digits[4:] if digits.startswith("0086") else digits
+    return national.startswith("1") and len(national) >= 11
+
+
 def _parse_phone(text: str) -> phonenumbers.PhoneNumber:
     try:
         number = phonenumbers.parse(text, "CN")
@@ -169,6 +201,35 @@ def try_normalise_id_number(raw: str, id_type: str = "resident") -> str | None:
         return normalise_id_number(raw, id_type)
     except IdentityError:
         return None
+
+
+def id_number_problem(raw: str, id_type: str = "resident", finished: bool = False) -> str | None:
+    """What is wrong with an ID number the desk is typing, or None (see phone_problem).
+
+    While typing, a resident ID is judged at 18 characters, or earlier when a character or the
+    region code (first two digits) already rules it out; the other types once the field is left.
+    """
+    value = _ID_SEPARATORS.sub("", unicodedata.normalize("NFKC", raw or "")).upper()
+    if not value:
+        return None
+    if not finished and id_type == "resident" and len(value) < 18:
+        return _resident_start_problem(value)
+    if not (finished or id_type == "resident"):
+        return None
+    try:
+        normalise_id_number(value, id_type)
+    except IdentityError as err:
+        return str(err.message)
+    return None
+
+
+def _resident_start_problem(value: str) -> str | None:
+    """What rules out the first characters of a resident ID, whatever follows them."""
+    if re.search(r"[^\dX]", value):
+        return str(_l("An ID number may contain only digits and a final X."))
+    if len(value) >= 2 and value[:2].isdigit() and int(value[:2]) not in _PROVINCES:
+        return str(_l("The first two digits of this ID number are not a region code."))
+    return None
 
 
 def _resident(value: str) -> str:

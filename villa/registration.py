@@ -1,12 +1,14 @@
 """Registering a customer at the desk (首访登记), and recognising one who is already known (判客)."""
 
+import json
+import struct
 from dataclasses import dataclass, field
 
 from peewee import JOIN, SQL, ForeignKeyField, IntegrityError
 
 from villa import rotation
 from villa.clock import office_day_start
-from villa.crypto import blind_indexes
+from villa.crypto import KeyFileError, blind_indexes, keyring
 from villa.customers import can_see_full, customer_by_id, set_alt_phone, set_id_number, set_phone
 from villa.db import insert_one, write_transaction
 from villa.identity import try_normalise_id_number, try_normalise_phone
@@ -271,3 +273,23 @@ def todays_desk_visits():
         .where(Visit.at >= office_day_start())
         .order_by(Visit.at.desc())
     )
+
+
+# 返回修改: the conflict page carries what the desk typed back to the form, sealed, so that the page
+# never shows a full phone or ID number and only the same user can open it.
+_DRAFT_CONTEXT = b"registration-draft:"
+
+
+def seal_draft(values: list[tuple[str, str]], user: User) -> str:
+    """The fields of a refused registration as one opaque text for a hidden form field."""
+    plaintext = json.dumps(values, ensure_ascii=False)
+    return keyring().encrypt(plaintext, _DRAFT_CONTEXT + str(user.id).encode()).hex()
+
+
+def open_draft(sealed: str, user: User) -> list[tuple[str, str]] | None:
+    """The fields sealed by seal_draft for this user, or None when it is not such a text."""
+    try:
+        values = json.loads(keyring().decrypt(bytes.fromhex(sealed), _DRAFT_CONTEXT + str(user.id).encode()))
+    except (ValueError, KeyFileError, struct.error):
+        return None
+    return [(str(name), str(value)) for name, value in values]

@@ -49,6 +49,7 @@ def test_register_then_register_again_shows_the_conflict(page, live_server, make
     page.fill("#name", "王建国")
     page.fill("#phone", "137 0000 1111")
     page.select_option("#channel", "walk_in")
+    page.click("[data-testid=more-info] > summary")  # the budget is under 更多信息
     page.select_option("#budget", "1000-1500万")
     page.check("#consent")
     page.click("[data-testid=register-submit]")

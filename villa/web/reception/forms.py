@@ -11,6 +11,7 @@ from wtforms import (
     TextAreaField,
     ValidationError,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from villa.fields import CUSTOMER_FIELDS as F
@@ -39,9 +40,13 @@ class OutOfTurnFields:
     skip_note = StringField(_l("Other reason"), validators=[Length(max=NOTE_MAX)])
 
 
+# What the desk asks every customer, on the form's first screen; everything else is under 更多信息.
+ESSENTIALS = ("phone", "name", "gender", "visit_type", "channel", "rep", "skip_reason", "skip_note")
+
+
 class RegistrationForm(OutOfTurnFields, FlaskForm):
     visit_type = RadioField(
-        _l("Came by"),
+        _l("Reception type"),
         choices=options(VISIT_TYPE_LABELS.items()),
         default="visit",
         validators=[InputRequired()],
@@ -96,7 +101,12 @@ class RegistrationForm(OutOfTurnFields, FlaskForm):
         self.brokers = list(brokers)
         self.agency_names = sorted({b.agency.name for b in self.brokers})
         self.report = None  # the valid 报备 registering confirms: it brings agency and broker
-        self.channel.choices = options((c.code, c.name) for c in self.channels)
+        # A channel that asks who referred or brought the customer says so, so that the page can
+        # open 更多信息 where those fields are.
+        self.channel.choices = [
+            SelectChoice(c.code, c.name, render_kw={"data-asks-more": bool(c.asks_referrer or c.asks_broker)})
+            for c in self.channels
+        ]
         self.rep.choices = options((r.id, r.display_name) for r in self.reps)
         self.materials.choices = options((m.id, m.name) for m in materials)
         self.normal_phone = self.normal_id = None
@@ -119,6 +129,18 @@ class RegistrationForm(OutOfTurnFields, FlaskForm):
     def validate_consent(self, field):
         if not field.data:
             raise ValidationError(_l("The customer must agree to the privacy notice before registering."))
+
+    def errors_in_page_order(self):
+        """(id of the element to focus, message) for each failed field, in the order of the page:
+        the essentials, then 更多信息, then the consent at the bottom."""
+        fields = [self[name] for name in ESSENTIALS]
+        fields += [f for f in self if f.name not in ESSENTIALS and f.name not in ("consent", "csrf_token")]
+        fields.append(self.consent)
+        return [(_element_id(f), " ".join(str(e) for e in f.errors)) for f in fields if f.errors]
+
+    def more_has_errors(self) -> bool:
+        """Whether a field under 更多信息 failed (the page then shows it open)."""
+        return any(f.errors for f in self if f.name not in (*ESSENTIALS, "consent", "csrf_token"))
 
     def validate(self, extra_validators=None):
         valid = super().validate(extra_validators)
@@ -148,9 +170,14 @@ class RegistrationForm(OutOfTurnFields, FlaskForm):
             )
 
 
+def _element_id(field) -> str:
+    """The id a link to the field points at: the first option of a group of radios or checkboxes."""
+    return f"{field.id}-0" if field.type in ("RadioField", "MultiCheckboxField") else field.id
+
+
 class ReturnVisitForm(FlaskForm):
     kind = RadioField(
-        _l("Came by"),
+        _l("Reception type"),
         choices=options(VISIT_TYPE_LABELS.items()),
         default="visit",
         validators=[InputRequired()],
@@ -160,7 +187,7 @@ class ReturnVisitForm(FlaskForm):
 
 class DisputeForm(FlaskForm):
     reason = TextAreaField(
-        _l("Why is this customer yours?"),
+        _l("Reason for the dispute"),
         validators=[DataRequired(_l("Give the reason for the dispute.")), Length(max=500)],
     )
 
@@ -170,7 +197,7 @@ class HandOutForm(OutOfTurnFields, FlaskForm):
 
     rep = SelectField(_l("Sales rep"), coerce=int, validate_choice=False)
     kind = RadioField(
-        _l("Came by"),
+        _l("Reception type"),
         choices=options(VISIT_TYPE_LABELS.items()),
         default="visit",
         validators=[InputRequired()],

@@ -1,11 +1,14 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
+from werkzeug.datastructures import MultiDict
 
 from villa import rotation
 from villa.auth import is_htmx, role_required
 from villa.broker_accounts import active_brokers
 from villa.customers import customer_by_id, shown_name
 from villa.i18n import gettext as _
+from villa.identity import id_number_problem, phone_problem
 from villa.lookups import LookupRefused
 from villa.materials import active_materials
 from villa.models import Customer, User
@@ -18,7 +21,9 @@ from villa.registration import (
     check_known,
     hand_out_from_pool,
     log_return_visit,
+    open_draft,
     register,
+    seal_draft,
     todays_desk_visits,
 )
 from villa.report_desk import binding_report, find_report
@@ -27,6 +32,7 @@ from villa.web.reception.forms import DisputeForm, HandOutForm, RegistrationForm
 from villa.web.reception.rotation_routes import rotation_context
 
 DESK = ("reception", "rep", "manager")
+BACK_TO_FORM = "back_to_form"  # 返回修改 on the conflict page: the sealed values (registration.seal_draft)
 TEXT_FIELDS = (
     "age_band", "referrer_name", "broker_agency", "broker_name", "unit_type", "area_band", "budget",
     "purpose", "grade", "competing_projects", "notes",
@@ -45,31 +51,44 @@ def desk():
 @bp.route("/register", methods=["GET", "POST"])
 @role_required(*DESK)
 def register_customer():
-    form = RegistrationForm(reps=User.reps(), materials=active_materials(), brokers=active_brokers())
+    next_rep = rotation.next_rep() if current_user.role != "rep" else None
+    if BACK_TO_FORM in request.form:  # 返回修改 on the conflict page: the values typed, unchecked
+        draft = open_draft(request.form[BACK_TO_FORM], current_user) or []
+        return _form_page(RegistrationForm(MultiDict(draft), **_form_choices()), next_rep)
+    form = RegistrationForm(**_form_choices())
     if request.method == "POST":  # a valid 报备 of this customer: 确客 takes agency and broker from it
         form.report = binding_report(request.form.get("phone", "")[:40], request.form.get("name", "")[:40])
-    next_rep = rotation.next_rep() if current_user.role != "rep" else None
     if request.method == "GET" and next_rep:
         form.rep.data = next_rep.id
-    form_error = None
     if form.validate_on_submit() and (entry := _registration(form, next_rep)):
         try:
             customer = register(current_user, entry)
         except DuplicateCustomer as duplicate:
-            return _conflict(Match(duplicate.existing, duplicate.matched))
+            typed = [(k, v) for k, v in request.form.items(multi=True) if k != "csrf_token"]
+            draft = seal_draft(typed, current_user)
+            return _conflict(Match(duplicate.existing, duplicate.matched), draft=draft)
         except OwnershipError as refused:  # the rep holds as many protected customers as allowed
             if current_user.role == "rep":
-                form_error = refused.message
-            else:
-                form.rep.errors.append(refused.message)
-            page = render_template(
-                "reception/register.html", form=form, form_error=form_error, next_rep=next_rep
-            )
-            return page, 422
-        flash(_("%(name)s is registered.", name=customer.name), "success")
+                return _form_page(form, next_rep, 422, form_error=refused.message)
+            form.rep.errors.append(refused.message)
+            return _form_page(form, next_rep, 422)
+        flash(registered_message(customer), "success")
         return redirect(url_for("clients.detail", customer_id=customer.id), 303)
-    status = 422 if request.method == "POST" else 200
-    return render_template("reception/register.html", form=form, next_rep=next_rep), status
+    return _form_page(form, next_rep, 422 if request.method == "POST" else 200)
+
+
+def _form_choices() -> dict:
+    return {"reps": User.reps(), "materials": active_materials(), "brokers": active_brokers()}
+
+
+def _form_page(form, next_rep: User | None, status=200, form_error=None):
+    page = render_template("reception/register.html", form=form, form_error=form_error, next_rep=next_rep)
+    return page, status
+
+
+def registered_message(customer: Customer) -> Markup:
+    """The flash on the new client page: who is registered, and the desk's next steps."""
+    return Markup(render_template("reception/_registered.html", customer=customer))
 
 
 def _registration(form, next_rep: User | None) -> Registration | None:
@@ -126,7 +145,9 @@ def _turn(form, owner: User, visit_type: str, next_rep: User | None):
     return False, (reason, note, next_rep)
 
 
-def _conflict(match: Match, dispute_form=None, status=409, hand_out_form=None):
+def _conflict(match: Match, dispute_form=None, status=409, hand_out_form=None, draft=None):
+    """The 判客 answer with its next steps; `draft`: the registration just refused, sealed, which
+    返回修改 posts back to the form."""
     template = "reception/_conflict.html" if is_htmx() else "reception/conflict.html"
     if hand_out_form is None and match.customer.in_public_pool and current_user.role != "rep":
         hand_out_form = HandOutForm(formdata=None, reps=User.reps(), prefix="hand_out")
@@ -140,27 +161,29 @@ def _conflict(match: Match, dispute_form=None, status=409, hand_out_form=None):
         return_form=ReturnVisitForm(),
         hand_out_form=hand_out_form,
         next_rep=rotation.next_rep(),
+        draft=draft,
+        back_to_form=BACK_TO_FORM,
     ), status
 
 
 @bp.get("/check")
 @role_required(*DESK)
 def check():
-    """While the desk types: is this phone or ID number already a customer, and whose?"""
+    """While the desk types: is this phone or ID number already a customer, and whose? Or, when
+    the number cannot be right, what is wrong with it (`finished`: the desk has left the field)."""
+    phone, id_number = request.args.get("phone", "")[:40], request.args.get("id_number", "")[:40]
+    id_type = request.args.get("id_type", "resident")
     try:
-        match = check_known(
-            current_user,
-            request.args.get("phone", "")[:40],
-            request.args.get("id_number", "")[:40],
-            request.args.get("id_type", "resident"),
-            request.remote_addr or "",
-        )
+        match = check_known(current_user, phone, id_number, id_type, request.remote_addr or "")
     except LookupRefused as refused:
         return render_template("reception/_dup_warning.html", refused=refused.message), 429
     # An open (or expired) 报备 of this customer: its phone, or its 前三后四 with the surname typed.
-    report_match = find_report(request.args.get("phone", "")[:40], request.args.get("name", "")[:40])
+    report_match = find_report(phone, request.args.get("name", "")[:40])
     if match is None and report_match is None:
-        return ""  # nobody known: the empty answer clears the warning (most keystrokes end here)
+        finished = request.args.get("finished") == "1"
+        problem = phone_problem(phone, finished) or id_number_problem(id_number, id_type, finished)
+        # Nobody known and nothing wrong (most keystrokes): the empty answer clears the warning.
+        return render_template("reception/_dup_warning.html", problem=problem) if problem else ""
     shown = shown_name(current_user, match.customer) if match else None
     return render_template(
         "reception/_dup_warning.html", match=match, shown_name=shown, report_match=report_match
