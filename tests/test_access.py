@@ -41,7 +41,7 @@ SALES = (DESK, REP, MANAGER)
 # sends the anonymous visitor to /login.
 POLICY = {
     # Everyone's pages
-    "home.index": everyone(),
+    "home.index": {**everyone(), DESK: 302},  # the receptionist's home is the desk
     "account.change_password": everyone(),
     "account.login": public(everyone(302), 200),  # a logged-in user is sent home
     "account.switch_language": public(everyone(302), 302),
@@ -74,6 +74,7 @@ POLICY = {
     "reception.check": only(*SALES),
     "reception.rotation": only(*SALES, status=302),  # to the desk; htmx: HTMX below
     "reception.rotation_out_of_turn": only(DESK, MANAGER),
+    "reception.registered_today_list": only(DESK),  # 今日登记, the count on the desk opens it
     "outbox.index": only(DESK, MANAGER),
     # Sales
     "pool.index": only(REP, MANAGER),

@@ -4,6 +4,7 @@ from flask_login import current_user
 from villa import rotation
 from villa.auth import is_htmx, role_required
 from villa.customers import customer_by_id, shown_name
+from villa.home import desk_registered_today, registered_today
 from villa.i18n import gettext as _
 from villa.lookups import LookupRefused
 from villa.materials import active_materials
@@ -36,8 +37,19 @@ PRIVATE_FIELDS = ("address", "wechat", "payment_method", "asset_band", "credit_n
 @bp.get("/")
 @role_required(*DESK)
 def desk():
-    """Today at the desk: the day's visits and calls, who received them, the rotation queue."""
-    return render_template("reception/desk.html", visits=todays_desk_visits(), **rotation_context())
+    """Today at the desk: the day's visits and calls, who received them, the rotation queue; the
+    receptionist's home page, with the count of today's registrations."""
+    registered = registered_today(current_user) if current_user.role == "reception" else None
+    return render_template(
+        "reception/desk.html", visits=todays_desk_visits(), registered=registered, **rotation_context()
+    )
+
+
+@bp.get("/today")
+@role_required("reception")
+def registered_today_list():
+    """今日登记: the customers registered today, newest first (the count on the desk opens it)."""
+    return render_template("reception/registered_today.html", **desk_registered_today(current_user))
 
 
 @bp.route("/register", methods=["GET", "POST"])
