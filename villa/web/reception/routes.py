@@ -3,7 +3,7 @@ from flask_login import current_user
 
 from villa import rotation
 from villa.auth import is_htmx, role_required
-from villa.customers import customer_by_id, shown_name
+from villa.customers import customer_by_id, shown_name, with_shown_names
 from villa.home import desk_registered_today, registered_today
 from villa.i18n import gettext as _
 from villa.lookups import LookupRefused
@@ -40,9 +40,10 @@ def desk():
     """Today at the desk: the day's visits and calls, who received them, the rotation queue; the
     receptionist's home page, with the count of today's registrations."""
     registered = registered_today(current_user) if current_user.role == "reception" else None
-    return render_template(
-        "reception/desk.html", visits=todays_desk_visits(), registered=registered, **rotation_context()
-    )
+    visits = list(todays_desk_visits())
+    # Names as this viewer may see them: the desk sees in full whom it registered today.
+    with_shown_names(current_user, [visit.customer for visit in visits])
+    return render_template("reception/desk.html", visits=visits, registered=registered, **rotation_context())
 
 
 @bp.get("/today")
