@@ -43,7 +43,7 @@ SALES = (DESK, REP, MANAGER)
 # sends the anonymous visitor to /login.
 POLICY = {
     # Everyone's pages
-    "home.index": everyone(broker=302),  # a broker's home is their 报备 list
+    "home.index": {**everyone(broker=302), DESK: 302},  # to the desk; a broker to their 报备 list
     "account.change_password": everyone(broker=200),
     "account.login": public(everyone(302, broker=302), 200),  # a logged-in user is sent home
     "account.switch_language": public(everyone(302, broker=302), 302),
@@ -76,6 +76,7 @@ POLICY = {
     "reception.check": only(*SALES),
     "reception.rotation": only(*SALES, status=302),  # to the desk; htmx: HTMX below
     "reception.rotation_out_of_turn": only(DESK, MANAGER),
+    "reception.registered_today_list": only(DESK),  # 今日登记, the count on the desk opens it
     "outbox.index": only(DESK, MANAGER),
     # Sales
     "pool.index": only(REP, MANAGER),

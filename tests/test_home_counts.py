@@ -18,7 +18,7 @@ ROW_MARKS = {
     "/logs/": r'data-testid="log-row"',
     "/admin/users": r'data-testid="user-[^"]+"',
     "/deals/": r'data-testid="waiting-deal-\d+"',
-    "/": r'data-testid="customer-row"',
+    "/reception/today": r'data-testid="customer-row"',
 }
 NEXT = re.compile(r'href="([^"]+)"[^>]*data-testid="(?:more|review-next|pool-more)"')
 COUNT = re.compile(r'href="([^"]+)"[^>]*data-testid="count-([a-z_]+)" data-count="(\d+)"')
@@ -84,7 +84,8 @@ def rows_behind(session, url: str) -> int:
 
 
 def home_counts(session) -> dict:
-    html = session.get("/").get_data(as_text=True)
+    # The receptionist's home is the desk: / takes her there.
+    html = session.get("/", follow_redirects=True).get_data(as_text=True)
     return {key: (href.replace("&amp;", "&"), int(n)) for href, key, n in COUNT.findall(html)}
 
 

@@ -256,7 +256,7 @@ def test_other_roles_cannot_use_the_outbox(login_as, make_customer, role):
 
 @pytest.mark.parametrize("role", ["reception", "manager"])
 def test_the_desk_sees_the_messages_link(login_as, role):
-    assert 'href="/outbox/"' in login_as(role).get("/").get_data(as_text=True)
+    assert 'href="/outbox/"' in login_as(role).get("/", follow_redirects=True).get_data(as_text=True)
 
 
 def test_a_text_written_with_another_name_shows_only_with_the_number(make_user, login, make_customer):

@@ -72,9 +72,14 @@ def test_approval_message_when_the_office_wants_one(office, registration):
     assert [m.kind for m in OutboxMessage.select()] == ["approval"]
 
 
-def test_htmx_approve_answers_an_empty_row(office, registration, login):
-    response = login(office["manager"]).post(f"/review/{registration.id}/approve", {"level": "1"}, htmx=True)
-    assert response.status_code == 200 and response.get_data(as_text=True) == ""
+def test_htmx_approve_answers_no_row_and_the_new_counts(office, registration, login):
+    """The row goes (no row in the answer) and the heading's count comes out of band."""
+    session = login(office["manager"])
+    assert 'data-count="1"' in session.get("/review/").get_data(as_text=True)
+    response = session.post(f"/review/{registration.id}/approve", {"level": "1"}, htmx=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in html and "<tr" not in html
+    assert 'id="review-count"' in html and 'hx-swap-oob="true"' in html and 'data-count="0"' in html
     assert status(registration) == "pending_second"
 
 

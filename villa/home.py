@@ -97,13 +97,13 @@ def rep_day(rep: User, limit: int = 50) -> dict:
 
 def registered_today(user: User) -> Count:
     """The customers registered today that this user's list holds: a rep's own, a manager's team's,
-    everyone's for the audit team and the admin; the desk's are on its home page."""
+    everyone's for the audit team and the admin; the desk's list is a page of its own (the desk is
+    the receptionist's home and links to it)."""
     label = _l("Registered today")
     if user.role == "rep":
         return _on_list("registered_today", label, user, owner="me", registered="today")
     if user.role == "reception":
-        number = _desk_today().count()
-        return Count("registered_today", label, number, "home.index", {"_anchor": "registered-today"})
+        return Count("registered_today", label, _desk_today().count(), "reception.registered_today_list")
     return _on_list("registered_today", label, user, registered="today")
 
 
@@ -157,7 +157,10 @@ def home_summary(user: User) -> dict:
             _on_list("customers", _l("Customers on record"), user),
         ]
         summary["upkeep"] = upkeep()
-    elif user.role == "reception":
-        registered = _desk_today().order_by(Customer.id.desc()).limit(DESK_TODAY_LIMIT)
-        summary["recent"] = with_shown_names(user, registered)
     return summary
+
+
+def desk_registered_today(user: User) -> dict:
+    """The desk's 今日登记: the count and the newest DESK_TODAY_LIMIT customers registered today."""
+    registered = _desk_today().order_by(Customer.id.desc()).limit(DESK_TODAY_LIMIT)
+    return {"registered_today": registered_today(user), "recent": with_shown_names(user, registered)}

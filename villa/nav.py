@@ -6,7 +6,8 @@ from villa.i18n import lazy_gettext as _l
 
 # (endpoint, label, roles allowed)
 NAV = (
-    ("home.index", _l("Home"), ("reception", "rep", "manager", "auditor", "admin")),
+    # The receptionist's home is the desk: / takes her there, so no second link to it.
+    ("home.index", _l("Home"), ("rep", "manager", "auditor", "admin")),
     ("reception.desk", _l("Front desk"), ("reception", "rep", "manager")),
     ("reception.register_customer", _l("Register"), ("reception", "rep", "manager")),
     ("clients.index", _l("Customers"), ("rep", "manager", "auditor", "admin")),

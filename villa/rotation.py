@@ -2,7 +2,7 @@
 
 import json
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 
 from peewee import SQL, fn
 
@@ -33,6 +33,8 @@ OUT_OF_TURN_LABELS = {
     "other": _l("Other"),
 }
 NOTE_MAX = 200
+# 签退 can be taken back this long after it was pressed: the rep gets their place back.
+UNDO_CHECK_OUT = timedelta(seconds=10)
 # Any constant keys the PostgreSQL advisory lock; the office day is the second key.
 _PG_LOCK_KEY = 0x7669
 
@@ -107,10 +109,70 @@ def check_out(rep: User, actor: User, day: date | None = None) -> RotationEntry:
     day = day or office_today()
     with _writing(day):
         entry = _on_duty(rep, day)
-        entry.status = "off"
+        # The place stays with the entry and the status before goes in the log: undo_check_out
+        # puts both back.
+        was, entry.status = entry.status, "off"
         entry.save()
-        _log(actor, "rotation_check_out", rep)
+        _log(actor, "rotation_check_out", rep, was=was)
     return entry
+
+
+def _last_move(rep_id: int, day: date) -> AuditLog | None:
+    """The rep's latest rotation action today, from the log."""
+    return (
+        AuditLog.select()
+        .where(
+            AuditLog.target == f"user:{rep_id}",
+            AuditLog.action.startswith("rotation_"),
+            AuditLog.at >= office_day_start(day),
+        )
+        .order_by(AuditLog.at.desc(), AuditLog.id.desc())
+        .first()
+    )
+
+
+def undo_check_out(rep: User, actor: User, day: date | None = None) -> RotationEntry:
+    """Take back a 签退 pressed less than UNDO_CHECK_OUT ago: the rep is on duty again, in the same
+    place of the queue and with the status they had."""
+    day = day or office_today()
+    with _writing(day):
+        entry = _entry(rep, day)
+        last = _last_move(rep.id, day)
+        if (
+            entry is None
+            or entry.status != "off"
+            or last is None
+            or last.action != "rotation_check_out"
+            or last.at < now() - UNDO_CHECK_OUT
+        ):
+            raise RotationError(_l("%(name)s's check-out can no longer be undone.", name=rep.display_name))
+        was = last.change_map.get("was")
+        entry.status = was if was in ON_DUTY else "available"
+        entry.save()
+        _log(actor, "rotation_undo_check_out", rep, status=entry.status)
+    return entry
+
+
+def just_checked_out(day: date | None = None) -> list[RotationEntry]:
+    """Reps checked out less than UNDO_CHECK_OUT ago, whose 签退 can still be undone; each with
+    `rep_username` and `rep_name`, in their old queue order."""
+    day = day or office_today()
+    recent = AuditLog.select(AuditLog.target).where(
+        AuditLog.action == "rotation_check_out", AuditLog.at >= now() - UNDO_CHECK_OUT
+    )
+    rep_ids = [int(target.split(":", 1)[1]) for (target,) in recent.tuples()]
+    if not rep_ids:
+        return []
+    entries = (
+        RotationEntry.select(
+            RotationEntry, User.username.alias("rep_username"), User.display_name.alias("rep_name")
+        )
+        .join(User)
+        .where(RotationEntry.day == day, RotationEntry.status == "off", RotationEntry.rep.in_(rep_ids))
+        .order_by(RotationEntry.position)
+        .objects()  # rep_username and rep_name on the entry, as queue() has them
+    )
+    return [entry for entry in entries if _last_move(entry.rep_id, day).action == "rotation_check_out"]
 
 
 def assign(rep: User, actor: User, day: date | None = None) -> RotationEntry:

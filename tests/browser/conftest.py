@@ -115,7 +115,8 @@ def login_in_browser(page, live_server, username, password):
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
+    # Home: / for most roles, the desk (/reception/) for the receptionist.
+    page.wait_for_url(lambda url: url in (f"{live_server}/", f"{live_server}/reception/"))
 
 
 def log_out_in_browser(page):

@@ -98,6 +98,8 @@ def test_rotation_updates_on_another_tablet_without_reload(browser, page, live_s
     expect(page.locator("[data-testid=rotation-entry]")).to_have_count(2)
     # The other tablet polls: the queue appears there without a reload.
     expect(other.locator("[data-testid=next-rep]")).to_have_text("李娜", timeout=8000)
+    # 李娜 is next: her one button is 已接待来访; 接待中 is in her row's menu.
+    page.locator("[data-rep=lina] [data-testid=rotation-more]").click()
     page.locator("[data-rep=lina] [data-testid=rotation-skip-busy]").click()
     expect(page.locator("[data-testid=next-rep]")).to_have_text("张伟")
     expect(other.locator("[data-testid=next-rep]")).to_have_text("张伟", timeout=8000)

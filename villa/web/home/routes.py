@@ -1,6 +1,6 @@
 """Each role's home page: what that person needs first when they pick up the tablet."""
 
-from flask import render_template
+from flask import redirect, render_template, url_for
 from flask_login import current_user
 
 from villa.alerts import describe
@@ -13,6 +13,9 @@ from villa.web.home import bp
 @bp.get("/")
 @login_required
 def index():
+    # The receptionist's day is the desk: the rotation and today's visits and calls.
+    if current_user.role == "reception":
+        return redirect(url_for("reception.desk"))
     return render_template(
         "home.html",
         summary=home_summary(current_user),

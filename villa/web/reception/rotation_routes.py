@@ -19,9 +19,12 @@ DESK = ("reception", "manager")
 def rotation_context(error=None) -> dict:
     """What templates/reception/_rotation.html needs; the desk page passes it too."""
     queue = rotation.queue()
-    on_duty = {entry.rep_id for entry in queue}
+    # Checked out a moment ago: their row stays in its place and offers 撤销 instead of vanishing.
+    just_checked_out = rotation.just_checked_out()
+    on_duty = {entry.rep_id for entry in queue + just_checked_out}
     return {
         "queue": queue,
+        "rows": sorted(queue + just_checked_out, key=lambda entry: entry.position),
         "walk_ins": rotation.walk_ins_today(queue),
         "off_duty": [rep for rep in User.reps() if rep.id not in on_duty],
         "status_labels": rotation.STATUS_LABELS,
@@ -80,6 +83,12 @@ def rotation_check_in():
 @role_required(*VIEWERS)
 def rotation_check_out(rep_id):
     return _act(rotation.check_out, rep_id, self_service=True)
+
+
+@bp.post("/rotation/<int:rep_id>/undo-check-out")
+@role_required(*VIEWERS)
+def rotation_undo_check_out(rep_id):
+    return _act(rotation.undo_check_out, rep_id, self_service=True)
 
 
 @bp.post("/rotation/<int:rep_id>/available")

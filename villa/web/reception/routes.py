@@ -6,7 +6,8 @@ from werkzeug.datastructures import MultiDict
 from villa import rotation
 from villa.auth import is_htmx, role_required
 from villa.broker_accounts import active_brokers
-from villa.customers import customer_by_id, shown_name
+from villa.customers import customer_by_id, shown_name, with_shown_names
+from villa.home import desk_registered_today, registered_today
 from villa.i18n import gettext as _
 from villa.identity import id_number_problem, phone_problem
 from villa.lookups import LookupRefused
@@ -44,8 +45,20 @@ PRIVATE_FIELDS = ("address", "wechat", "payment_method", "asset_band", "credit_n
 @bp.get("/")
 @role_required(*DESK)
 def desk():
-    """Today at the desk: the day's visits and calls, who received them, the rotation queue."""
-    return render_template("reception/desk.html", visits=todays_desk_visits(), **rotation_context())
+    """Today at the desk: the day's visits and calls, who received them, the rotation queue; the
+    receptionist's home page, with the count of today's registrations."""
+    registered = registered_today(current_user) if current_user.role == "reception" else None
+    visits = list(todays_desk_visits())
+    # Names as this viewer may see them: the desk sees in full whom it registered today.
+    with_shown_names(current_user, [visit.customer for visit in visits])
+    return render_template("reception/desk.html", visits=visits, registered=registered, **rotation_context())
+
+
+@bp.get("/today")
+@role_required("reception")
+def registered_today_list():
+    """今日登记: the customers registered today, newest first (the count on the desk opens it)."""
+    return render_template("reception/registered_today.html", **desk_registered_today(current_user))
 
 
 @bp.route("/register", methods=["GET", "POST"])

@@ -47,10 +47,15 @@ def _reviewer():
     return current_user._get_current_object()
 
 
+def _shown(filter_form: QueueFilterForm) -> review.QueuePage:
+    """The page of the queue this request's URL asks for (filters and page)."""
+    return review.queue(current_user, filter_form.filters(), request.args.get("page", 1, type=int))
+
+
 def _queue_page(status: int = 200, failed: dict | None = None):
     """The whole queue; `failed` holds a refused rejection's row: id, message and what was typed."""
     filter_form = QueueFilterForm(current_user, formdata=request.args)
-    shown = review.queue(current_user, filter_form.filters(), request.args.get("page", 1, type=int))
+    shown = _shown(filter_form)
     customers = shown.customers
     return render_template(
         "review/queue.html",
@@ -122,9 +127,11 @@ def _row(customer: Customer, message, form: RejectForm):
 
 
 def _decided(message):
-    # An empty 200 swapped over the row with outerHTML removes it: htmx 4 swaps empty bodies.
+    # No row, and the queue's counts out of band: the empty body swapped over the row removes it
+    # (the forms say swapEmpty, since the body holds an out-of-band part), the numbers drop.
     if is_htmx():
-        return ""
+        shown = _shown(QueueFilterForm(current_user, formdata=request.args))
+        return render_template("review/_counts.html", shown=shown, oob=True)
     flash(message, "success")
     return redirect(url_for("review.queue", **review_queue_args()), 303)
 
