@@ -141,6 +141,7 @@ def test_the_follow_up_saved_on_a_phone_says_so_and_shows_the_entry(browser, liv
     page.locator("[data-testid=followup-submit]").click()
     saved = page.locator("[data-testid=followup-saved]")
     expect(saved).to_contain_text("已保存跟进记录")
+    expect(saved).to_be_in_viewport()
     entry = page.locator("#timeline > li").first
     expect(entry).to_contain_text("客户周六带家人来看样板间")
     expect(entry).to_be_in_viewport()

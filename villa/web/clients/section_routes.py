@@ -24,12 +24,14 @@ SECTION = "<any({}):section>".format(", ".join(SECTIONS))
 
 def section_form_for(customer: Customer, name: str):
     """The section's form, bound to the request on POST; phone and ID hint at the masked number."""
+    numbers = {
+        number: shown_value(customer, number, False) for number in TYPED_FRESH if number in SECTIONS[name]
+    }
+    # A number on record is hinted at masked; with none there ("—") the empty input says enough.
     hints = {
-        field_name: _(
-            "Now %(value)s. Leave empty to keep it.", value=shown_value(customer, field_name, False).text
-        )
-        for field_name in TYPED_FRESH
-        if field_name in SECTIONS[name]
+        number: _("Now %(value)s. Leave empty to keep it.", value=shown.text)
+        for number, shown in numbers.items()
+        if shown.masked
     }
     return section_form(name, customer, hints)
 
