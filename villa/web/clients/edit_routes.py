@@ -1,4 +1,5 @@
-"""Changing a customer on the client page: one field at a time, the stage, the separate consent.
+"""Changing a customer: one field at a time (the page edits a section at once: section_routes),
+the stage, the separate consent.
 
 Each edit works with htmx (partials swapped in place, the header and the timeline entry out of
 band) and without JavaScript (a small page, then a 303 back to the client page).
