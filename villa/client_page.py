@@ -1,7 +1,8 @@
 """The client page: everything it shows to one viewer, gathered in one place.
 
-client_page() gathers the whole page; header(), field_row() and saved() give the pieces a save on
-the page answers with (the changed row, the header, the new timeline entries). Values come masked
+client_page() gathers the whole page; page_section(), header(), field_row() and saved() give the
+pieces a save on the page answers with (the changed section or row, the header, the new timeline
+entries). Values come masked
 or not as this viewer may see them, each with what the viewer may do; the template only renders.
 Forms are not made here: they bind to the request, so the web layer makes them from these flags.
 """
