@@ -60,6 +60,8 @@ POLICY = {
     "clients.detail": everyone(),
     "clients.field_view": only(REP, MANAGER, status=302),  # to the client page; htmx: HTMX below
     "clients.field_edit": only(REP, MANAGER),
+    "clients.section_view": only(REP, MANAGER, status=302),  # to the client page; htmx: HTMX below
+    "clients.section_edit": only(REP, MANAGER),
     "clients.new_followup": only(REP, MANAGER),
     "clients.correct_followup": only(REP, MANAGER),
     "clients.stage_form": only(REP, MANAGER),
@@ -135,6 +137,7 @@ POLICY = {
 # Where an htmx GET answers otherwise than the plain one: endpoint -> {role: status}.
 HTMX = {
     "clients.field_view": only(REP, MANAGER),  # the field's row, for the page to swap in
+    "clients.section_view": only(REP, MANAGER),  # the section, for the page to swap in
     "reception.rotation": only(*SALES),  # the rotation panel
     "clients.source_view": only(MANAGER, AUDITOR),  # the row, for the page to swap in
 }

@@ -1,6 +1,7 @@
 """The client page and the list: who sees and does what, the timeline, filters, the rep's day."""
 
 import logging
+import re
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -9,9 +10,9 @@ from flask import before_render_template, template_rendered
 
 from villa.client_page import client_page
 from villa.customers import customer_by_id
-from villa.models import AccessLog, Customer, office_today
+from villa.models import AccessLog, Channel, Customer, office_today
 from villa.ownership import open_dispute
-from villa.registration import log_return_visit
+from villa.registration import Registration, log_return_visit, register
 
 ACTORS = ("owner", "other_rep", "manager", "other_manager", "auditor", "reception", "admin")
 # What each actor gets: view page, reveal numbers, add a follow-up, edit a field.
@@ -66,6 +67,42 @@ def test_masking_and_permission_matrix(cast, actor):
     stored = Customer.get_by_id(customer.id)
     assert (stored.budget == "2000万+") == (edit == 200)
     assert AccessLog.select().count() == (1 if reveal == 200 else 0)
+
+
+def _registered_by(receiver, owner, visit_type="call"):
+    entry = Registration(
+        name="张三丰",
+        phone="13912345678",
+        gender="M",
+        visit_type=visit_type,
+        channel=Channel.get(Channel.code == "walk_in"),
+        owner=owner,
+    )
+    return register(receiver, entry)
+
+
+def _first_visit(html: str) -> str:
+    return re.search(r'<li class="timeline-item visit".*?</li>', html, re.S).group(0)
+
+
+def test_the_desk_right_after_registering_is_not_told_it_may_not_change_the_customer(make_user, login):
+    desk, owner = make_user("reception", display_name="前台小周"), make_user("rep", display_name="李娜")
+    customer = _registered_by(desk, owner)
+    html = login(desk).get(f"/customers/{customer.id}").get_data(as_text=True)
+    assert "张三丰" in html
+    assert 'data-testid="read-only"' not in html and "无权修改" not in html
+    visit = _first_visit(html)
+    assert "来电" in visit and "接待人：前台小周" in visit and "置业顾问：李娜" in visit
+    # Who may look but not change, and is not the desk, is still told so.
+    auditor_page = login(make_user("auditor")).get(f"/customers/{customer.id}").get_data(as_text=True)
+    assert 'data-testid="read-only"' in auditor_page
+
+
+def test_a_rep_who_received_her_own_customer_is_named_once(make_user, login):
+    rep = make_user("rep", display_name="李娜")
+    customer = _registered_by(rep, rep, "visit")
+    visit = _first_visit(login(rep).get(f"/customers/{customer.id}").get_data(as_text=True))
+    assert visit.count("李娜") == 1 and "首次登记" in visit
 
 
 def test_timeline_shows_visits_followups_and_changes_newest_first(make_user, login, make_customer):

@@ -94,7 +94,7 @@ def test_each_question_is_changed_in_place_with_its_history(team, english, make_
     customer = make_customer(owner=rep, **{key: stored(value) for key, value in ANSWERS.items()})
     session = english(rep)
     page = session.get(f"/customers/{customer.id}").get_data(as_text=True)
-    assert 'data-testid="questions"' in page and f'data-testid="edit-{name}"' in page
+    assert 'data-testid="edit-section-questions"' in page and f'data-testid="value-{name}"' in page
     edit = session.htmx_get(f"/customers/{customer.id}/fields/{name}/edit").get_data(as_text=True)
     assert f'name="{name}"' in edit
     response = session.post(f"/customers/{customer.id}/fields/{name}", {name: CHANGED[name]}, htmx=True)
@@ -131,7 +131,7 @@ def test_an_answer_off_the_list_is_refused_on_the_client_page(team, english, mak
 def test_the_answers_are_not_shown_to_another_rep(team, make_user, login, make_customer):
     customer = make_customer(owner=team[1], occupation="企业主", concerns="学区、交通")
     page = login(make_user("rep")).get(f"/customers/{customer.id}").get_data(as_text=True)
-    assert 'data-testid="questions"' not in page
+    assert 'data-testid="section-questions"' not in page
     assert "企业主" not in page and "学区、交通" not in page
 
 

@@ -1,12 +1,13 @@
 """The client page: everything it shows to one viewer, gathered in one place.
 
-client_page() gathers the whole page; header(), field_row() and saved() give the pieces a save on
-the page answers with (the changed row, the header, the new timeline entries). Values come masked
+client_page() gathers the whole page; page_section(), header(), field_row() and saved() give the
+pieces a save on the page answers with (the changed section or row, the header, the new timeline
+entries). Values come masked
 or not as this viewer may see them, each with what the viewer may do; the template only renders.
 Forms are not made here: they bind to the request, so the web layer makes them from these flags.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from villa import corrections, deals, logs, review
@@ -41,6 +42,17 @@ SECTIONS = {
     "purchasing_power": ("payment_method", "asset_band", "credit_notes"),
     "notes": ("notes",),
 }
+SECTION_TITLES = {
+    "contact": _l("Contact"),
+    "source": _l("Source"),
+    "needs": _l("Needs"),
+    "questions": _l("More about the customer"),
+    "eligibility": _l("Purchase eligibility"),
+    "purchasing_power": _l("Purchasing power"),
+    "notes": _l("Notes"),
+}
+# Shown above the contact section's rows (the masked numbers, with the logged reveal): not twice.
+SHOWN_BY_CONTACT = ("phone", "id_number")
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,42 @@ class FieldRow:
     text: str
     masked: bool
     editable: bool
+
+
+@dataclass(frozen=True)
+class Source:
+    """How the customer came: channel and visit type (corrected by the owner's manager and the
+    audit team), and who registered them when."""
+
+    channel: str  # the channel's name
+    registered_by: str
+    may_correct: bool
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the client page: its fields as this viewer sees them, edited together (one
+    编辑 opens them all as one form), with what the section shows beside them."""
+
+    name: str
+    title: object
+    rows: list[FieldRow]  # empty: the fields are not shown to this viewer
+    editable: bool
+    contact: "Contact | None" = None  # the contact section: phone and ID number, masked or revealed
+    may_reveal: bool = False
+    may_record_consent: bool = False  # ID and financial details wait for the separate consent
+    source: Source | None = None
+    eligibility: EligibilityResult | None = None
+
+    @property
+    def shown(self) -> bool:
+        return bool(self.rows or self.contact or self.source or self.eligibility)
+
+    @property
+    def shown_rows(self) -> list[FieldRow]:
+        if self.contact is None:
+            return self.rows
+        return [row for row in self.rows if row.name not in SHOWN_BY_CONTACT]
 
 
 @dataclass(frozen=True)
@@ -159,6 +207,9 @@ class ClientPage:
     deals: list[DealRow]  # empty for who may not see the customer in full
     may_correct_source: bool = False  # channel and visit type: the owner's manager, the audit team
     reports: tuple = ()  # the 报备 confirmed onto the customer (villa.report_panel)
+    # "You may look but not change": not for the desk, which opens the page right after registering.
+    says_read_only: bool = False
+    section_views: dict[str, Section] = field(default_factory=dict)  # by name, as the page draws them
 
 
 def client_page(viewer: User, customer: Customer) -> ClientPage:
@@ -168,29 +219,22 @@ def client_page(viewer: User, customer: Customer) -> ClientPage:
     if not can_see_full(viewer, customer):
         return card_page(viewer, customer)
     may_write, may_reveal = can_write(viewer, customer), can_reveal(viewer, customer)
-    shown = {
-        "contact": may_write,
-        "notes": may_write,
-        "purchasing_power": may_reveal,
-        "questions": may_reveal,
-    }
     sections = {
-        section: [field_row(customer, name, may_write, may_reveal) for name in names]
-        if shown.get(section, True)
-        else []
-        for section, names in SECTIONS.items()
+        name: _rows(customer, name, may_write, may_reveal) if _shown(name, may_write, may_reveal) else []
+        for name in SECTIONS
     }
+    facts = _facts(viewer, customer)
     return ClientPage(
         customer=customer,
         card=None,
         header=header(viewer, customer),
-        channel=_read_with(customer, "channel_name", lambda: customer.channel.name),
-        registered_by=_read_with(customer, "registrar_name", lambda: customer.registered_by.display_name),
-        contact=contact(customer, revealed=False),
+        channel=facts["source"].channel,
+        registered_by=facts["source"].registered_by,
+        contact=facts["contact"],
         may_write=may_write,
         may_reveal=may_reveal,
         sections=sections,
-        eligibility=evaluate(customer.hukou_local, customer.social_insurance_months, customer.homes_owned),
+        eligibility=facts["eligibility"],
         materials=handed_to(customer),
         entries=timeline(customer, viewer),
         review=ReviewBlock(
@@ -205,8 +249,62 @@ def client_page(viewer: User, customer: Customer) -> ClientPage:
         may_reassign=viewer.role == "manager" and may_write,
         may_erase=viewer.role == "admin" and not customer.anonymised_at,
         deals=deal_rows(viewer, customer),
-        may_correct_source=may_correct_source(viewer, customer),
+        may_correct_source=facts["source"].may_correct,
+        says_read_only=not may_write and viewer.role != "reception",
         reports=tuple(report_panel(viewer, customer)),
+        section_views={
+            name: _section(customer, name, rows, may_write, may_reveal, **facts)
+            for name, rows in sections.items()
+        },
+    )
+
+
+def page_section(viewer: User, customer: Customer, name: str) -> Section:
+    """One section as client_page() shows it: what a section's save or cancel answers with."""
+    may_write, may_reveal = can_write(viewer, customer), can_reveal(viewer, customer)
+    rows = _rows(customer, name, may_write, may_reveal) if _shown(name, may_write, may_reveal) else []
+    return _section(customer, name, rows, may_write, may_reveal, **_facts(viewer, customer))
+
+
+def _shown(section_name: str, may_write: bool, may_reveal: bool) -> bool:
+    """Contact details and notes for who works the customer; finances and the questions for who
+    may see the customer's details; the rest for everyone who sees the customer in full."""
+    return {
+        "contact": may_write,
+        "notes": may_write,
+        "purchasing_power": may_reveal,
+        "questions": may_reveal,
+    }.get(section_name, True)
+
+
+def _rows(customer: Customer, section_name: str, may_write: bool, may_reveal: bool) -> list[FieldRow]:
+    return [field_row(customer, name, may_write, may_reveal) for name in SECTIONS[section_name]]
+
+
+def _facts(viewer: User, customer: Customer) -> dict:
+    """What sections show beside their fields: the masked numbers, the source, the eligibility."""
+    return {
+        "contact": contact(customer, revealed=False),
+        "source": Source(
+            _read_with(customer, "channel_name", lambda: customer.channel.name),
+            _read_with(customer, "registrar_name", lambda: customer.registered_by.display_name),
+            may_correct_source(viewer, customer),
+        ),
+        "eligibility": evaluate(customer.hukou_local, customer.social_insurance_months, customer.homes_owned),
+    }
+
+
+def _section(customer, name, rows, may_write, may_reveal, contact, source, eligibility) -> Section:
+    return Section(
+        name,
+        SECTION_TITLES[name],
+        rows,
+        editable=may_write and bool(rows),
+        contact=contact if name == "contact" else None,
+        may_reveal=may_reveal,
+        may_record_consent=may_write and not customer.sensitive_consent_at and name == "contact",
+        source=source if name == "source" else None,
+        eligibility=eligibility if name == "eligibility" else None,
     )
 
 

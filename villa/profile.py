@@ -133,15 +133,57 @@ def form_value(customer: Customer, field_name: str) -> str:
 def update_field(customer: Customer, actor: User, field_name: str, values) -> Customer:
     """Change one field (ID type and number count as one); `values` is the raw text typed, or a
     mapping of input name to raw text such as the request's form. Raises ProfileError."""
+    new = _new_value(customer, field_name, values)
+    if new is not _UNCHANGED:
+        _write(customer, actor, {field_name: new})
+    return customer
+
+
+class FieldsRefused(ValueError):
+    """A section's save refused: `errors` maps each form input to its message."""
+
+    def __init__(self, errors: dict):
+        super().__init__("; ".join(str(message) for message in errors.values()))
+        self.errors = errors
+
+
+def update_fields(customer: Customer, actor: User, values_by_field: dict) -> list[str]:
+    """Change several fields at once (a section of the client page): every field is checked first,
+    then only those that changed are written, in one history row; nothing changed writes nothing.
+    Returns the names of the fields changed. Raises FieldsRefused with every message."""
+    errors, news = {}, {}
+    for field_name, values in values_by_field.items():
+        try:
+            new = _new_value(customer, field_name, values)
+        except ProfileError as refused:
+            errors[refused.field] = refused.message
+            continue
+        if new is not _UNCHANGED:
+            news[field_name] = new
+    if errors:
+        raise FieldsRefused(errors)
+    if news:
+        try:
+            _write(customer, actor, news)
+        except ProfileError as refused:
+            raise FieldsRefused({refused.field: refused.message}) from None
+    return list(news)
+
+
+_UNCHANGED = object()
+
+
+def _new_value(customer: Customer, field_name: str, values):
+    """The field's checked new value, or _UNCHANGED. Raises ProfileError."""
     spec = EDITABLE.get(field_name)
     if spec is None:
         raise ProfileError(field_name, _l("This field cannot be changed here."))
     if _sent_back_unchanged(customer, field_name, values):
-        return customer
+        return _UNCHANGED
     new = _validated(customer, field_name, spec, values)
     old = current_value(customer, field_name)
     if _same(new, old) or (field_name == "id_number" and new[1] is old[1] is None):
-        return customer
+        return _UNCHANGED
     if spec.kind == "sensitive" and _stores_something(new) and not customer.sensitive_consent_at:
         raise ProfileError(
             field_name,
@@ -149,15 +191,23 @@ def update_field(customer: Customer, actor: User, field_name: str, values) -> Cu
         )
     if _belongs_to_another(customer, field_name, new):
         raise ProfileError(field_name, _duplicate_message(field_name))
-    changes = {field_name: "changed" if spec.personal else [old, new]}
+    return new
+
+
+def _write(customer: Customer, actor: User, news: dict):
+    """Store the new values with one history row; personal values only as "changed"."""
+    changes = {
+        name: "changed" if EDITABLE[name].personal else [current_value(customer, name), new]
+        for name, new in news.items()
+    }
     before = dict(customer.__data__)
-    columns = _apply(customer, field_name, new)
-    if field_name in RESUBMIT_ON and customer.review_status == "approved":
+    columns = [column for name, new in news.items() for column in _apply(customer, name, new)]
+    if any(name in RESUBMIT_ON for name in news) and customer.review_status == "approved":
         customer.review_status = "pending_first"
         changes["review"] = "resubmitted"
         columns.append(Customer.review_status)
-    _save(customer, actor, "field_changed", changes, columns, before, field_name)
-    return customer
+    error_field = next((name for name in TYPED_FRESH if name in news), next(iter(news)))
+    _save(customer, actor, "field_changed", changes, columns, before, error_field)
 
 
 def _validated(customer: Customer, field_name: str, spec: Editable, values):

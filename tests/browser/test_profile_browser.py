@@ -1,4 +1,4 @@
-"""Click-to-edit on the client page, in a tablet browser: the field changes in place."""
+"""Click-to-edit on the client page, in a tablet browser: a section's fields change in place."""
 
 from playwright.sync_api import expect
 
@@ -37,22 +37,28 @@ class Requests:
         return self.sent[start:]
 
 
+def _edit_section(page, name):
+    """Tap the section's 编辑: its fields come as one form in place."""
+    page.locator(f"[data-testid=edit-section-{name}]").click()
+    form = page.locator(f"[data-testid=section-form-{name}]")
+    expect(form).to_be_visible()
+    return form
+
+
 def test_owner_changes_the_budget_in_place(page, live_server, make_user, make_customer):
     customer = _open_client_page(page, live_server, make_user, make_customer)
     requests = Requests(page, live_server)
-    budget = page.locator("#field-budget")
-    expect(budget.locator("[data-testid=value-budget]")).to_have_text("800-1000万")
-    budget.locator("[data-testid=edit-budget]").click()
-    form = page.locator("form#field-budget")
-    expect(form).to_be_visible()
+    needs = page.locator("#section-needs")
+    expect(needs.locator("[data-testid=value-budget]")).to_have_text("800-1000万")
+    form = _edit_section(page, "needs")
     form.locator("select[name=budget]").select_option("1500-2000万")
 
     def save():
-        form.locator("[data-testid=save-budget]").click()
-        expect(page.locator("div#field-budget [data-testid=value-budget]")).to_have_text("1500-2000万")
+        form.locator("[data-testid=save-section-needs]").click()
+        expect(page.locator("article#section-needs [data-testid=value-budget]")).to_have_text("1500-2000万")
 
-    # One request: the answer carries the row, the header and the timeline entry.
-    assert requests.during(page, save) == [f"POST /customers/{customer.id}/fields/budget"]
+    # One request: the answer carries the section, the header and the timeline entry.
+    assert requests.during(page, save) == [f"POST /customers/{customer.id}/sections/needs"]
     # The history on the timeline shows the change without a reload.
     change = page.locator("#timeline > li").first
     expect(change).to_have_attribute("data-testid", "event-field_changed")
@@ -72,9 +78,9 @@ def test_follow_up_then_budget_edit_both_land_on_the_timeline(page, live_server,
     first = page.locator("#timeline > li").first
     expect(first).to_contain_text("电话回访，客户想看湖景独栋")
     expect(page.locator("#followup-content")).to_have_value("")
-    page.locator("[data-testid=edit-budget]").click()
-    page.locator("form#field-budget select[name=budget]").select_option("2000万+")
-    page.locator("[data-testid=save-budget]").click()
+    form = _edit_section(page, "needs")
+    form.locator("select[name=budget]").select_option("2000万+")
+    form.locator("[data-testid=save-section-needs]").click()
     expect(page.locator("#timeline > li").first).to_contain_text("2000万+")
     expect(page.locator("#timeline")).to_contain_text("电话回访，客户想看湖景独栋")
     assert page.evaluate("window.villaNoReload") is True
@@ -85,25 +91,24 @@ def test_a_wrong_phone_shows_the_message_in_place_and_cancel_restores(
     page, live_server, make_user, make_customer
 ):
     customer = _open_client_page(page, live_server, make_user, make_customer)
-    page.locator("[data-testid=edit-phone]").click()
-    form = page.locator("form#field-phone")
+    form = _edit_section(page, "contact")
     form.locator("input[name=phone]").fill("139123")
-    form.locator("[data-testid=save-phone]").click()
+    form.locator("[data-testid=save-section-contact]").click()
     expect(form.locator("[data-testid=error-phone]")).to_be_visible()
     expect(form.locator("input[name=phone]")).to_have_value("139123")
-    form.locator("[data-testid=cancel-phone]").click()
-    expect(page.locator("div#field-phone [data-testid=value-phone]")).to_have_text("139****5678")
+    form.locator("[data-testid=cancel-section-contact]").click()
+    expect(page.locator("article#section-contact [data-testid=phone]")).to_have_text("139****5678")
     assert page.evaluate("window.villaNoReload") is True
     assert Customer.get_by_id(customer.id).phone == "+8613912345678"
 
 
 def test_a_new_name_shows_in_the_header_at_once(page, live_server, make_user, make_customer):
     customer = _open_client_page(page, live_server, make_user, make_customer)
-    page.locator("[data-testid=edit-name]").click()
-    page.locator("form#field-name input[name=name]").fill("张三峰")
-    page.locator("[data-testid=save-name]").click()
+    form = _edit_section(page, "contact")
+    form.locator("input[name=name]").fill("张三峰")
+    form.locator("[data-testid=save-section-contact]").click()
     expect(page.locator("#client-header [data-testid=customer-name]")).to_have_text("张三峰")
-    expect(page.locator("div#field-name [data-testid=value-name]")).to_have_text("张三峰")
+    expect(page.locator("article#section-contact [data-testid=value-name]")).to_have_text("张三峰")
     assert page.evaluate("window.villaNoReload") is True
     assert Customer.get_by_id(customer.id).name == "张三峰"
 

@@ -9,6 +9,7 @@ import pytest
 
 from tests.security.factory import new_id_number, new_phone, register, registration
 from tests.security.live import csrf_from
+from villa.client_page import SECTIONS
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
@@ -124,6 +125,11 @@ def _fetch_pages(staff, planted):
             )
             if field == "notes":  # the same form on a page of its own, without JavaScript
                 planted.add(f"field {field} form page ({payload})", rep_a.get(f"{base}/fields/{field}/edit"))
+        for section in SECTIONS:  # each section of the page, as shown and as one form
+            planted.add(f"section {section} ({payload})", rep_a.get(f"{base}/sections/{section}", htmx=True))
+            planted.add(
+                f"section {section} form ({payload})", rep_a.get(f"{base}/sections/{section}/edit", htmx=True)
+            )
         ids = re.findall(
             rf"{base}/followups/(\d+)/correct", planted.page(f"client page, owner ({payload})").text
         )
@@ -184,6 +190,8 @@ def test_payloads_show_as_text_where_they_belong(planted, payload):
         f"save answer ({payload})",  # the changed row, the header and the new timeline entry
         f"field notes ({payload})",
         f"field notes form ({payload})",
+        f"section notes ({payload})",
+        f"section notes form ({payload})",
         f"follow-up correction form ({payload})",
         "/disputes/ as mgra",  # the dispute's reason
         "/corrections/ as mgra",  # the customer's note

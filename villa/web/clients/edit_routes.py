@@ -1,4 +1,5 @@
-"""Changing a customer on the client page: one field at a time, the stage, the separate consent.
+"""Changing a customer: one field at a time (the page edits a section at once: section_routes),
+the stage, the separate consent.
 
 Each edit works with htmx (partials swapped in place, the header and the timeline entry out of
 band) and without JavaScript (a small page, then a 303 back to the client page).
@@ -8,7 +9,7 @@ from flask import abort, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
 from villa.auth import is_htmx, role_required
-from villa.client_page import deal_rows, field_row, shown_value
+from villa.client_page import SECTIONS, deal_rows, field_row, shown_value
 from villa.clock import now
 from villa.customers import can_see_full
 from villa.deals import DealRefused, needs_deal, record_deal
@@ -24,6 +25,7 @@ from villa.profile import (
 from villa.web.clients import bp
 from villa.web.clients.forms import TYPED_FRESH, StageForm, field_form, submitted_values
 from villa.web.clients.routes import partial_response, saved_response, writable_customer
+from villa.web.clients.section_routes import form_response, section_form_for
 
 EDITORS = ("rep", "manager")
 
@@ -139,6 +141,12 @@ def sensitive_consent(customer_id):
     record_sensitive_consent(customer, current_user._get_current_object())
     field_name = request.form.get("field", "")
     field_name = field_name if field_name in EDITABLE else None
+    section = request.form.get("section", "")
+    if section in SECTIONS:  # back to the section's form, with what the rep had typed
+        if is_htmx():
+            return form_response(customer, section, section_form_for(customer, section))
+        flash(_("The customer's separate consent is recorded."), "success")
+        return redirect(url_for("clients.section_edit", customer_id=customer.id, section=section), 303)
     if not is_htmx():
         flash(_("The customer's separate consent is recorded."), "success")
         if field_name:

@@ -1,9 +1,12 @@
-"""Forms of the client page: one field at a time (click-to-edit), and the deal stage."""
+"""Forms of the client page: a section at a time or one field (click-to-edit), and the deal stage."""
+
+from functools import cache
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
+from villa.client_page import SECTIONS
 from villa.fields import offer_stored, options
 from villa.i18n import lazy_gettext as _l
 from villa.labels import PAYMENT_LABELS, STAGE_LABELS
@@ -53,6 +56,60 @@ def _prefill(customer: Customer, field_name: str, spec, may_reveal: bool) -> dic
     if field_name in MULTIPLE:
         return {field_name: split_answers(form_value(customer, field_name))}
     return {field_name: form_value(customer, field_name)}
+
+
+class SectionForm(FlaskForm):
+    """Base of the section forms: the inputs of every field of a section of the client page."""
+
+
+# A section's form holds two numbers one may remove: each tick names its number.
+REMOVE_LABELS = {"alt_phone": _l("Remove the other phone"), "id_number": _l("Remove the ID number")}
+
+
+@cache
+def section_form_class(section: str) -> type:
+    attrs = {}
+    for field_name in SECTIONS[section]:
+        attrs.update({name: spec.unbound() for name, spec in EDITABLE[field_name].fields.items()})
+        if field_name in REMOVABLE:
+            attrs[f"remove_{field_name}"] = BooleanField(REMOVE_LABELS[field_name])
+    return type(f"{section.title().replace('_', '')}SectionForm", (SectionForm,), attrs)
+
+
+def section_form(section: str, customer: Customer, hints: dict) -> FlaskForm:
+    """The edit form of a section, bound to the request on POST, else filled from the customer
+    (for who may change the customer, who may see it in full). Phone and ID are never prefilled:
+    left empty they stay as they are; `hints` gives each the masked current value."""
+    shown = {}
+    for field_name in SECTIONS[section]:
+        shown.update(_prefill(customer, field_name, EDITABLE[field_name], True))
+    form = section_form_class(section)(data=shown)
+    for name, value in shown.items():
+        if hasattr(form[name], "choices"):
+            offer_stored(form[name], value)
+    for field_name in TYPED_FRESH:
+        if field_name in form:
+            typed = form[field_name]
+            typed.render_kw = {"placeholder": _l("unchanged"), "autocomplete": "off"}
+            typed.description = hints.get(field_name, "")
+    return form
+
+
+def section_values(section: str, form: FlaskForm) -> dict:
+    """What was sent for each field of the section, as villa.profile.update_fields takes it; a
+    number left empty is left out (no change), a ticked removal sends it empty."""
+    values = {}
+    for field_name in SECTIONS[section]:
+        sent = {name: (form[name].raw_data or [""])[0] for name in EDITABLE[field_name].fields}
+        if field_name in MULTIPLE:
+            sent[field_name] = list(form[field_name].raw_data or [])
+        remove = f"remove_{field_name}"
+        if remove in form and form[remove].data:
+            sent[field_name] = ""
+        elif field_name in TYPED_FRESH and not str(sent[field_name]).strip():
+            continue
+        values[field_name] = sent
+    return values
 
 
 def submitted_values(field_name: str, form: FlaskForm) -> dict | None:
