@@ -105,6 +105,7 @@ POLICY = {
     "admin.edit_channel": only(ADMIN),
     "admin.backups": only(ADMIN),
     "admin.keys": only(ADMIN),
+    "admin.confirm_data_rotation": only(ADMIN),
     "admin.duplicates": only(ADMIN),
     "admin.merges": only(ADMIN),
     "admin.merge_pair": only(ADMIN, status=404),
