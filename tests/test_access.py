@@ -101,6 +101,7 @@ POLICY = {
     "admin.users": only(ADMIN),
     "admin.edit_user": only(ADMIN),
     "admin.settings": only(ADMIN),
+    "admin.settings_section": only(ADMIN),
     "admin.channels": only(ADMIN),
     "admin.edit_channel": only(ADMIN),
     "admin.backups": only(ADMIN),
