@@ -14,7 +14,7 @@ from .conftest import ARTIFACTS, login_in_browser
 
 PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 1024, "height": 768}
-SIZES = {"1024": TABLET, "390": PHONE}
+SIZES = {"1024": TABLET, "768": {"width": 768, "height": 1024}, "390": PHONE}
 TOUCH = 44  # px, WCAG 2.5.5
 READABLE = 120  # px: a select narrower than this cuts 全部来源渠道 to a sliver
 
@@ -76,6 +76,8 @@ def test_the_filter_bar_reads_and_takes_a_finger(page, live_server, office, size
     summary = page.locator("[data-testid=more-filters] > summary").bounding_box()
     assert summary["height"] >= TOUCH
     assert overflow(page) == 0
+    table_box = page.get_by_test_id("customer-table").locator("xpath=..")
+    assert table_box.evaluate("box => box.scrollWidth <= box.clientWidth"), "no column hidden in a scroll"
 
     # The active search still answers: a grade picked, the rows follow without 搜索.
     assert page.get_by_test_id("customer-row").count() == 9
