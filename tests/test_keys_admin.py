@@ -70,7 +70,7 @@ def test_data_key_rotation_through_the_page_keeps_everyone_readable(admin, offic
     page = admin.get("/admin/keys").get_data(as_text=True)
     assert f'data-testid="data-key-version">{before}<' in page
 
-    response = admin.post("/admin/keys/rotate")
+    response = admin.post("/admin/keys/rotate", {"confirm": str(before + 1)})
     assert response.status_code == 303
     page = admin.get("/admin/keys").get_data(as_text=True)
     assert 'data-testid="rotation-in-progress"' in page
@@ -104,7 +104,7 @@ def test_an_interrupted_rotation_resumes_on_the_next_visit(login, make_user, off
     first_tab = login(admin_user)
     before = crypto.keyring().current
     kept = len(json.loads(crypto.keyring().path.read_text())["data_keys"])
-    first_tab.post("/admin/keys/rotate")
+    first_tab.post("/admin/keys/rotate", {"confirm": str(before + 1)})
     first_tab.post("/admin/keys/step", htmx=True)  # then the tab is closed
 
     state = Setting.read(keys.PROGRESS_KEY)
@@ -166,7 +166,7 @@ def test_blind_index_rotation_keeps_search_and_duplicate_check_working(admin, of
 
 
 def test_the_key_check_verifies_after_both_rotations_as_at_startup(admin, office, app):
-    admin.post("/admin/keys/rotate")
+    admin.post("/admin/keys/rotate", {"confirm": str(crypto.keyring().current + 1)})
     steps(admin)
     version = crypto.keyring().index_current + 1
     admin.post("/admin/keys/reindex", {"confirm": str(version)})
@@ -209,7 +209,7 @@ def test_one_rotation_at_a_time(admin, office):
     before = crypto.keyring().current
     version = crypto.keyring().index_current + 1
     admin.post("/admin/keys/reindex", {"confirm": str(version)})
-    assert admin.post("/admin/keys/rotate").status_code == 303
+    assert admin.post("/admin/keys/rotate", {"confirm": str(before + 1)}).status_code == 303
     assert crypto.keyring().current == before  # refused: the re-indexing runs
     with pytest.raises(keys.RotationBusy):
         keys.rotate_data_key(batch=2)
@@ -234,3 +234,32 @@ def test_only_admins_rotate_keys(login_as, role, method, path):
     assert response.status_code == 403
     assert crypto.keyring().current == before
     assert Setting.read(keys.PROGRESS_KEY) is None
+
+
+def test_rotating_the_data_key_asks_first(admin, office):
+    before = crypto.keyring().current
+    page = admin.get("/admin/keys").get_data(as_text=True)
+    assert 'href="/admin/keys/rotate"' in page  # the first tap opens the question, it rotates nothing
+    question = admin.get("/admin/keys/rotate")
+    html = question.get_data(as_text=True)
+    assert question.status_code == 200 and 'data-testid="confirm-rotate-data-key"' in html
+    assert f'value="{before + 1}"' in html and 'href="/admin/keys"' in html  # 取消 goes back
+    assert crypto.keyring().current == before and Setting.read(keys.PROGRESS_KEY) is None
+
+
+@pytest.mark.parametrize("sent", [{}, {"confirm": "99"}])
+def test_a_post_without_the_confirmation_rotates_nothing(admin, office, sent):
+    before = crypto.keyring().current
+    response = admin.post("/admin/keys/rotate", sent)
+    assert response.status_code == 422
+    assert 'data-testid="confirm-error"' in response.get_data(as_text=True)
+    assert crypto.keyring().current == before and Setting.read(keys.PROGRESS_KEY) is None
+
+
+def test_the_confirmation_of_a_finished_rotation_does_not_rotate_twice(admin, office):
+    before = crypto.keyring().current
+    confirmed = {"confirm": str(before + 1)}
+    admin.post("/admin/keys/rotate", confirmed)
+    steps(admin)
+    assert admin.post("/admin/keys/rotate", confirmed).status_code == 422  # the same form sent again
+    assert crypto.keyring().current == before + 1

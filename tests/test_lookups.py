@@ -238,8 +238,8 @@ def test_the_defaults_are_30_a_minute_and_300_a_day(app):
 def test_the_admin_sets_the_limits(team, login):
     users, _ = team
     admin = login(users["admin"])
-    page = admin.get("/admin/settings").get_data(as_text=True)
-    assert 'data-testid="settings-lookups"' in page and 'data-testid="settings-masking"' in page
+    page = admin.get("/admin/settings/lookups").get_data(as_text=True)
+    assert 'data-testid="settings-lookups"' in page and 'data-testid="nav-masking"' in page
     saved = admin.post(
         "/admin/settings/lookups", {"lookup_limit_per_minute": "5", "lookup_limit_per_day": "40"}
     )

@@ -239,7 +239,7 @@ def test_mail_settings_are_kept_only_once_a_test_message_arrived(make_user, logi
     assert right.status_code == 303
     assert mailbox.to() == ["admin@example.com"] and "测试" in mailbox.texts()[0]
     assert office.read("smtp")["port"] == mailbox.port and office.read("smtp_password") == SMTP_PASSWORD
-    page = session.get("/admin/settings").get_data(as_text=True)
+    page = session.get("/admin/settings/email").get_data(as_text=True)
     assert SMTP_PASSWORD not in page and 'data-testid="test-email"' in page
     assert SMTP_PASSWORD.encode() not in raw_column(SecretSetting.value, SecretSetting.get().id)
     changed = AuditLog.get(AuditLog.target == "setting:smtp_password")
@@ -288,7 +288,7 @@ def test_the_office_robot_is_tested_kept_masked_and_removed(make_user, login, ro
     robot.errcode = 0
     assert session.post("/admin/settings/wecom/test", {"wecom_webhook": robot.url}).status_code == 303
     assert office.read("wecom_webhook") == robot.url and len(robot.received) == 1
-    page = session.get("/admin/settings").get_data(as_text=True)
+    page = session.get("/admin/settings/wecom").get_data(as_text=True)
     assert "key=…7f3a" in page and "office-robot-key-7f3a" not in page
     assert session.post("/admin/settings/wecom", {"wecom_webhook": "", "remove": "y"}).status_code == 303
     assert office.read("wecom_webhook") == "" and SecretSetting.select().count() == 0

@@ -140,7 +140,7 @@ def test_the_answers_are_not_shown_to_another_rep(team, make_user, login, make_c
 
 def test_the_admin_edits_the_options_and_the_desk_offers_them(login_as):
     admin = login_as("admin")
-    page = admin.get("/admin/settings").get_data(as_text=True)
+    page = admin.get("/admin/settings/questions").get_data(as_text=True)
     assert 'data-testid="settings-questions"' in page and "三口之家" in page
     lines = "首次置业\n二次置业\n三次置业\n四次及以上"
     response = admin.post("/admin/settings/questions", _question_settings(options_purchase_count=lines))

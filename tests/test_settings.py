@@ -92,7 +92,7 @@ def test_a_valid_section_saves_typed_values_with_an_audit_row(admin, section, fi
     before = {key: office.read(key) for key in expected}
     response = admin.post(f"/admin/settings/{section}", fields)
     assert response.status_code == 303
-    assert response.headers["Location"] == f"/admin/settings#{section}"
+    assert response.headers["Location"] == f"/admin/settings/{section}"
     for key, value in expected.items():
         assert Setting.read(key) == value
         assert office.read(key) == value
@@ -102,8 +102,8 @@ def test_a_valid_section_saves_typed_values_with_an_audit_row(admin, section, fi
         key = row.target.removeprefix("setting:")
         assert row.change_map == {key: [before[key], expected[key]]}
         assert row.actor_id == admin.user.id
-    page = admin.get("/admin/settings").get_data(as_text=True)
-    assert f'data-testid="settings-{section}"' in page
+    page = admin.get(f"/admin/settings/{section}").get_data(as_text=True)
+    assert f'data-testid="settings-{section}"' in page and 'class="flashes"' in page
 
 
 def test_saving_unchanged_values_writes_no_audit_row(admin):
@@ -225,11 +225,38 @@ def test_a_template_within_140_characters_with_a_name_is_accepted(admin):
     assert admin.post("/admin/settings/messages", fields).status_code == 303
 
 
-def test_the_other_sections_show_their_stored_values_after_a_refusal(admin):
+def test_a_refused_section_keeps_what_was_typed_and_shows_only_itself(admin):
+    typed = {**OWNERSHIP, "protection_days_visit": "33", "pool_quota": "-1"}
+    response = admin.post("/admin/settings/ownership", typed)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'value="33"' in html and 'value="-1"' in html, "the refused form keeps what was typed"
+    assert 'data-testid="error-pool_quota"' in html
+    assert 'data-testid="error-protection_days_visit"' not in html
+    assert 'data-testid="settings-ownership"' in html and 'data-testid="settings-keeping"' not in html
+    assert 'data-testid="nav-keeping"' in html  # the other sections one tap away
+    assert office.read("protection_days_visit") == 15
+
+
+def test_settings_are_one_section_a_page_each_with_its_save(admin):
+    overview = admin.get("/admin/settings").get_data(as_text=True)
+    for section in ("ownership", "protection", "keeping", "email", "wecom"):
+        assert f'href="/admin/settings/{section}"' in overview
+    assert 'href="/admin/settings/channels"' in overview and "<form" not in overview.split("<main", 1)[-1]
+    page = admin.get("/admin/settings/keeping").get_data(as_text=True)
+    assert page.split("<main", 1)[-1].count('type="submit"') == 1 and 'data-testid="save-keeping"' in page
+    assert 'aria-current="page" data-testid="nav-keeping"' in page
+
+
+def test_saving_a_section_changes_only_its_own_values(admin):
     Setting.write("retention_years", 21)
-    html = admin.post("/admin/settings/ownership", {**OWNERSHIP, "pool_quota": "-1"}).get_data(as_text=True)
-    assert 'value="21"' in html
-    assert 'value="20"' in html, "the refused form keeps what was typed"
+    stored = {row.key: row.value for row in Setting.select()}
+    fields = {"protection_days_visit": "30", "protection_days_call": "7", "pool_quota": "20"}  # one changed
+    assert admin.post("/admin/settings/ownership", fields).status_code == 303
+    after = {row.key: row.value for row in Setting.select()}
+    changed = {key for key in after if after[key] != stored.get(key)}
+    assert changed == {"protection_days_visit"}
+    assert office.read("retention_years") == 21 and office.read("protection_days_visit") == 30
 
 
 def test_privacy_notice_reads_its_default_until_saved(app):
@@ -371,6 +398,6 @@ def test_only_admins_change_settings(login_as, role, method, path):
 
 
 def test_the_reasons_show_with_their_texts_for_the_customer(admin):
-    html = admin.get("/admin/settings").get_data(as_text=True)
+    html = admin.get("/admin/settings/reasons").get_data(as_text=True)
     assert "疑似重复登记 | 请与您的置业顾问核对登记信息" in html
     assert 'value="请联系您的置业顾问"' in html

@@ -9,7 +9,7 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from peewee import JOIN
-from wtforms import StringField
+from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, ValidationError
 
 from villa.auth import is_htmx, role_required
@@ -41,16 +41,53 @@ class IndexRotationForm(FlaskForm):
             raise ValidationError(_l("That is not the number shown."))
 
 
+class DataRotationForm(FlaskForm):
+    """Sent from the confirmation page only: it carries the version that page announced, so a tap on
+    the keys page, a stray or repeated POST, or a page made before another rotation never rotates."""
+
+    confirm = HiddenField()
+
+    def __init__(self, *args, expected: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.expected = str(expected)
+
+    def validate_confirm(self, field):
+        if (field.data or "").strip() != self.expected:
+            raise ValidationError(_l("Confirm the rotation on this page first."))
+
+
 @bp.get("/keys")
 @role_required("admin")
 def keys():
     return _keys_page()
 
 
+@bp.get("/keys/rotate")
+@role_required("admin")
+def confirm_data_rotation():
+    """The second step of 轮换数据密钥: what will happen, then 确认轮换 or 取消."""
+    return _confirm_page()
+
+
 @bp.post("/keys/rotate")
 @role_required("admin")
 def rotate_data_key():
+    form = DataRotationForm(expected=key_summary()["data_version"] + 1)
+    if not form.validate_on_submit():
+        return _confirm_page(form, 422)
     return _start("data")
+
+
+def _confirm_page(form=None, status=200):
+    """The confirmation page; while a rotation runs there is nothing to confirm: back to the keys."""
+    summary = key_summary()
+    if summary["rotation"]:
+        return redirect(url_for("admin.keys"), 303)
+    new_version = summary["data_version"] + 1
+    form = form or DataRotationForm(formdata=None, expected=new_version)
+    form.confirm.data = str(new_version)
+    page = render_template("admin/keys_confirm.html", form=form, summary=summary, new_version=new_version)
+    return page, status
 
 
 @bp.post("/keys/reindex")

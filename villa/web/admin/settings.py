@@ -1,4 +1,4 @@
-"""Office settings (one page, one small form per section) and the source channels."""
+"""Office settings (a page per section, each with its own save) and the source channels."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -90,7 +90,15 @@ TESTABLE = [name for name, (form_class, *_) in SECTIONS.items() if hasattr(form_
 @bp.get("/settings")
 @role_required("admin")
 def settings():
-    return _settings_page()
+    """The sections of the settings, each a page of its own with its own save."""
+    return render_template("admin/settings.html", nav=_nav(), current=None)
+
+
+@bp.get(f"/settings/<any({', '.join(SECTIONS)}):name>")
+@role_required("admin")
+def settings_section(name):
+    form_class = SECTIONS[name][0]
+    return _section_page(name, form_class(formdata=None, data=form_class.initial(office.read)))
 
 
 @bp.post(f"/settings/<any({', '.join(SECTIONS)}):name>")
@@ -120,18 +128,29 @@ def _save_section(name: str, test: bool):
                 flash(_("%(note)s Saved: %(section)s.", note=note, section=section), "success")
             elif changes:
                 flash(_("Saved: %(section)s.", section=section), "success")
-            return redirect(url_for("admin.settings", _anchor=name), 303)
-    return _settings_page(name, form), 422
+            else:
+                flash(_("Nothing changed: %(section)s.", section=section))
+            return redirect(url_for("admin.settings_section", name=name), 303)
+    return _section_page(name, form), 422
 
 
-def _settings_page(posted=None, posted_form=None):
-    sections = []
-    for name, (form_class, title, purpose) in SECTIONS.items():
-        form = (
-            posted_form if name == posted else form_class(formdata=None, data=form_class.initial(office.read))
-        )
-        sections.append((name, title, purpose, form))
-    return render_template("admin/settings.html", sections=sections)
+def _section_page(name: str, form):
+    _form_class, title, purpose = SECTIONS[name]
+    return render_template(
+        "admin/settings.html", nav=_nav(), current=name, title=title, purpose=purpose, form=form
+    )
+
+
+def _nav() -> list:
+    """(name, title, what it decides, url) of every section, the channels page last."""
+    nav = [
+        (name, title, purpose, url_for("admin.settings_section", name=name))
+        for name, (_form_class, title, purpose) in SECTIONS.items()
+    ]
+    nav.append(
+        ("channels", _("Source channels"), _("The channels the desk picks from."), url_for("admin.channels"))
+    )
+    return nav
 
 
 @bp.route("/settings/channels", methods=["GET", "POST"])
