@@ -18,8 +18,8 @@ import os
 import platform
 import random
 import re
-import secrets
 import resource
+import secrets
 import shutil
 import signal
 import socket
@@ -918,8 +918,11 @@ def _table(report: dict) -> str:
         f"{' + local changes' if report['machine']['dirty'] else ''}",
         f"wrk -t{wrk['threads']} -c{wrk['connections']} -d{wrk['seconds']}s against villa serve "
         f"(gunicorn, 2 sync workers), {report['machine']['cpus']} CPUs shared with wrk, "
-        + (f"PostgreSQL {report['machine']['postgresql']}" if report.get("database") == "postgresql"
-           else f"SQLite {report['machine']['sqlite']}"),
+        + (
+            f"PostgreSQL {report['machine']['postgresql']}"
+            if report.get("database") == "postgresql"
+            else f"SQLite {report['machine']['sqlite']}"
+        ),
         "",
     ]
     header = ("endpoint", "req/s", "p50", "p99", "errors", "× healthz", "target", "",

@@ -314,10 +314,10 @@ def _copy(model, names: list[str], rows: list):
     from villa.db import db
 
     columns = ", ".join(f'"{model._meta.fields[name].column_name}"' for name in names)
-    with db.cursor() as cursor:
-        with cursor.copy(f'COPY "{model._meta.table_name}" ({columns}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row(row)
+    sql = f'COPY "{model._meta.table_name}" ({columns}) FROM STDIN'
+    with db.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 if __name__ == "__main__":
