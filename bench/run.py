@@ -303,7 +303,7 @@ def _database_mb(work: Path, url: str | None) -> float:
             " JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
         ).fetchone()[0]
-    return round((size or 0) / 2**20, 1)
+    return round(int(size or 0) / 2**20, 1)
 
 
 def _seed(args, env, work: Path, database_url: str | None = None) -> dict:
