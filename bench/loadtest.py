@@ -156,10 +156,6 @@ def _machine() -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# PostgreSQL: a schema of its own
-
-
-# ---------------------------------------------------------------------------------------------
 # The staff: run inside the instance (`--setup-staff N`), writes the plan locust reads
 
 

@@ -259,7 +259,7 @@ def _first_line(command) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Seeding
+# PostgreSQL (BENCH_DATABASE_URL; bench/loadtest.py too): a schema of its own
 
 
 def in_schema(url: str, schema: str) -> str:
@@ -304,6 +304,10 @@ def _database_mb(work: Path, url: str | None) -> float:
             " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
         ).fetchone()[0]
     return round(int(size or 0) / 2**20, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeding
 
 
 def _seed(args, env, work: Path, database_url: str | None = None) -> dict:
@@ -919,7 +923,7 @@ def _table(report: dict) -> str:
         f"wrk -t{wrk['threads']} -c{wrk['connections']} -d{wrk['seconds']}s against villa serve "
         f"(gunicorn, 2 sync workers), {report['machine']['cpus']} CPUs shared with wrk, "
         + (
-            f"PostgreSQL {report['machine']['postgresql']}"
+            f"PostgreSQL {report['machine'].get('postgresql', '')}"
             if report.get("database") == "postgresql"
             else f"SQLite {report['machine']['sqlite']}"
         ),
