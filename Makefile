@@ -42,6 +42,7 @@ i18n: $(VENV)/.dev
 # `make bench`: seed BENCH_CUSTOMERS customers into a temporary instance, serve it with gunicorn and
 # drive each hot endpoint with wrk for BENCH_SECONDS at BENCH_CONNECTIONS connections (bench/README.md).
 # BENCH_SMOKE=1 checks the harness only (CI); BENCH_ARGS passes more options (e.g. --keep).
+# BENCH_DATABASE_URL=postgresql://… seeds and serves PostgreSQL instead, in a schema of its own.
 BENCH_CUSTOMERS ?= 100000
 BENCH_SECONDS ?= 10
 BENCH_CONNECTIONS ?= 16

@@ -27,7 +27,6 @@ import sys
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import quote
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -55,7 +54,7 @@ def main(argv=None) -> int:
     if args.database_url:
         database = "postgresql"
         schema = f"villa_loadtest_{os.getpid()}_{secrets.token_hex(3)}"
-        env["VILLA_DATABASE_URL"] = _in_schema(args.database_url, schema)
+        env["VILLA_DATABASE_URL"] = bench.in_schema(args.database_url, schema)
     villa = bench._villa_command()
     report = {
         "kind": "loadtest",
@@ -74,17 +73,12 @@ def main(argv=None) -> int:
     server = None
     try:
         if schema:
-            _create_schema(args.database_url, schema)
+            bench.create_schema(args.database_url, schema)
         bench._log(f"instance {work / 'instance'} ({database})")
         bench._run(villa + ["init"], env)
-        if database == "sqlite":
-            bench._run(villa + ["demo", "--customers", "0"], env)
-            seeded = bench._seed(args, env, work)
-            seeded.pop("samples")
-        else:
-            # bench/seed.py writes SQLite only: the demo's own generator seeds PostgreSQL (slower).
-            seconds, _ = bench._run(villa + ["demo", "--customers", str(args.customers)], env)
-            seeded = {"customers": args.customers, "seconds": round(seconds, 1), "by": "villa demo"}
+        bench._run(villa + ["demo", "--customers", "0"], env)
+        seeded = bench._seed(args, env, work, env.get("VILLA_DATABASE_URL"))
+        seeded.pop("samples")
         report["seed"] = seeded
         plan = work / "plan.json"
         bench._log(f"creating {max(args.steps)} staff accounts")
@@ -120,7 +114,7 @@ def main(argv=None) -> int:
         if server is not None:
             server.stop()
         if schema and not args.keep:
-            _drop_schema(args.database_url, schema)
+            bench.drop_schema(args.database_url, schema)
     text = _table(report)
     print(text)
     _save(report, text)
@@ -159,32 +153,6 @@ def _machine() -> dict:
     machine.pop("wrk", None)
     machine["locust"] = bench._first_line([str(Path(sys.executable).parent / "locust"), "--version"])
     return machine
-
-
-# ---------------------------------------------------------------------------------------------
-# PostgreSQL: a schema of its own
-
-
-def _in_schema(url: str, schema: str) -> str:
-    sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options={quote(f'-c search_path={schema}')}"
-
-
-def _create_schema(url: str, schema: str):
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-
-
-def _drop_schema(url: str, schema: str):
-    import psycopg
-
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    except psycopg.Error as exc:
-        bench._log(f"could not drop schema {schema}: {exc}")
 
 
 # ---------------------------------------------------------------------------------------------

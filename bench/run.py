@@ -19,6 +19,7 @@ import platform
 import random
 import re
 import resource
+import secrets
 import shutil
 import signal
 import socket
@@ -96,8 +97,13 @@ def main(argv=None) -> int:
     _check_wrk()
     work = Path(tempfile.mkdtemp(prefix=f"villa-bench-{args.customers}-"))
     env = _environment(work)
+    schema = None
+    if args.database_url:  # PostgreSQL: a schema of its own, dropped at the end (unless --keep)
+        schema = f"villa_bench_{os.getpid()}_{secrets.token_hex(3)}"
+        env["VILLA_DATABASE_URL"] = in_schema(args.database_url, schema)
     villa = _villa_command()
     report = {
+        "database": "postgresql" if schema else "sqlite",
         "customers": args.customers,
         "smoke": args.smoke,
         "started_at": datetime.now().isoformat(timespec="seconds"),
@@ -108,10 +114,13 @@ def main(argv=None) -> int:
     }
     server = None
     try:
-        _log(f"instance {work / 'instance'}")
+        if schema:
+            create_schema(args.database_url, schema)
+            report["machine"]["postgresql"] = _server_version(env["VILLA_DATABASE_URL"])
+        _log(f"instance {work / 'instance'} ({report['database']})")
         _run(villa + ["init"], env)
         _run(villa + ["demo", "--customers", "0"], env)  # the demo logins, the rotation, materials
-        report["seed"] = _seed(args, env, work)
+        report["seed"] = _seed(args, env, work, env.get("VILLA_DATABASE_URL"))
         _run([sys.executable, "-c", NO_LOOKUP_LIMITS], env)
         samples = report["seed"].pop("samples")
         server = Server(villa, env, work)
@@ -133,11 +142,13 @@ def main(argv=None) -> int:
     finally:
         if server is not None:
             server.stop()
+        if schema and not args.keep:
+            drop_schema(args.database_url, schema)
     text = _table(report)
     print(text)
     _save(report, text)
     if args.keep:
-        _log(f"kept {work}")
+        _log(f"kept {work}" + (f" and schema {schema}" if schema else ""))
     else:
         shutil.rmtree(work, ignore_errors=True)
     return 1 if report["failures"] else 0
@@ -157,6 +168,9 @@ def _arguments(argv):
     parser.add_argument("--smoke", action="store_true", default=env("BENCH_SMOKE", "") == "1",
                         help="only check that the harness works (CI): small import")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the temporary instance folder")
+    parser.add_argument("--database-url", default=env("BENCH_DATABASE_URL", ""),
+                        help="postgresql://… to seed and serve PostgreSQL, in a schema of its own "
+                             "(default: SQLite in the instance folder)")  # fmt: skip
     parser.add_argument("--render", type=Path, metavar="JSON",
                         help="print the table of an earlier run's results file, and stop")  # fmt: skip
     parser.add_argument("--no-pairing", dest="pairing", action="store_false",
@@ -245,10 +259,58 @@ def _first_line(command) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# PostgreSQL (BENCH_DATABASE_URL; bench/loadtest.py too): a schema of its own
+
+
+def in_schema(url: str, schema: str) -> str:
+    """The PostgreSQL URL with `schema` first on the search path: every run has tables of its own."""
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options={urllib.parse.quote(f'-c search_path={schema}')}"
+
+
+def create_schema(url: str, schema: str):
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+
+
+def drop_schema(url: str, schema: str):
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    except psycopg.Error as exc:
+        _log(f"could not drop schema {schema}: {exc}")
+
+
+def _server_version(url: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SHOW server_version").fetchone()[0]
+
+
+def _database_mb(work: Path, url: str | None) -> float:
+    if not url:
+        return round((work / "instance" / "villa.db").stat().st_size / 2**20, 1)
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        size = conn.execute(
+            "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+        ).fetchone()[0]
+    return round(int(size or 0) / 2**20, 1)
+
+
+# ---------------------------------------------------------------------------------------------
 # Seeding
 
 
-def _seed(args, env, work: Path) -> dict:
+def _seed(args, env, work: Path, database_url: str | None = None) -> dict:
     _log(f"seeding {args.customers:,} customers (bench/seed.py)")
     out = work / "samples.json"
     started = time.perf_counter()
@@ -263,7 +325,6 @@ def _seed(args, env, work: Path) -> dict:
     if done.returncode != 0:
         raise HarnessError(f"seeding failed: {' | '.join(done.stderr.strip().splitlines()[-3:])}")
     result = json.loads(out.read_text())
-    db_file = work / "instance" / "villa.db"
     return {
         "customers": result["customers"],
         "visits": result["visits"],
@@ -272,7 +333,7 @@ def _seed(args, env, work: Path) -> dict:
         "seconds": result["seconds"],
         "wall_seconds": round(wall, 2),
         "workers": result["workers"],
-        "database_mb": round(db_file.stat().st_size / 2**20, 1),
+        "database_mb": _database_mb(work, database_url),
         "samples": result,
     }
 
@@ -826,7 +887,9 @@ def _scaling(report: dict, args) -> dict | None:
     earlier_path = args.compare
     if earlier_path is None and not args.smoke and args.customers > 100_000:
         runs = sorted(RESULTS.glob("*-100000.json"))
-        runs = [p for p in runs if not json.loads(p.read_text()).get("smoke")]
+        database = report.get("database", "sqlite")
+        runs = [p for p in runs if not (old := json.loads(p.read_text())).get("smoke")
+                and old.get("database", "sqlite") == database]  # fmt: skip
         earlier_path = runs[-1] if runs else None
     if earlier_path is None:
         return None
@@ -859,7 +922,11 @@ def _table(report: dict) -> str:
         f"{' + local changes' if report['machine']['dirty'] else ''}",
         f"wrk -t{wrk['threads']} -c{wrk['connections']} -d{wrk['seconds']}s against villa serve "
         f"(gunicorn, 2 sync workers), {report['machine']['cpus']} CPUs shared with wrk, "
-        f"SQLite {report['machine']['sqlite']}",
+        + (
+            f"PostgreSQL {report['machine'].get('postgresql', '')}"
+            if report.get("database") == "postgresql"
+            else f"SQLite {report['machine']['sqlite']}"
+        ),
         "",
     ]
     header = ("endpoint", "req/s", "p50", "p99", "errors", "× healthz", "target", "",
@@ -974,8 +1041,9 @@ def _save(report: dict, text: str):
     n = report["customers"]
     json_path = RESULTS / f"{stamp}-{n}.json"
     json_path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
-    (RESULTS / f"latest-{n}.txt").write_text(text + "\n")
-    _log(f"results: {json_path.relative_to(ROOT)} and bench/results/latest-{n}.txt")
+    latest = f"latest-{n}{'-postgresql' if report.get('database') == 'postgresql' else ''}.txt"
+    (RESULTS / latest).write_text(text + "\n")
+    _log(f"results: {json_path.relative_to(ROOT)} and bench/results/{latest}")
 
 
 if __name__ == "__main__":
