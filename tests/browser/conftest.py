@@ -24,6 +24,17 @@ CHROMIUM_ARGS = [
 ]
 
 
+# Lines for pytest's terminal summary (the page sweep's count of pages and viewports): the CI log shows them.
+SWEEP_SUMMARY: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if SWEEP_SUMMARY:
+        terminalreporter.section("page sweep")
+        for line in SWEEP_SUMMARY:
+            terminalreporter.write_line(line)
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "browser" in str(item.fspath):
