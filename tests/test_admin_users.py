@@ -260,3 +260,13 @@ def test_only_admins_manage_users(login_as, make_user, role, method, path):
 def test_admin_home_lists_users_and_settings(admin):
     page = admin.get("/admin/").get_data(as_text=True)
     assert 'href="/admin/users"' in page and 'href="/admin/settings"' in page
+
+
+def test_the_admin_page_does_not_make_a_broker_account_without_a_broker(admin):
+    """A broker's login needs its broker and agency (the command line makes both); the admin's form
+    offers no broker role, and a forged one is refused at the field, nothing written."""
+    page = admin.get("/admin/users").get_data(as_text=True)
+    assert 'value="broker"' not in page and "--role broker --agency" in page
+    response = admin.post("/admin/users", new_user(role="broker"))
+    assert response.status_code == 422 and 'data-testid="error-role"' in response.get_data(as_text=True)
+    assert User.by_username("lina") is None

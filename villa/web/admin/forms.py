@@ -46,7 +46,16 @@ class UserCreateForm(FlaskForm):
     display_name = StringField(
         _l("Name"), validators=[DataRequired(_l("Enter the person's name.")), Length(max=40)]
     )
-    role = SelectField(_l("Role"), choices=options(ROLE_LABELS.items()), default="rep")
+    # A broker's account belongs to a broker of an agency: made with `villa user create NAME --role
+    # broker --agency AGENCY`, which writes both (an account alone could not report).
+    role = SelectField(
+        _l("Role"),
+        choices=options((code, label) for code, label in ROLE_LABELS.items() if code != "broker"),
+        default="rep",
+        description=_l(
+            "Brokers' accounts are made with the command villa user create … --role broker --agency …"
+        ),
+    )
     manager = SelectField(_l("Manager (sales reps only)"))
     password = PasswordField(
         _l("Initial password"),
