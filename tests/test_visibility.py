@@ -125,7 +125,7 @@ MASKED = ("colleague", "other_rep", "other_manager", "admin")
 
 def _name_shown(html: str, customer_id: int) -> str:
     """The name in the list row linking to this customer."""
-    found = re.search(rf'<a href="/customers/{customer_id}">([^<]*)</a>', html)
+    found = re.search(rf'<a [^>]*href="/customers/{customer_id}"[^>]*>([^<]*)</a>', html)
     return found.group(1) if found else ""
 
 

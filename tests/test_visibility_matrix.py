@@ -10,8 +10,10 @@ see this customer in full; a colleague on the same team, a rep of another team, 
 manager, the desk (on a day after registration) and the admin get the 判客 card at most.
 """
 
+import re
 from datetime import timedelta
 from io import BytesIO
+from itertools import product
 
 import pytest
 from openpyxl import load_workbook
@@ -110,14 +112,26 @@ def customer_rules(app):
     )
 
 
-def url_for_rule(rule, customer_id, followup_id) -> str:
-    url = rule.rule.replace("<int:customer_id>", str(customer_id))
+def urls_for_rule(rule, customer_id, followup_id) -> list[str]:
+    """The rule filled in; one URL for each choice of an any() argument (each section of the page)."""
+    choice = re.search(r"<any\(([^)]*)\):\w+>", rule.rule)
+    if not choice:
+        return [url_for_rule(rule.rule, customer_id, followup_id)]
+    options = [option.strip().strip("'\"") for option in choice.group(1).split(",")]
+    return [
+        url_for_rule(rule.rule.replace(choice.group(0), option), customer_id, followup_id)
+        for option in options
+    ]
+
+
+def url_for_rule(rule: str, customer_id, followup_id) -> str:
+    url = rule.replace("<int:customer_id>", str(customer_id))
     url = url.replace("<int:followup_id>", str(followup_id))
     deal = Deal.select(Deal.id).where(Deal.customer == customer_id).first()
     url = url.replace("<int:deal_id>", str(deal.id if deal else 1))
     for name, value in FIELD_NAMES.items():
         url = url.replace(f"<{name}>", value)
-    assert "<" not in url, f"the sweep does not know how to fill {rule.rule}"
+    assert "<" not in url, f"the sweep does not know how to fill {rule}"
     return url
 
 
@@ -142,7 +156,7 @@ def test_the_sweep_covers_every_customer_route(app):
     rules = customer_rules(app)
     assert len(rules) >= 20, [rule.rule for rule in rules]
     for rule in rules:
-        url_for_rule(rule, 1, 1)
+        urls_for_rule(rule, 1, 1)
 
 
 @pytest.mark.parametrize("viewer", VIEWERS)
@@ -155,8 +169,9 @@ def test_no_route_shows_more_than_the_card_to_who_may_not_see_in_full(
     for number, rule in enumerate(customer_rules(app)):
         phone = f"1391234{number:04d}"
         customer, followup = secret_customer(users, make_customer, phone)
-        url = url_for_rule(rule, customer.id, followup.id)
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+        for url, method in product(
+            urls_for_rule(rule, customer.id, followup.id), sorted(rule.methods - {"HEAD", "OPTIONS"})
+        ):
             for htmx in (False, True):
                 if method == "GET":
                     response = session.htmx_get(url) if htmx else session.get(url)

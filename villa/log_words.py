@@ -38,6 +38,7 @@ TITLES = {
     "notification_retried": _l("Reminder sent again"),
     "rotation_check_in": _l("Rotation: on duty"),
     "rotation_check_out": _l("Rotation: off duty"),
+    "rotation_undo_check_out": _l("Rotation: off duty undone"),
     "rotation_assign": _l("Rotation: walk-in given in turn"),
     "rotation_skip": _l("Rotation: turn skipped"),
     "rotation_available": _l("Rotation: free again"),
@@ -139,6 +140,7 @@ SENTENCES = {
     # The walk-in rotation.
     "rotation_check_in": _l("%(who)s put %(target)s on today's rotation"),
     "rotation_check_out": _l("%(who)s took %(target)s off today's rotation"),
+    "rotation_undo_check_out": _l("%(who)s undid taking %(target)s off the rotation: back in the same place"),
     "rotation_assign": _l("%(who)s gave a walk-in to %(target)s, whose turn it was"),
     "rotation_skip": _l("%(who)s skipped the turn of %(target)s in the rotation (%(reason)s)"),
     "rotation_out_of_turn": _l("%(who)s gave a walk-in to %(target)s out of turn (%(reason)s)"),
