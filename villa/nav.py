@@ -25,7 +25,6 @@ NAV = (
     ("agencies.report", _l("Report by agency"), ("auditor",)),
     ("admin.index", _l("Administration"), ("admin",)),
     ("broker.reports", _l("My pre-registrations"), ("broker",)),
-    ("broker.on_behalf", _l("Pre-register for a broker"), ("manager",)),
 )
 
 
