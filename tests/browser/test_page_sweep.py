@@ -43,6 +43,7 @@ DEMO_LOGIN = {
     "manager": "manager",
     "auditor": "auditor",
     "admin": "admin",
+    "broker": "broker1",  # an agency's broker (villa.demo: 链家's 周强)
 }
 MIN_TARGET = 44
 
