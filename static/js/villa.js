@@ -103,4 +103,26 @@
   else markScrollingTables();
   window.addEventListener("resize", markScrollingTables);
   document.addEventListener("htmx:after:settle", markScrollingTables);
+
+  // The top links on a phone: folded behind 菜单 (CSS hides them below 768 px once the nav is
+  // "collapsible"); a tap on 菜单 opens or closes them, Escape closes them.
+  function setUpNavMenu() {
+    var nav = document.querySelector("nav.topnav");
+    var toggle = nav && nav.querySelector(".nav-toggle");
+    if (!toggle) return;
+    toggle.parentElement.hidden = false;
+    nav.classList.add("collapsible");
+    toggle.addEventListener("click", function () {
+      var open = nav.classList.toggle("nav-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+    document.addEventListener("keydown", function (evt) {
+      if (evt.key !== "Escape" || !nav.classList.contains("nav-open")) return;
+      nav.classList.remove("nav-open");
+      toggle.setAttribute("aria-expanded", "false");
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUpNavMenu);
+  else setUpNavMenu();
 })();
