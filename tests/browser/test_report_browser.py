@@ -33,7 +33,7 @@ def test_a_broker_reports_the_desk_confirms_and_the_broker_sees_it(page, live_se
     page.screenshot(path=str(ARTIFACTS / "report-broker-list.png"), full_page=True)
     log_out_in_browser(page)
 
-    sign_in(page, live_server, "desk", "/")
+    sign_in(page, live_server, "desk", "/reception/")  # the desk is the receptionist's home
     page.goto(f"{live_server}/reception/register")
     page.fill("#name", "王五")
     page.locator("#phone").press_sequentially("13800138000", delay=20)
@@ -66,10 +66,11 @@ def test_the_broker_field_offers_the_brokers_of_the_agency_chosen(page, live_ser
     add_broker_account(create_user("broker", display_name="赵经纪"), "链家")
     add_broker_account(create_user("broker", display_name="钱经纪"), "我爱我家")
     make_user("reception", username="desk")
-    sign_in(page, live_server, "desk", "/")
+    sign_in(page, live_server, "desk", "/reception/")
     page.goto(f"{live_server}/reception/register")
     brokers = page.locator("#broker-list option")
     expect(brokers).to_have_count(2)
+    page.click("[data-testid=more-info] > summary")  # the agency is under 更多信息 (essentials first)
     page.fill("#broker_agency", "链家")
     expect(brokers).to_have_count(1)
     expect(brokers.first).to_have_attribute("value", "赵经纪")
