@@ -69,4 +69,60 @@
       menu.removeAttribute("open");
     });
   });
+
+  // A table box that scrolls (.table-wrap: sideways, or down when its height is capped) must be reachable by keyboard to be scrolled:
+  // it becomes a focusable, named region -- only while it does scroll, so a table that fits is no
+  // extra tab stop. Its name is the table's caption, else the heading before it. A box the template
+  // already made focusable keeps its own attributes.
+  function tableBoxName(box) {
+    var caption = box.querySelector("caption");
+    if (caption) return caption.textContent.trim();
+    var node = box.previousElementSibling;
+    while (node && !/^H[1-6]$/.test(node.tagName)) node = node.previousElementSibling;
+    var heading = node || (box.closest("section, article") || document).querySelector("h1, h2, h3");
+    return heading ? heading.textContent.trim() : document.title;
+  }
+
+  function markScrollingTables() {
+    document.querySelectorAll(".table-wrap").forEach(function (box) {
+      if (box.hasAttribute("tabindex") && !box.hasAttribute("data-scroll-marked")) return;
+      if (box.scrollWidth > box.clientWidth || box.scrollHeight > box.clientHeight) {
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", tableBoxName(box));
+        box.setAttribute("data-scroll-marked", "");
+      } else if (box.hasAttribute("data-scroll-marked")) {
+        ["tabindex", "role", "aria-label", "data-scroll-marked"].forEach(function (name) {
+          box.removeAttribute(name);
+        });
+      }
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", markScrollingTables);
+  else markScrollingTables();
+  window.addEventListener("resize", markScrollingTables);
+  document.addEventListener("htmx:after:settle", markScrollingTables);
+
+  // The top links on a phone: folded behind 菜单 (CSS hides them below 768 px once the nav is
+  // "collapsible"); a tap on 菜单 opens or closes them, Escape closes them.
+  function setUpNavMenu() {
+    var nav = document.querySelector("nav.topnav");
+    var toggle = nav && nav.querySelector(".nav-toggle");
+    if (!toggle) return;
+    toggle.parentElement.hidden = false;
+    nav.classList.add("collapsible");
+    toggle.addEventListener("click", function () {
+      var open = nav.classList.toggle("nav-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+    document.addEventListener("keydown", function (evt) {
+      if (evt.key !== "Escape" || !nav.classList.contains("nav-open")) return;
+      nav.classList.remove("nav-open");
+      toggle.setAttribute("aria-expanded", "false");
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUpNavMenu);
+  else setUpNavMenu();
 })();
