@@ -123,7 +123,7 @@ def field_label(name: str):
         "lost_reason": _l("Reason lost"),
         "deal": _l("Deal"),
         "channel": _l("Channel"),
-        "visit_type": _l("Visit or call"),
+        "visit_type": _l("Reception type"),
         "reason": _l("Reason"),
     }
     spec = EDITABLE.get(name)

@@ -43,7 +43,7 @@ def each_field(route, path: str, **options):
 class SourceForm(FlaskForm):
     channel = SelectField(_l("Channel"), validate_choice=False)
     visit_type = SelectField(
-        _l("Visit or call"), choices=options(VISIT_TYPE_LABELS.items()), validate_choice=False
+        _l("Reception type"), choices=options(VISIT_TYPE_LABELS.items()), validate_choice=False
     )
     reason = TextAreaField(
         _l("Reason for the correction"), validators=[Length(max=300)], render_kw={"rows": 2}
