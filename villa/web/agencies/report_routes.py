@@ -1,8 +1,6 @@
 """The report by agency and broker, and the 佣金确认 list, each with its Excel export (logged)."""
 
-from io import BytesIO
-
-from flask import abort, render_template, request, send_file
+from flask import abort, render_template, request
 from flask_login import current_user
 
 from villa import commission
@@ -11,11 +9,10 @@ from villa.alerts import note_access
 from villa.analytics import period_from_args
 from villa.auth import role_required
 from villa.i18n import gettext as _
-from villa.models import AccessLog, Agency
-from villa.transfer import XLSX_TYPE
+from villa.models import Agency
 from villa.web.agencies import bp
 from villa.web.analytics.routes import PRESET_LABELS
-from villa.web.analytics.tables import Figure, Table, to_xlsx
+from villa.web.analytics.tables import Figure, Table, logged_export, xlsx_response
 
 READERS = ("manager", "auditor", "admin")
 REPORT_TABLES = ("agencies", "brokers")
@@ -43,16 +40,9 @@ def report_export(name):
     period, agency = period_from_args(request.args), _agency_filter()
     table = _report_tables(agency_report(period, agency.id if agency else None))[name]
     exporter = current_user._get_current_object()
-    content = to_xlsx(table, period, exporter)
-    AccessLog.create(
-        actor=exporter,
-        action="export",
-        customer=None,
-        fields=f"analytics:{name}",
-        ip=request.remote_addr or "",
-    )
+    response = logged_export(table, period, exporter, name)
     note_access(exporter, "export")
-    return _xlsx(content, f"{name}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.xlsx")
+    return response
 
 
 @bp.get("/commission", endpoint="commission")
@@ -81,7 +71,7 @@ def commission_export():
     rows = commission.commission_rows(viewer, period, agency.id if agency else None)
     content = commission.commission_workbook(viewer, rows, period, agency)
     commission.log_export(viewer, rows, request.remote_addr or "")
-    return _xlsx(content, f"commission-{period.start:%Y%m%d}-{period.end:%Y%m%d}.xlsx")
+    return xlsx_response(content, f"commission-{period.start:%Y%m%d}-{period.end:%Y%m%d}.xlsx")
 
 
 def _report_tables(figures) -> dict:
@@ -132,9 +122,3 @@ def _agency_filter() -> Agency | None:
     if not value.isdigit() or len(value) > 18:
         abort(404)
     return Agency.get_or_none(Agency.id == int(value)) or abort(404)
-
-
-def _xlsx(content: bytes, name: str):
-    response = send_file(BytesIO(content), mimetype=XLSX_TYPE, as_attachment=True, download_name=name)
-    response.headers["Cache-Control"] = "no-store"
-    return response

@@ -1,25 +1,22 @@
 """Dashboard, ranking and scorecard pages, and the Excel export of any of their tables."""
 
-from io import BytesIO
-
-from flask import abort, redirect, render_template, request, send_file, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from villa.analytics import period_from_args
 from villa.auth import role_required
 from villa.i18n import lazy_gettext as _l
-from villa.models import AccessLog, User
+from villa.models import User
 from villa.scorecard import DEFAULT_SORT, RANKING, may_open_card, scores
-from villa.transfer import XLSX_TYPE
 from villa.web.analytics import bp
 from villa.web.analytics.tables import (
     TABLES,
     Figure,
     dashboard_tables,
+    logged_export,
     rep_columns,
     rep_scores,
     reps_table,
-    to_xlsx,
 )
 
 ANALYSTS = ("manager", "admin")
@@ -94,23 +91,7 @@ def export(name):
         table = dashboard_tables(period, (name,))[name]
     else:
         abort(404)
-    exporter = current_user._get_current_object()
-    content = to_xlsx(table, period, exporter)
-    AccessLog.create(
-        actor=exporter,
-        action="export",
-        customer=None,
-        fields=f"analytics:{name}",
-        ip=request.remote_addr or "",
-    )
-    response = send_file(
-        BytesIO(content),
-        mimetype=XLSX_TYPE,
-        as_attachment=True,
-        download_name=f"{name}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.xlsx",
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return logged_export(table, period, current_user._get_current_object(), name)
 
 
 @bp.app_template_filter()

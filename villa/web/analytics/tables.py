@@ -3,13 +3,14 @@
 from dataclasses import dataclass, field
 from io import BytesIO
 
+from flask import request, send_file
 from openpyxl import Workbook
 
 from villa import analytics, scorecard
 from villa.i18n import gettext as _
 from villa.labels import STAGE_LABELS, VISIT_TYPE_LABELS, office_time
-from villa.models import now
-from villa.transfer import safe_row
+from villa.models import AccessLog, now
+from villa.transfer import XLSX_TYPE, safe_row
 
 
 @dataclass(frozen=True)
@@ -370,3 +371,25 @@ def to_xlsx(table: Table, period, exporter) -> bytes:
     out = BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def logged_export(table: Table, period, exporter, name: str):
+    """The table as an .xlsx download, its export written to the access log (analytics:<name>)."""
+    content = to_xlsx(table, period, exporter)
+    AccessLog.create(
+        actor=exporter,
+        action="export",
+        customer=None,
+        fields=f"analytics:{name}",
+        ip=request.remote_addr or "",
+    )
+    return xlsx_response(content, f"{name}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.xlsx")
+
+
+def xlsx_response(content: bytes, download_name: str):
+    """A workbook as a download that no cache keeps."""
+    response = send_file(
+        BytesIO(content), mimetype=XLSX_TYPE, as_attachment=True, download_name=download_name
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
