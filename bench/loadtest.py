@@ -51,7 +51,14 @@ def main(argv=None) -> int:
     env = bench._environment(work)
     database = "sqlite"
     schema = None
-    if args.database_url:
+    if args.instance:
+        # A kept, seeded instance (e.g. 10M customers on PostgreSQL: seeding takes hours): used as
+        # it is, its database named by --database-url as given; nothing is created or dropped.
+        env["VILLA_INSTANCE"] = str(args.instance)
+        if args.database_url:
+            database = "postgresql"
+            env["VILLA_DATABASE_URL"] = args.database_url
+    elif args.database_url:
         database = "postgresql"
         schema = f"villa_loadtest_{os.getpid()}_{secrets.token_hex(3)}"
         env["VILLA_DATABASE_URL"] = bench.in_schema(args.database_url, schema)
@@ -74,17 +81,21 @@ def main(argv=None) -> int:
     try:
         if schema:
             bench.create_schema(args.database_url, schema)
-        bench._log(f"instance {work / 'instance'} ({database})")
-        bench._run(villa + ["init"], env)
-        bench._run(villa + ["demo", "--customers", "0"], env)
-        seeded = bench._seed(args, env, work, env.get("VILLA_DATABASE_URL"))
-        seeded.pop("samples")
-        report["seed"] = seeded
+        bench._log(f"instance {env['VILLA_INSTANCE']} ({database})")
+        if args.instance:
+            report["seed"] = {"reused": str(args.instance)}
+        else:
+            bench._run(villa + ["init"], env)
+            bench._run(villa + ["demo", "--customers", "0"], env)
+            seeded = bench._seed(args, env, work, env.get("VILLA_DATABASE_URL"))
+            seeded.pop("samples")
+            report["seed"] = seeded
         plan = work / "plan.json"
         bench._log(f"creating {max(args.steps)} staff accounts")
         bench._run([sys.executable, str(Path(__file__)), "--setup-staff", str(max(args.steps)),
                     "--plan", str(plan)], env)  # fmt: skip
-        server = bench.Server(villa, env, work)
+        server = bench.Server(villa, env, work, workers=args.workers)
+        report["workers"] = args.workers
         server.start()
         _warm_up(server, json.loads(plan.read_text()))
         steps = _plan_steps(args)
@@ -136,6 +147,11 @@ def _arguments(argv):
     parser.add_argument("--database-url", default=env("LOADTEST_DATABASE_URL", ""))
     parser.add_argument("--smoke", action="store_true", default=env("LOADTEST_SMOKE", "") == "1")
     parser.add_argument("--keep", action="store_true", help="keep the instance folder (and PG schema)")
+    parser.add_argument("--instance", type=Path, default=env("LOADTEST_INSTANCE") or None,
+                        help="use this kept, seeded instance folder as it is (with --database-url: its "
+                             "database, as given); staff accounts of an earlier run are reused")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=int(env("LOADTEST_WORKERS", "2")),
+                        help="gunicorn sync workers (villa serve's WEB_CONCURRENCY)")  # fmt: skip
     parser.add_argument("--setup-staff", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--plan", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -175,25 +191,27 @@ def _setup_staff(staff: int, plan_path: Path) -> int:
         admin = User.get(User.username == "admin")
         rules = pledge.current_pledge() or pledge.publish(pledge.STARTING_TEXT, admin)
         accounts: dict[str, list] = {}
+        made_reps = False
         with write_transaction():
             for role in ("manager", "reception", "rep", "auditor"):
                 accounts[role] = []
                 for n in range(counts[role]):
-                    manager = None
-                    if role == "rep":
-                        manager = accounts["manager"][n // REPS_PER_MANAGER % len(accounts["manager"])]["id"]
-                    user = User.create(
-                        username=f"lt_{role}{n}", display_name=f"压测{role}{n}", role=role, manager=manager,
-                        password_hash=password_hash, must_change_password=False,
-                    )  # fmt: skip
+                    username = f"lt_{role}{n}"
+                    user = User.get_or_none(User.username == username)  # made by an earlier run
+                    if user is None:
+                        managers = accounts["manager"]
+                        manager = None
+                        if role == "rep":
+                            manager = managers[n // REPS_PER_MANAGER % len(managers)]["id"]
+                        user = User.create(
+                            username=username, display_name=f"压测{role}{n}", role=role, manager=manager,
+                            password_hash=password_hash, must_change_password=False,
+                        )  # fmt: skip
+                        made_reps = made_reps or role == "rep"
                     accounts[role].append({"username": user.username, "id": user.id})
-            # The seed's customers go round the reps: each owns its share, as in an office.
             reps = [a["id"] for a in accounts["rep"]]
-            owned = Customer.owner.is_null(False)
-            for k, rep in enumerate(reps):
-                # id mod n written out: peewee's % is LIKE; integer division on both databases
-                share = Customer.id - (Customer.id / len(reps)) * len(reps)
-                Customer.update(owner=rep).where(owned, share == k).execute()
+            if made_reps:
+                _share_customers(db, reps)
         for role_accounts in accounts.values():
             for account in role_accounts:
                 pledge.accept(User.get_by_id(account["id"]), rules.id, "127.0.0.1")
@@ -220,6 +238,16 @@ def _setup_staff(staff: int, plan_path: Path) -> int:
     }
     plan_path.write_text(json.dumps(plan, ensure_ascii=False))
     return 0
+
+
+def _share_customers(db, reps: list[int]):
+    """The seed's owned customers go round the reps, each its share, as in an office: one UPDATE
+    (customer id mod the number of reps picks the rep), whatever the number of customers."""
+    pairs = ", ".join(f"({k}, {rep})" for k, rep in enumerate(reps))
+    db.execute_sql(
+        f"WITH share (k, rep) AS (VALUES {pairs}) UPDATE customer SET owner_id = share.rep FROM share "
+        f"WHERE customer.owner_id IS NOT NULL AND customer.id % {len(reps)} = share.k"
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -343,12 +343,12 @@ def _seed(args, env, work: Path, database_url: str | None = None) -> dict:
 
 
 class Server:
-    """`villa serve` (gunicorn, 2 workers) on a free loopback port, in its own process group."""
+    """`villa serve` (gunicorn, 2 workers unless told) on a free loopback port, in its own process group."""
 
-    def __init__(self, villa: list[str], env: dict, work: Path):
+    def __init__(self, villa: list[str], env: dict, work: Path, workers: int = 2):
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = dict(env, HOST="127.0.0.1", PORT=str(self.port), WEB_CONCURRENCY="2")
+        self.env = dict(env, HOST="127.0.0.1", PORT=str(self.port), WEB_CONCURRENCY=str(workers))
         self.villa = villa
         self.log_path = work / "server.log"
         self.process = None
