@@ -6,6 +6,7 @@
 - A rep's home and the protected-customers cap (each registration checks it): the rep's customers by
   follow-up date and by protection end, and the rep's live customers, so each count or list reads
   the rows it shows or counts, not every customer the rep owns.
+- The desk's rotation, which every desk tablet polls: each rep's walk-ins today.
 - The review queue's near-duplicate check: a name's registrations within 30 days, by (name,
   registered_at); it replaces the index on the name alone.
 """
@@ -24,6 +25,7 @@ ADDED = (
     ),
     ("customer", ("owner_id", "anonymised_at"), "customer_owner_live"),
     ("customer", ("name", "registered_at"), "customer_name_registered"),
+    ("visit", ("rep_id", "kind", "at"), "visit_rep_kind_at"),
 )
 REPLACED = (
     ("customer", ("review_status",), "customer_review_status"),

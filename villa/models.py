@@ -316,7 +316,12 @@ class Visit(BaseModel):
     acknowledged_at = DateTimeField(null=True)  # the rep saw the return visit in their day
 
     class Meta:
-        indexes = ((("rep", "acknowledged_at"), False), (("is_first", "at"), False))
+        indexes = (
+            (("rep", "acknowledged_at"), False),
+            (("is_first", "at"), False),
+            # The rotation's 今日接待, polled by every desk tablet (migration 0022).
+            (("rep", "kind", "at"), False),
+        )
 
 
 class Dispute(BaseModel):
