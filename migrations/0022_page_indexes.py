@@ -1,11 +1,11 @@
 """Indexes that let the pages staff open all day read a page's rows, not a rep's or a queue's all.
 
-- The review queue, oldest first, a page at a time: led by the status and the registration time, so
-  the page is a walk along the index, and holding what the queue's conditions read, so its count
-  opens no customer row. It replaces the index on review_status alone.
-- A rep's home and the protected-customers cap (each registration checks it): the rep's customers by
-  follow-up date and by protection end, and the rep's live customers, so each count or list reads
-  the rows it shows or counts, not every customer the rep owns.
+- The review queue, oldest first, a page at a time: led by the status and the registration time (and
+  the id, the queue's tie-break), so the page is a walk along the index, and holding what the queue's
+  conditions read, so its count opens no customer row. It replaces the index on review_status alone.
+- A rep's home and the protected-customers cap (each registration checks it): the rep's live
+  customers by follow-up date, by protection end, and in id order (the newest), so each count or list
+  reads the rows it shows or counts, in the order it shows them, not every customer the rep owns.
 - The desk's rotation, which every desk tablet polls: each rep's walk-ins today.
 - The review queue's near-duplicate check: a name's registrations within 30 days, by (name,
   registered_at); it replaces the index on the name alone.
@@ -14,10 +14,10 @@
 ADDED = (
     (
         "customer",
-        ("review_status", "registered_at", "anonymised_at", "registered_by_id", "owner_id"),
+        ("review_status", "registered_at", "id", "anonymised_at", "registered_by_id", "owner_id"),
         "customer_review_queue",
     ),
-    ("customer", ("owner_id", "next_followup_on", "anonymised_at"), "customer_owner_next_followup"),
+    ("customer", ("owner_id", "anonymised_at", "next_followup_on"), "customer_owner_next_followup"),
     (
         "customer",
         ("owner_id", "protected_until", "anonymised_at", "stage", "in_public_pool"),

@@ -206,8 +206,8 @@ class Customer(BaseModel):
             (("registered_by", "registered_at", *COMPLETENESS_COLUMNS), False),
             # The pages staff open all day (migration 0022): the review queue in order, with what its
             # count reads; a rep's home and the protected-customers cap; near-duplicates by name.
-            (("review_status", "registered_at", "anonymised_at", "registered_by", "owner"), False),
-            (("owner", "next_followup_on", "anonymised_at"), False),
+            (("review_status", "registered_at", "id", "anonymised_at", "registered_by", "owner"), False),
+            (("owner", "anonymised_at", "next_followup_on"), False),
             (("owner", "protected_until", "anonymised_at", "stage", "in_public_pool"), False),
             (("owner", "anonymised_at"), False),
             (("name", "registered_at"), False),
