@@ -181,6 +181,25 @@ def test_the_reps_day(make_user, login, make_customer):
     assert "别人" not in html
 
 
+def test_a_long_list_on_the_reps_day_shows_its_first_rows_and_links_to_all(make_user, login, make_customer):
+    from villa.home import HOME_LIST_LIMIT
+
+    rep = make_user("rep")
+    for n in range(HOME_LIST_LIMIT + 3):
+        make_customer(owner=rep, name=f"今天{n:02d}", next_followup_on=office_today())
+    make_customer(owner=rep, name="逾期打", next_followup_on=office_today() - timedelta(days=1))
+    session = login(rep)
+    html = session.get("/").get_data(as_text=True)
+    section = html.split('data-testid="due-today"', 1)[1].split("</section>", 1)[0]
+    assert section.count("<li>") == HOME_LIST_LIMIT
+    link = re.search(r'href="([^"]+)" data-testid="due-today-all">([^<]+)<', section)
+    assert link.group(2) == f"查看全部{HOME_LIST_LIMIT + 3}位"
+    whole = session.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert all(f"今天{n:02d}" in whole for n in range(HOME_LIST_LIMIT + 3)) and "逾期打" not in whole
+    overdue = html.split('data-testid="overdue"', 1)[1].split("</section>", 1)[0]
+    assert "逾期打" in overdue and "overdue-all" not in overdue  # the whole list is on the page
+
+
 def test_disputed_customer_name_is_masked_for_the_claimant(make_user, login, make_customer):
     owner, claimant = make_user("rep"), make_user("rep")
     customer = make_customer(owner=owner, name="孙悟空")

@@ -1,11 +1,13 @@
 """The desk as the receptionist's home: where she lands, what today's list says, and 签退 taken back."""
 
+import re
 from datetime import timedelta
 
 import pytest
 
 from villa import rotation
 from villa.models import AuditLog, RotationEntry, Visit, now
+from villa.registration import DESK_VISITS_LIMIT
 
 
 @pytest.fixture
@@ -57,6 +59,26 @@ def test_todays_visits_say_each_fact_once(desk, login, make_customer, reps):
     assert "来访" in visit and "新客户" in visit and "王前台" in visit and visit.count("Amy") == 1
     # Every column has its header, and each cell its label for the phone's cards.
     assert "<th></th>" not in page and 'data-label="置业顾问"' in page and 'data-label="接待类型"' in page
+
+
+def test_a_busy_day_pages_the_visits_newest_first(desk, login, make_customer, reps):
+    start = now() - timedelta(minutes=DESK_VISITS_LIMIT + 5)
+    for n in range(DESK_VISITS_LIMIT + 2):
+        customer = make_customer(owner=reps[0], name=f"客户{n:03d}", registered_by=desk)
+        at = start + timedelta(minutes=n)
+        Visit.create(customer=customer, kind="visit", received_by=desk, rep=reps[0], at=at)
+    session = login(desk)
+    first = session.get("/reception/").get_data(as_text=True)
+    assert first.count('data-testid="visit-row"') == DESK_VISITS_LIMIT
+    assert f"显示第1–{DESK_VISITS_LIMIT}条，共{DESK_VISITS_LIMIT + 2}条" in first
+    newest = f"客户{DESK_VISITS_LIMIT + 1:03d}"
+    assert newest in first and "客户000" not in first  # newest first; the desk registered them today
+    assert 'data-testid="visits-newer"' not in first
+    older = re.search(r'href="([^"]+)" data-testid="visits-older"', first).group(1).replace("&amp;", "&")
+    second = session.get(older).get_data(as_text=True)
+    assert second.count('data-testid="visit-row"') == 2 and "客户000" in second and "客户001" in second
+    assert 'data-testid="visits-older"' not in second and 'data-testid="visits-newer"' in second
+    assert f"共{DESK_VISITS_LIMIT + 2}条" in second
 
 
 def test_undo_check_out_restores_the_place_and_status(desk, reps):

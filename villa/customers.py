@@ -269,6 +269,18 @@ PROTECTION_ENDING_DAYS = 3
 TAIL = re.compile(r"^(?P<name>.*?)\s*(?:尾号)?\s*(?P<tail>\d{4})$")
 
 
+def list_rows(*extra):
+    """Customers as list rows: only what a row shows (clients/_rows.html) and the `extra` columns,
+    with owner and channel joined."""
+    owner, channel = (User.id, User.display_name, User.manager), (Channel.id, Channel.name)
+    return (
+        Customer.select(*LIST_COLUMNS, *extra, *owner, *channel)
+        .join(User, on=(Customer.owner == User.id), join_type=JOIN.LEFT_OUTER)
+        .switch(Customer)
+        .join(Channel)
+    )
+
+
 def search_customers(
     user: User, q: str = "", before_id: int | None = None, filters: dict | None = None, ip: str = ""
 ):
@@ -281,14 +293,7 @@ def search_customers(
     """
     number = exact_query(q)
     lookup = begin_lookup(user, number) if number else None
-    # Only what a row shows (clients/_rows.html), owner and channel joined.
-    query = (
-        Customer.select(*LIST_COLUMNS, User.id, User.display_name, User.manager, Channel.id, Channel.name)
-        .join(User, on=(Customer.owner == User.id), join_type=JOIN.LEFT_OUTER)
-        .switch(Customer)
-        .join(Channel)
-    )
-    query = matching(query, user, q, filters)
+    query = matching(list_rows(), user, q, filters)
     if before_id:
         query = query.where(Customer.id < before_id)
     rows = with_shown_names(user, query.order_by(Customer.id.desc()).limit(PAGE_SIZE + 1))

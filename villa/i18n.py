@@ -87,7 +87,8 @@ def _template_gettext(eval_context, string, **variables):
     translated = translations().ugettext(string)
     if eval_context.autoescape:
         translated = Markup(translated)
-    return translated % variables
+    # Most strings have neither variables nor %%: formatting them would only copy them.
+    return translated % variables if variables or "%" in translated else translated
 
 
 @pass_eval_context

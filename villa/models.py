@@ -122,7 +122,7 @@ COMPLETENESS_COLUMNS = (
 
 class Customer(BaseModel):
     # Basic information. The name stays searchable by part; contact details are encrypted.
-    name = CharField(max_length=40, index=True)
+    name = CharField(max_length=40)  # indexed with registered_at (Meta)
     gender = CharField(max_length=1, default="U")
     age_band = CharField(max_length=8, default="")
     phone = EncryptedField()
@@ -181,7 +181,7 @@ class Customer(BaseModel):
     registered_by = ForeignKeyField(User, backref="registrations", on_delete="RESTRICT")
     registered_at = DateTimeField(default=now, index=True)
     # Review.
-    review_status = CharField(max_length=16, default="pending_first", index=True)
+    review_status = CharField(max_length=16, default="pending_first")  # indexed for the queue (Meta)
     # PIPL consent: general consent with the notice version, and separate consent for ID/financial data.
     consent_at = DateTimeField()
     notice_version = CharField(max_length=20)
@@ -204,6 +204,13 @@ class Customer(BaseModel):
             # The scorecard by owner (migration 0014): registrations and completeness of what a rep owns.
             (("owner", "registered_at", *COMPLETENESS_COLUMNS), False),
             (("registered_by", "registered_at", *COMPLETENESS_COLUMNS), False),
+            # The pages staff open all day (migration 0022): the review queue in order, with what its
+            # count reads; a rep's home and the protected-customers cap; near-duplicates by name.
+            (("review_status", "registered_at", "id", "anonymised_at", "registered_by", "owner"), False),
+            (("owner", "anonymised_at", "next_followup_on"), False),
+            (("owner", "protected_until", "anonymised_at", "stage", "in_public_pool"), False),
+            (("owner", "anonymised_at"), False),
+            (("name", "registered_at"), False),
         )
 
     def __str__(self):
@@ -309,7 +316,12 @@ class Visit(BaseModel):
     acknowledged_at = DateTimeField(null=True)  # the rep saw the return visit in their day
 
     class Meta:
-        indexes = ((("rep", "acknowledged_at"), False), (("is_first", "at"), False))
+        indexes = (
+            (("rep", "acknowledged_at"), False),
+            (("is_first", "at"), False),
+            # The rotation's 今日接待, polled by every desk tablet (migration 0022).
+            (("rep", "kind", "at"), False),
+        )
 
 
 class Dispute(BaseModel):

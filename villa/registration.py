@@ -259,20 +259,71 @@ def hand_out_from_pool(
     return visit
 
 
-def todays_desk_visits():
-    """The desk's 今日来访与来电: today's visits and calls, newest first, with the customer, who
-    received them and the rep, in one query."""
-    receiver, rep = User.alias(), User.alias()
-    return (
-        Visit.select(Visit, Customer, receiver, rep)
+DESK_VISITS_LIMIT = 50  # today's visits and calls on the desk page, newest first, a page at a time
+
+
+@dataclass
+class DeskVisits:
+    """One page of today's visits and calls, newest first, of `total` today."""
+
+    visits: list
+    total: int
+    page: int  # from 1
+    pages: int
+
+    @property
+    def first(self) -> int:
+        """The position of the page's first row among today's visits, from 1."""
+        return (self.page - 1) * DESK_VISITS_LIMIT + 1
+
+
+def todays_desk_visits(page: int = 1) -> DeskVisits:
+    """The desk's 今日来访与来电: today's visits and calls, newest first, DESK_VISITS_LIMIT a page,
+    with the customer, who received them and the rep, in one query. The customer carries what
+    can_see_full reads (its registrar's role, its owner's manager), so names cost no more queries."""
+    today = Visit.at >= office_day_start()
+    total = Visit.select(Visit.id).where(today).count()
+    pages = max(1, -(-total // DESK_VISITS_LIMIT))
+    page = min(max(1, page), pages)
+    receiver, rep, registrar, owner = User.alias(), User.alias(), User.alias(), User.alias()
+    rows = (
+        Visit.select(
+            Visit.id,
+            Visit.at,
+            Visit.kind,
+            Visit.is_first,
+            Visit.rep,
+            Visit.received_by,
+            Customer.id,
+            Customer.name,
+            Customer.owner,
+            Customer.in_public_pool,
+            Customer.anonymised_at,
+            Customer.registered_at,
+            Customer.registered_by,
+            receiver.id,
+            receiver.display_name,
+            rep.id,
+            rep.display_name,
+            registrar.id,
+            registrar.role,
+            owner.id,
+            owner.manager,
+        )
         .join(Customer)
+        .join(registrar, on=(Customer.registered_by == registrar.id))
+        .switch(Customer)
+        .join(owner, JOIN.LEFT_OUTER, on=(Customer.owner == owner.id))
         .switch(Visit)
         .join(receiver, on=(Visit.received_by == receiver.id))
         .switch(Visit)
         .join(rep, JOIN.LEFT_OUTER, on=(Visit.rep == rep.id))
-        .where(Visit.at >= office_day_start())
-        .order_by(Visit.at.desc())
+        .where(today)
+        .order_by(Visit.at.desc(), Visit.id.desc())
+        .offset((page - 1) * DESK_VISITS_LIMIT)
+        .limit(DESK_VISITS_LIMIT)
     )
+    return DeskVisits(list(rows), total, page, pages)
 
 
 # 返回修改: the conflict page carries what the desk typed back to the form, sealed, so that the page

@@ -18,8 +18,9 @@ from villa.models import AuditLog, Channel, Customer, Review, User, now, office_
 from villa.prepared import Prepared, slot
 
 LEVELS = {1: "pending_first", 2: "pending_second"}
+Owner = User.alias()  # the customer's owner, as the queue's query joins it
 LEVEL_ROLES = {1: "manager", 2: "auditor"}
-QUEUE_LIMIT = 200
+QUEUE_LIMIT = 50
 REASON_MAX = 500
 NEAR_DUPLICATE_DAYS = 30
 # What a complete registration holds: (label, test). Required and recommended fields alike.
@@ -220,14 +221,52 @@ class QueuePage:
 def queue(user: User, filters: QueueFilters | None = None, page: int = 1) -> QueuePage:
     """The registrations waiting at this user's level, oldest first, a page of QUEUE_LIMIT at a
     time; a manager sees their team's. The total is of the same query (the home page counts it)."""
-    query = queue_query(user, filters)
-    if query is None:
+    waiting = queue_query(user, filters)
+    if waiting is None:
         return QueuePage([], 0, 1, 1)
-    total = query.count()
+    total = waiting.count()
     pages = max(1, -(-total // QUEUE_LIMIT))
     page = min(max(1, page), pages)
-    ordered = query.order_by(Customer.registered_at, Customer.id)
-    return QueuePage(list(ordered.offset((page - 1) * QUEUE_LIMIT).limit(QUEUE_LIMIT)), total, page, pages)
+    # Only what a row and its checks show; the index on (review_status, registered_at) gives the
+    # oldest first without sorting the whole queue.
+    rows = (
+        waiting.select(*QUEUE_COLUMNS, Owner.id, Owner.display_name, Owner.manager, Channel.id, Channel.name)
+        .join_from(Customer, Channel)
+        .order_by(Customer.registered_at, Customer.id)
+        .offset((page - 1) * QUEUE_LIMIT)
+        .limit(QUEUE_LIMIT)
+    )
+    return QueuePage(list(rows), total, page, pages)
+
+
+# What a queue row shows and checks (review/_row.html, glance, can_see_full).
+QUEUE_COLUMNS = (
+    Customer.id,
+    Customer.name,
+    Customer.phone,
+    Customer.phone_index,
+    Customer.alt_phone_index,
+    Customer.id_index,
+    Customer.channel,
+    Customer.gender,
+    Customer.age_band,
+    Customer.unit_type,
+    Customer.area_band,
+    Customer.budget,
+    Customer.purpose,
+    Customer.hukou_local,
+    Customer.social_insurance_months,
+    Customer.homes_owned,
+    Customer.consent_at,
+    Customer.notice_version,
+    Customer.registered_at,
+    Customer.registered_by,
+    Customer.owner,
+    Customer.in_public_pool,
+    Customer.review_status,
+    Customer.archived_at,
+    Customer.anonymised_at,
+)
 
 
 def queue_count(user: User) -> int:
@@ -237,16 +276,15 @@ def queue_count(user: User) -> int:
 
 
 def queue_query(user: User, filters: QueueFilters | None = None):
-    """The query of the registrations waiting at this user's level; None for who reviews nothing."""
+    """The query of the registrations waiting at this user's level (their ids, the owner joined as
+    `Owner`); None for who reviews nothing. Only the page that shows the channel joins it."""
     level = level_for(user)
     if level is None:
         return None
     filters = filters or QueueFilters()
-    Owner = User.alias()
     query = (
-        Customer.select(Customer, Owner, Channel)
+        Customer.select(Customer.id)
         .join_from(Customer, Owner, JOIN.LEFT_OUTER, on=(Customer.owner == Owner.id))
-        .join_from(Customer, Channel)
         .where(
             Customer.review_status == LEVELS[level],
             Customer.anonymised_at.is_null(),
@@ -264,7 +302,8 @@ def queue_query(user: User, filters: QueueFilters | None = None):
     if filters.rep:
         query = query.where(Customer.owner == filters.rep)
     if filters.channel:
-        query = query.where(Channel.code == filters.channel)
+        channel = Channel.select(Channel.id).where(Channel.code == filters.channel)
+        query = query.where(Customer.channel == channel)
     if filters.registered_from:
         query = query.where(Customer.registered_at >= office_day_start(filters.registered_from))
     if filters.registered_to:
@@ -289,10 +328,11 @@ def batch_approve(customer_ids, reviewer: User) -> tuple[list[Customer], list[in
 
 
 def glance(customer: Customer, rules: dict | None = None, candidates: list | None = None) -> dict:
-    """The checks of one queue row; `candidates` (possible near-duplicates) saves queries per row."""
+    """The checks of one queue row; `candidates` (possible near-duplicates of the same name) saves
+    queries per row."""
     filled = [name for name, test in COMPLETENESS if test(customer)]
     if candidates is None:
-        candidates = _candidates([customer])
+        candidates = _candidates([customer]).get(customer.name, [])
     return {
         "completeness": round(100 * len(filled) / len(COMPLETENESS)),
         "missing": [name for name, _test in COMPLETENESS if name not in filled],
@@ -311,18 +351,19 @@ def glance(customer: Customer, rules: dict | None = None, candidates: list | Non
 
 
 def glances(customers: list[Customer]) -> dict[int, dict]:
-    """Glances for a whole queue page: the rules read once, the candidates in two queries."""
+    """Glances for a whole queue page: the rules read once, the candidates in three queries."""
     rules = current_rules()
     candidates = _candidates(customers)
-    return {c.id: glance(c, rules, candidates) for c in customers}
+    return {c.id: glance(c, rules, candidates.get(c.name, [])) for c in customers}
 
 
-def _candidates(customers: list[Customer]) -> list[Customer]:
-    """Customers that may be near-duplicates of these: same name, and registered within 30 days
-    or sharing an alternate phone. Both queries go through an index (name; phone blind indexes)."""
+def _candidates(customers: list[Customer]) -> dict[str, list[Customer]]:
+    """Customers that may be near-duplicates of these, by name: the same name, and registered
+    within 30 days or sharing an alternate phone. Each query goes through one index: (name,
+    registered_at), and the phone blind indexes, whose matches are then kept by name here."""
     if not customers:
-        return []
-    names = list({c.name for c in customers})
+        return {}
+    names = {c.name for c in customers}
     span = timedelta(days=NEAR_DUPLICATE_DAYS)
     earliest = min(c.registered_at for c in customers) - span
     latest = max(c.registered_at for c in customers) + span
@@ -335,17 +376,23 @@ def _candidates(customers: list[Customer]) -> list[Customer]:
         Customer.alt_phone_index,
         Customer.registered_at,
     )
-    found = {}
-    recent = Customer.select(*fields).where(
-        Customer.name.in_(names), Customer.registered_at.between(earliest, latest)
-    )
-    sharing = Customer.alt_phone_index.in_(phones)
+    queries = [
+        Customer.select(*fields).where(
+            Customer.name.in_(list(names)), Customer.registered_at.between(earliest, latest)
+        ),
+        Customer.select(*fields).where(Customer.alt_phone_index.in_(phones)),
+    ]
     if alternates:
-        sharing |= Customer.phone_index.in_(alternates)
-    shared = Customer.select(*fields).where(sharing, Customer.name.in_(names))
-    for other in [*recent, *shared]:
-        found[other.id] = other
-    return list(found.values())
+        queries.append(Customer.select(*fields).where(Customer.phone_index.in_(alternates)))
+    found = {}
+    for query in queries:
+        for other in query:
+            if other.name in names:
+                found[other.id] = other
+    by_name: dict[str, list[Customer]] = {}
+    for other in found.values():
+        by_name.setdefault(other.name, []).append(other)
+    return by_name
 
 
 def _near(customer: Customer, other: Customer) -> bool:

@@ -48,10 +48,12 @@ def desk():
     """Today at the desk: the day's visits and calls, who received them, the rotation queue; the
     receptionist's home page, with the count of today's registrations."""
     registered = registered_today(current_user) if current_user.role == "reception" else None
-    visits = list(todays_desk_visits())
+    today = todays_desk_visits(request.args.get("page", 1, type=int))
     # Names as this viewer may see them: the desk sees in full whom it registered today.
-    with_shown_names(current_user, [visit.customer for visit in visits])
-    return render_template("reception/desk.html", visits=visits, registered=registered, **rotation_context())
+    with_shown_names(current_user, [visit.customer for visit in today.visits])
+    return render_template(
+        "reception/desk.html", visits=today.visits, today=today, registered=registered, **rotation_context()
+    )
 
 
 @bp.get("/today")

@@ -3,7 +3,7 @@ with its message) and without JavaScript (a 303 back to the queue with a flash).
 
 from datetime import timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from villa import review
@@ -39,8 +39,12 @@ def review_field_label(name: str):
 
 @bp.app_template_global()
 def review_queue_args() -> dict:
-    """The queue's filters from this request's URL, to come back to the same view."""
-    return {name: request.args[name][:30] for name in FILTER_NAMES if request.args.get(name)}
+    """The queue's filters from this request's URL, to come back to the same view (read once per
+    request: every row's forms link back with them)."""
+    if "review_queue_args" not in g:
+        args = request.args
+        g.review_queue_args = {name: args[name][:30] for name in FILTER_NAMES if args.get(name)}
+    return g.review_queue_args
 
 
 def _reviewer():
