@@ -1,16 +1,18 @@
 """The dashboard's figures (分析): where customers come from and how far they get, for a date range.
 
-Figures are counted by the database without reading customer rows or sorting them: each count is an
-index range count (range_counts) on an index that leads with what the figure is counted by and ends
-with the timestamp; per-day figures give one count per office day, whose bounds are computed here
-(office days are fixed UTC+8 intervals). Python only pivots the counts, so the cost follows
-days × channels and the rows in the period, read once along an index.
+Registrations, the customer mix, the funnel, lost customers and desk visits are summed from the
+daily summary tables (migrations/0021_daily_summaries.py): rows per office day and what a figure is
+counted by, kept current by database triggers on every write to customers, visits and audit rows,
+so a 90-day figure sums a few thousand rows whatever the number of customers, and equals what
+counting the customers themselves gives (tests/test_daily_summaries.py checks that against the
+live computation, tests/live_figures.py). The pool's claims and releases are counted on the audit
+log's (action, at) index (range_counts), grade moves from the period's grade_changed audit rows.
 
 Funnel rule: a customer registered in the range counts at every stage up to the furthest one reached.
 For all but lost customers that is their current stage (stages only move forward; a lost customer
 who came back counts at the stage they came back to). For a lost customer it is the stage they left
 when they were lost: the "from" of their latest stage_changed audit row (x → lost), or "registered"
-when no such row exists. Only lost customers' audit rows are read, on the (customer, action) index.
+when no such row exists; database triggers keep it in customer.lost_from.
 
 Deals (deals_by_channel; by rep in villa.scorecard): the confirmed 认筹, 认购 and 签约 dated in the
 range, counted and summed by their date (villa.deals.confirmed_totals); visit→subscription and
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import product
 
-from peewee import CTE, SQL, Case, Cast, NodeList, ValuesList, fn
+from peewee import CTE, SQL, Cast, NodeList, ValuesList, fn
 
 from villa.clock import OFFICE_UTC_OFFSET, office_day_start, office_today
 from villa.db import is_sqlite
@@ -39,7 +41,9 @@ from villa.models import (
     AuditLog,
     Channel,
     Customer,
-    Visit,
+    DailyOwnerRegistrations,
+    DailyRegistrations,
+    DailyVisits,
 )
 
 FUNNEL = ("registered", "visited", "pledged", "subscribed", "signed")
@@ -53,19 +57,6 @@ def office_date(column):
     if is_sqlite():
         return fn.date(column, f"+{OFFICE_UTC_OFFSET_HOURS} hours")
     return Cast(NodeList((column, SQL(f"+ interval '{OFFICE_UTC_OFFSET_HOURS} hours'"))), "date")
-
-
-def office_days_between(later, earlier):
-    """Whole office days from one timestamp to a later one (same day: 0), in SQL."""
-    if is_sqlite():
-        return _office_day_number(later) - _office_day_number(earlier)
-    return NodeList((office_date(later), SQL("-"), office_date(earlier)))
-
-
-def _office_day_number(column):
-    # The Julian day number of the office date: one date function per row instead of two.
-    shifted = fn.julianday(column, f"+{OFFICE_UTC_OFFSET_HOURS} hours")
-    return Cast(shifted + 0.5, "INTEGER")
 
 
 def rate(part, whole) -> float | None:
@@ -169,11 +160,19 @@ def _daily(period: Period, at, keys) -> Counter:
 
 def registrations(period: Period) -> dict:
     """Registrations per office day, by channel and by visit or call."""
-    keys = [(Customer.channel, _channel_ids()), (Customer.visit_type, VISIT_TYPES)]
+    summary = DailyRegistrations
+    rows = (
+        summary.select(summary.day, summary.channel_id, summary.visit_type, fn.SUM(summary.customers))
+        .where(summary.day.between(period.start, period.end))
+        .group_by(summary.day, summary.channel_id, summary.visit_type)
+        .tuples()
+    )
+    known = set(_channel_ids())
     by_channel, by_type = Counter(), Counter()
-    for (day, channel_id, visit_type), count in _daily(period, Customer.registered_at, keys).items():
-        by_channel[day, channel_id] += count
-        by_type[day, visit_type] += count
+    for day, channel_id, visit_type, count in rows:
+        if count and channel_id in known and visit_type in VISIT_TYPES:
+            by_channel[day, channel_id] += count
+            by_type[day, visit_type] += count
     return {
         "days": period.days(),
         "channels": channels({channel_id for _day, channel_id in by_channel}),
@@ -186,9 +185,21 @@ def registrations(period: Period) -> dict:
 def customer_mix(period: Period) -> Counter:
     """{(channel id, stage, grade): customers registered in the period}; the funnel, the channel table
     and the grade mix are all drawn from it."""
-    keys = [(Customer.channel, _channel_ids()), (Customer.stage, STAGES), (Customer.grade, GRADES)]
-    counts = range_counts(Customer.registered_at, [(period.since, period.until)], keys)
-    return Counter({tuple(key): count for (_n, *key), count in counts.items()})
+    summary = DailyRegistrations
+    rows = (
+        summary.select(summary.channel_id, summary.stage, summary.grade, fn.SUM(summary.customers))
+        .where(summary.day.between(period.start, period.end))
+        .group_by(summary.channel_id, summary.stage, summary.grade)
+        .tuples()
+    )
+    known = set(_channel_ids())
+    return Counter(
+        {
+            (channel_id, stage, grade): count
+            for channel_id, stage, grade, count in rows
+            if count and channel_id in known and stage in STAGES and grade in GRADES
+        }
+    )
 
 
 def stage_reach(period: Period, mix=None) -> tuple[Counter, Counter]:
@@ -200,17 +211,34 @@ def stage_reach(period: Period, mix=None) -> tuple[Counter, Counter]:
             lost[channel_id] += count
         else:
             furthest[channel_id, stage] += count
-    return _reached(period, furthest, lost, Customer.channel), lost
-
-
-def _reached(period: Period, furthest: Counter, lost: Counter, key) -> Counter:
-    """{(key, stage): customers who reached the stage or a later one}, from their furthest stage
-    (lost customers: the stage they left, by `key`, Customer.channel or Customer.owner)."""
     if lost:
-        resolved = _stage_before_lost(period, list(lost), key)
-        furthest.update(resolved)
-        for key_id, count in lost.items():
-            furthest[key_id, "registered"] += count - sum(n for (k, _s), n in resolved.items() if k == key_id)
+        furthest.update(_lost_by_stage_left(period, list(lost)))
+    return _reached(furthest), lost
+
+
+def _lost_by_stage_left(period: Period, channel_ids) -> Counter:
+    """{(channel id, stage): the period's lost customers by the stage they left}."""
+    summary = DailyRegistrations
+    rows = (
+        summary.select(summary.channel_id, summary.lost_from, fn.SUM(summary.customers))
+        .where(
+            summary.day.between(period.start, period.end),
+            summary.stage == "lost",
+            summary.grade.in_(GRADES),
+            summary.channel_id.in_(channel_ids),
+        )
+        .group_by(summary.channel_id, summary.lost_from)
+        .tuples()
+    )
+    return Counter({(channel_id, _left(stage)): count for channel_id, stage, count in rows if count})
+
+
+def _left(stage: str) -> str:
+    return stage if stage in FUNNEL else "registered"
+
+
+def _reached(furthest: Counter) -> Counter:
+    """{(key, stage): customers who reached the stage or a later one}, from {(key, furthest stage)}."""
     reached = Counter()
     for (key_id, stage), count in furthest.items():
         for earlier in FUNNEL[: FUNNEL.index(stage) + 1]:
@@ -220,49 +248,21 @@ def _reached(period: Period, furthest: Counter, lost: Counter, key) -> Counter:
 
 def reach_by_owner(period: Period, rep_ids) -> Counter:
     """{(rep id, stage): customers registered in the period that the rep owns now who reached that
-    stage or a later one}: the funnel's rule, by owner (read on the owner index)."""
-    furthest, lost = Counter(), Counter()
+    stage or a later one}: the funnel's rule, by owner."""
+    summary = DailyOwnerRegistrations
     rows = (
-        Customer.select(Customer.owner, Customer.stage, fn.COUNT(SQL("*")))
-        .where(Customer.owner.in_(list(rep_ids)), period.covers(Customer.registered_at))
-        .group_by(Customer.owner, Customer.stage)
+        summary.select(summary.owner_id, summary.stage, summary.lost_from, fn.SUM(summary.customers))
+        .where(summary.owner_id.in_(list(rep_ids)), summary.day.between(period.start, period.end))
+        .group_by(summary.owner_id, summary.stage, summary.lost_from)
         .tuples()
     )
-    for rep_id, stage, count in rows:
+    furthest = Counter()
+    for rep_id, stage, lost_from, count in rows:
         if stage == "lost":
-            lost[rep_id] += count
+            furthest[rep_id, _left(lost_from)] += count
         elif stage in FUNNEL:
             furthest[rep_id, stage] += count
-    return _reached(period, furthest, lost, Customer.owner)
-
-
-def _stage_before_lost(period: Period, key_ids, key=Customer.channel) -> Counter:
-    """{(key, stage)}: lost customers by the stage they left, read from their latest stage change."""
-    change = AuditLog.alias()
-    latest = change.select(fn.MAX(change.id)).where(
-        change.customer == Customer.id, change.action == "stage_changed"
-    )
-    # The audit row holds {"stage": [before, "lost"], ...} as json.dumps writes it.
-    left = Case(
-        None,
-        [(AuditLog.changes.contains(json.dumps([stage, "lost"])), stage) for stage in FUNNEL[1:]],
-        "registered",
-    )
-    rows = (
-        Customer.select(key, left, fn.COUNT(Customer.id))
-        .join(AuditLog, on=(AuditLog.id == latest))
-        # Every channel and grade named, so the lost customers are found on the mix's index.
-        .where(
-            key.in_(key_ids),
-            Customer.stage == "lost",
-            Customer.grade.in_(GRADES),
-            period.covers(Customer.registered_at),
-        )
-        # By position: PostgreSQL does not match the CASE's bound parameters to a repeated CASE.
-        .group_by(SQL("1"), SQL("2"))
-        .tuples()
-    )
-    return Counter({(key_id, stage): count for key_id, stage, count in rows})
+    return _reached(furthest)
 
 
 def funnel(period: Period, reach=None) -> dict:
@@ -367,9 +367,16 @@ def _grade_order(grade) -> int:
 
 def visits(period: Period) -> dict:
     """First registrations and return visits at the desk (walk-ins and calls), per office day."""
+    rows = (
+        DailyVisits.select(DailyVisits.day, DailyVisits.is_first, fn.SUM(DailyVisits.visits))
+        .where(DailyVisits.day.between(period.start, period.end))
+        .group_by(DailyVisits.day, DailyVisits.is_first)
+        .tuples()
+    )
     counts = Counter()
-    for (day, is_first), count in _daily(period, Visit.at, [(Visit.is_first, (True, False))]).items():
-        counts[day, bool(is_first)] += count
+    for day, is_first, count in rows:
+        if count:
+            counts[day, bool(is_first)] += count
     return {
         "days": period.days(),
         "counts": counts,

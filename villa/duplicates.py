@@ -34,6 +34,8 @@ REASONS = {
 CHOOSABLE = (*EDITABLE, "grade", "stage", "channel", "owner")
 OWNERSHIP = ("owner", "protected_until", "in_public_pool", "pool_since", "claimed_at")
 SENSITIVE = ("id_number", "payment_method", "asset_band", "credit_notes")
+# Kept by database triggers from the audit rows a merge moves (migration 0021): never written back.
+DERIVED = ("lost_from",)
 IDENTITY = (
     "phone",
     "phone_index",
@@ -341,12 +343,12 @@ def _restore(customer_id: int, record: dict):
     values = _decoded(record)
     customer = Customer.get_by_id(customer_id)
     for name, value in values.items():
-        if name != "id" and name not in IDENTITY:
+        if name != "id" and name not in IDENTITY and name not in DERIVED:
             setattr(customer, name, value)
     _restore_identity(customer, values)
     if Customer.select().where(Customer.id != customer_id, _taken_by(customer)).exists():
         raise MergeError(TAKEN_ELSEWHERE)
-    customer.save(only=[field for field in Customer._meta.sorted_fields if field.name != "id"])
+    customer.save(only=[f for f in Customer._meta.sorted_fields if f.name != "id" and f.name not in DERIVED])
 
 
 def _restore_identity(customer: Customer, values: dict):

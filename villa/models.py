@@ -155,6 +155,9 @@ class Customer(BaseModel):
     grade = CharField(max_length=2, default="C", index=True)
     competing_projects = CharField(max_length=200, default="")
     stage = CharField(max_length=10, default="registered", index=True)
+    # The stage a lost customer left, as the funnel reads it from the latest stage_changed audit row;
+    # kept by database triggers on audit_log (migrations/0021_daily_summaries.py), never by the app.
+    lost_from = CharField(max_length=10, default="registered")
     lost_reason = CharField(max_length=200, default="")
     notes = TextField(default="")
     # The questions villa offices ask (migration 0018; option lists in villa.questions).
@@ -704,6 +707,83 @@ class NameGram(BaseModel):
         primary_key = CompositeKey("gram", "customer_id")
 
 
+# Daily summaries (migration 0021): what the dashboard and the scorecards add up, by office day.
+# Written only by database triggers on customer, review, follow_up, visit and audit_log, never by
+# the app; owner 0 is no owner, lost_from is '' unless the stage is lost (villa.analytics reads them).
+
+
+class DailyRegistrations(BaseModel):
+    """Customers by registration day, channel, visit type, stage, grade and stage left when lost."""
+
+    day = DateField()
+    channel_id = IntegerField()
+    visit_type = CharField(max_length=5)
+    stage = CharField(max_length=10)
+    grade = CharField(max_length=2)
+    lost_from = CharField(max_length=10)
+    customers = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("day", "channel_id", "visit_type", "stage", "grade", "lost_from")
+
+
+class DailyOwnerRegistrations(BaseModel):
+    """Customers by owner (now), registration day, stage and stage left when lost, with the
+    completeness fields filled, how many have a first follow-up and the office days to it."""
+
+    owner_id = IntegerField()
+    day = DateField()
+    stage = CharField(max_length=10)
+    lost_from = CharField(max_length=10)
+    customers = IntegerField()
+    fields_filled = IntegerField()
+    followed_up = IntegerField()
+    days_to_first = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("owner_id", "day", "stage", "lost_from")
+
+
+class DailyReviews(BaseModel):
+    """Review decisions by the customer's owner now, the decision's day, level and decision."""
+
+    owner_id = IntegerField()
+    day = DateField()
+    level = IntegerField()
+    decision = CharField(max_length=10)
+    reviews = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("owner_id", "day", "level", "decision")
+
+
+class DailyFollowUpsDue(BaseModel):
+    """Follow-ups with a next date, by author, that date and the day written: how many, how many
+    got a next contact, how many by the date (villa.scorecard's timeliness)."""
+
+    author_id = IntegerField()
+    due_on = DateField()
+    written_on = DateField()
+    due = IntegerField()
+    done = IntegerField()
+    on_time = IntegerField()
+
+    class Meta:
+        table_name = "daily_followups_due"
+        primary_key = CompositeKey("author_id", "due_on", "written_on")
+
+
+class DailyVisits(BaseModel):
+    """Desk visits and calls by day, first registrations and returns."""
+
+    day = DateField()
+    is_first = BooleanField()
+    visits = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("day", "is_first")
+
+
 # 报备 (migration 0020): agencies, their brokers, and the customers brokers report before a visit.
 # A 报备's status is stored as open (待到访), confirmed (已确客) or expired (已失效); 已成交 is not stored:
 # it is a confirmed 报备 whose customer has reached 认购 or 签约 (villa.reports).
@@ -814,6 +894,11 @@ ALL_MODELS = (
     SecretSetting,
     Deal,
     NameGram,
+    DailyRegistrations,
+    DailyOwnerRegistrations,
+    DailyReviews,
+    DailyFollowUpsDue,
+    DailyVisits,
     Agency,
     Broker,
     Report,

@@ -23,43 +23,39 @@ What each figure counts (the period: office dates, both ends included):
   owned now) who reached 已到访, the share who reached 认购 or 签约, by the funnel's rule
   (villa.analytics: a lost customer counts at the stage they left).
 
-The time of the next follow-up after a due one (FollowUp.next_done_at) and of a customer's first
-follow-up (Customer.first_followup_at) are stored as follow-ups are written (villa.followups), so
-every figure is one query for the reps asked for, read along an index that starts with the rep and
-holds the columns it needs: no customer or follow-up row is opened, nothing is looked up per row,
-and a ranking costs what its reps' cards cost together.
+Registrations, completeness, customers, signed, days to the first follow-up and the funnel's reach
+are summed from daily_owner_registrations, review decisions from daily_reviews (by the customer's
+owner now: an owner change moves its reviews there), timeliness from daily_followups_due: daily
+summary tables kept by database triggers (migrations/0021_daily_summaries.py, whose completeness
+checklist is FILLED_SQL's in SQL). A figure reads the rows of the reps asked for, one per office
+day and stage (or level, or due and written day), whatever the number of customers; the summed
+figures equal those counted from the rows (tests/test_daily_summaries.py). Disputes and deals are
+counted from their own, few, rows.
 """
 
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from peewee import SQL, Case, fn
+from peewee import Case, fn
 
-from villa.analytics import (
-    Period,
-    deal_figures,
-    office_date,
-    office_days_between,
-    rate,
-    reach_by_owner,
-)
-from villa.db import unindexed
+from villa.analytics import Period, deal_figures, rate, reach_by_owner
 from villa.deals import confirmed_totals
 from villa.models import (
     Customer,
+    DailyFollowUpsDue,
+    DailyOwnerRegistrations,
+    DailyReviews,
     Deal,
     Dispute,
-    FollowUp,
-    Review,
     User,
-    office_day_start,
     office_today,
 )
 from villa.review import COMPLETENESS
 
 DUE_LOOKAHEAD_DAYS = 92
 
-# review.COMPLETENESS as SQL, field by field, so completeness is summed by the database.
+# review.COMPLETENESS as SQL, field by field: what migration 0021's triggers count into
+# daily_owner_registrations.fields_filled (the equality test compares both).
 FILLED_SQL = {
     "name": Customer.name != "",
     "phone": Customer.phone_index.is_null(False) & (Customer.phone_index != ""),
@@ -171,7 +167,7 @@ def may_open_card(user: User, rep: User) -> bool:
 def scores(period: Period, reps) -> list[Score]:
     by_id = {rep.id: Score(rep) for rep in reps}
     if by_id:
-        for figures in (_registrations, _reviews, _timeliness, _customers, _disputes, _deals):
+        for figures in (_customers, _reviews, _timeliness, _disputes, _deals):
             figures(period, by_id)
     return list(by_id.values())
 
@@ -190,32 +186,42 @@ def filled_fields():
     return sum(Case(None, [(condition, 1)], 0) for condition in FILLED_SQL.values())
 
 
-def _registrations(period, by_id):
-    # Read from the index on (owner, registered_at, the checklist's columns): no customer row.
+def _customers(period, by_id):
+    """Registrations and completeness, customers, signed and days to the first follow-up."""
+    summary = DailyOwnerRegistrations
+    signed = Case(None, [(summary.stage == "signed", summary.customers)], 0)
     rows = (
-        Customer.select(Customer.owner, fn.COUNT(Customer.id), fn.SUM(filled_fields()))
-        .where(Customer.owner.in_(list(by_id)), period.covers(Customer.registered_at))
-        .group_by(Customer.owner)
+        summary.select(
+            summary.owner_id,
+            fn.SUM(summary.customers),
+            fn.SUM(summary.fields_filled),
+            fn.SUM(signed),
+            fn.SUM(summary.followed_up),
+            fn.SUM(summary.days_to_first),
+        )
+        .where(summary.owner_id.in_(list(by_id)), summary.day.between(period.start, period.end))
+        .group_by(summary.owner_id)
         .tuples()
     )
-    for rep_id, count, filled in rows:
-        by_id[rep_id].registrations, by_id[rep_id].fields_filled = count, int(filled or 0)
+    for rep_id, count, filled, signed_count, followed_up, days in rows:
+        if not count:
+            continue
+        score = by_id[rep_id]
+        score.registrations, score.fields_filled = count, int(filled or 0)
+        score.customers, score.signed = count, int(signed_count or 0)
+        score.followed_up, score.days_to_first_total = int(followed_up or 0), float(days or 0)
 
 
 def _reviews(period, by_id):
-    # From the reps' customers (in id order) to their reviews on (customer, at, level, decision):
-    # SQLite is kept off the review date index, which would look up each review's customer row.
-    reviewed = unindexed(Review.at)
+    summary = DailyReviews
     rows = (
-        Customer.select(Customer.owner, Review.level, Review.decision, fn.COUNT(Review.id))
-        .join(Review, on=(Review.customer == Customer.id))
+        summary.select(summary.owner_id, summary.level, summary.decision, fn.SUM(summary.reviews))
         .where(
-            Customer.owner.in_(list(by_id)),
-            reviewed >= period.since,
-            reviewed < period.until,
-            Review.level.in_((1, 2)),
+            summary.owner_id.in_(list(by_id)),
+            summary.day.between(period.start, period.end),
+            summary.level.in_((1, 2)),
         )
-        .group_by(Customer.owner, Review.level, Review.decision)
+        .group_by(summary.owner_id, summary.level, summary.decision)
         .tuples()
     )
     for rep_id, level, decision, count in rows:
@@ -229,50 +235,24 @@ def _timeliness(period, by_id):
     last_due_day = min(period.end, office_today() - timedelta(days=1))
     if last_due_day < period.start:
         return
-    # Read on (author, next_at, created_at, next_done_at): the rep's due dates in the period.
-    done = FollowUp.next_done_at.is_null(False)
-    on_time = done & (office_date(FollowUp.next_done_at) <= FollowUp.next_at)
+    summary = DailyFollowUpsDue
     rows = (
-        FollowUp.select(
-            FollowUp.author,
-            fn.COUNT(SQL("*")),
-            fn.SUM(Case(None, [(on_time, 1)], 0)),
-            fn.COUNT(FollowUp.next_done_at),
-        )
+        summary.select(summary.author_id, fn.SUM(summary.due), fn.SUM(summary.on_time), fn.SUM(summary.done))
         .where(
-            FollowUp.author.in_(list(by_id)),
-            FollowUp.next_at.between(period.start, last_due_day),
-            FollowUp.created_at >= office_day_start(period.start - timedelta(days=DUE_LOOKAHEAD_DAYS)),
-            FollowUp.created_at < office_day_start(last_due_day + timedelta(days=1)),
+            summary.author_id.in_(list(by_id)),
+            summary.due_on.between(period.start, last_due_day),
+            summary.written_on.between(period.start - timedelta(days=DUE_LOOKAHEAD_DAYS), last_due_day),
         )
-        .group_by(FollowUp.author)
+        .group_by(summary.author_id)
         .tuples()
     )
     for rep_id, due, in_time, with_contact in rows:
+        if not due:
+            continue
         score = by_id[rep_id]
         score.due, score.on_time = due, int(in_time or 0)
         score.late = with_contact - score.on_time
         score.overdue = due - with_contact
-
-
-def _customers(period, by_id):
-    # Read on (owner, registered_at, stage, first_followup_at).
-    rows = (
-        Customer.select(
-            Customer.owner,
-            fn.COUNT(SQL("*")),
-            fn.SUM(Case(None, [(Customer.stage == "signed", 1)], 0)),
-            fn.COUNT(Customer.first_followup_at),
-            fn.SUM(office_days_between(Customer.first_followup_at, Customer.registered_at)),
-        )
-        .where(Customer.owner.in_(list(by_id)), period.covers(Customer.registered_at))
-        .group_by(Customer.owner)
-        .tuples()
-    )
-    for rep_id, count, signed, followed_up, days in rows:
-        score = by_id[rep_id]
-        score.customers, score.signed = count, int(signed or 0)
-        score.followed_up, score.days_to_first_total = followed_up, float(days or 0)
 
 
 def _disputes(period, by_id):
