@@ -49,6 +49,14 @@ def _listed(user: User, limit: int, order, **filters):
     return with_shown_names(user, matching(rows, user, "", filters).order_by(*order).limit(limit))
 
 
+def _first_rows(key: str, label, user: User, limit: int, order, **filters) -> tuple[Count, list]:
+    """The first `limit` rows of a list and its Count: fewer rows than asked for are all of them,
+    so only a full page is counted again."""
+    rows = _listed(user, limit, order, **filters)
+    number = len(rows) if len(rows) < limit else listed_count(user, **filters)
+    return Count(key, label, number, "clients.index", filters), rows
+
+
 def rep_day(rep: User, limit: int = HOME_LIST_LIMIT) -> dict:
     """The rep's day: who to call today, who is overdue, whose protection is ending, what to fix.
 
@@ -76,22 +84,29 @@ def rep_day(rep: User, limit: int = HOME_LIST_LIMIT) -> dict:
         .limit(10)
     )
     with_shown_names(rep, [v.customer for v in return_visits] + [d.customer for d in disputes])
-    counts = [
-        _on_list("my_customers", _l("My customers"), rep, owner="me"),
-        _on_list("due_today", _l("Follow-ups due today"), rep, owner="me", due="today"),
-        _on_list("overdue", _l("Overdue"), rep, owner="me", due="overdue"),
-        _on_list(
-            "protection_ending", _l("Protection ends within 3 days"), rep, owner="me", protection="ending"
-        ),
-    ]
+    due_today, due_today_rows = _first_rows(
+        "due_today", _l("Follow-ups due today"), rep, limit, (Customer.id,), owner="me", due="today"
+    )
+    by_date = (Customer.next_followup_on, Customer.id)
+    overdue, overdue_rows = _first_rows(
+        "overdue", _l("Overdue"), rep, limit, by_date, owner="me", due="overdue"
+    )
+    ending, ending_rows = _first_rows(
+        "protection_ending",
+        _l("Protection ends within 3 days"),
+        rep,
+        limit,
+        (Customer.protected_until, Customer.id),
+        owner="me",
+        protection="ending",
+    )
+    counts = [_on_list("my_customers", _l("My customers"), rep, owner="me"), due_today, overdue, ending]
     return {
         "counts": counts,
         "count_of": {count.key: count for count in counts},
-        "due_today": _listed(rep, limit, (Customer.id,), owner="me", due="today"),
-        "overdue": _listed(rep, limit, (Customer.next_followup_on, Customer.id), owner="me", due="overdue"),
-        "protection_ending": _listed(
-            rep, limit, (Customer.protected_until, Customer.id), owner="me", protection="ending"
-        ),
+        "due_today": due_today_rows,
+        "overdue": overdue_rows,
+        "protection_ending": ending_rows,
         "to_fix": to_fix,
         "rejections": latest_rejections(to_fix),  # the latest reason, by customer id
         "return_visits": return_visits,
