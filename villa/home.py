@@ -43,9 +43,28 @@ def _on_list(key: str, label, user: User, **filters) -> Count:
     return Count(key, label, listed_count(user, **filters), "clients.index", filters)
 
 
-def _listed(user: User, limit: int, order, **filters):
-    # The rows as the list draws them, with the dates the home's lists show beside the name.
-    rows = list_rows(Customer.next_followup_on, Customer.protected_until)
+# What a line of the rep's day shows (home.html day_list): the name as the rep may see it, the
+# grade, and the stage or the date the list is about. No phone, channel or owner: no join.
+DAY_COLUMNS = (
+    Customer.id,
+    Customer.name,
+    Customer.grade,
+    Customer.stage,
+    Customer.next_followup_on,
+    Customer.protected_until,
+    Customer.review_status,
+    # What decides whether the name shows in full (can_see_full).
+    Customer.owner,
+    Customer.in_public_pool,
+    Customer.anonymised_at,
+    Customer.registered_at,
+    Customer.registered_by,
+)
+
+
+def _listed(user: User, limit: int, order, rows=None, **filters):
+    """The first rows of the list with these filters, as `rows` (default: a line of the day) reads them."""
+    rows = Customer.select(*DAY_COLUMNS) if rows is None else rows
     return with_shown_names(user, matching(rows, user, "", filters).order_by(*order).limit(limit))
 
 
@@ -65,7 +84,7 @@ def rep_day(rep: User, limit: int = HOME_LIST_LIMIT) -> dict:
     """
     to_fix = with_shown_names(
         rep,
-        list_rows(Customer.review_status)
+        Customer.select(*DAY_COLUMNS)
         .where(
             Customer.review_status == "rejected",
             (Customer.owner == rep) | (Customer.registered_by == rep),
@@ -112,7 +131,7 @@ def rep_day(rep: User, limit: int = HOME_LIST_LIMIT) -> dict:
         "return_visits": return_visits,
         "disputes": disputes,
         # 我最近登记的客户: the rep's own customers, newest first (walk-ins the desk registered for them too).
-        "recent": _listed(rep, 10, (Customer.id.desc(),), owner="me"),
+        "recent": _listed(rep, 10, (Customer.id.desc(),), list_rows(), owner="me"),
     }
 
 
