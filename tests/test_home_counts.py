@@ -142,6 +142,13 @@ def test_a_capped_review_queue_says_so_and_pages_on(make_user, make_customer, lo
     second = session.get(next_url).get_data(as_text=True)
     assert second.count('data-testid="review-row"') == 3
     assert 'data-testid="review-next"' not in second and 'data-testid="review-previous"' in second
+    # Each page counts the whole queue, and the second goes on where the first stopped.
+    for page in (first, second):
+        assert f"{QUEUE_LIMIT + 3}条登记待审核" in page
+    assert f"显示第{QUEUE_LIMIT + 1}–{QUEUE_LIMIT + 3}条，共{QUEUE_LIMIT + 3}条" in second
+    shown = [re.findall(r'data-customer-id="(\d+)"', page) for page in (first, second)]
+    queue = [str(c.id) for c in Customer.select().order_by(Customer.registered_at, Customer.id)]
+    assert shown[0] + shown[1] == queue  # oldest first, none twice, none left out
     assert home_counts(session)["pending_first"][1] == QUEUE_LIMIT + 3
     oldest = Customer.select().order_by(Customer.registered_at).first()
     assert f'data-customer-id="{oldest.id}"' in first

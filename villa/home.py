@@ -43,10 +43,37 @@ def _on_list(key: str, label, user: User, **filters) -> Count:
     return Count(key, label, listed_count(user, **filters), "clients.index", filters)
 
 
-def _listed(user: User, limit: int, order, **filters):
-    # The rows as the list draws them, with the dates the home's lists show beside the name.
-    rows = list_rows(Customer.next_followup_on, Customer.protected_until)
+# What a line of the rep's day shows (home.html day_list): the name as the rep may see it, the
+# grade, and the stage or the date the list is about. No phone, channel or owner: no join.
+DAY_COLUMNS = (
+    Customer.id,
+    Customer.name,
+    Customer.grade,
+    Customer.stage,
+    Customer.next_followup_on,
+    Customer.protected_until,
+    Customer.review_status,
+    # What decides whether the name shows in full (can_see_full).
+    Customer.owner,
+    Customer.in_public_pool,
+    Customer.anonymised_at,
+    Customer.registered_at,
+    Customer.registered_by,
+)
+
+
+def _listed(user: User, limit: int, order, rows=None, **filters):
+    """The first rows of the list with these filters, as `rows` (default: a line of the day) reads them."""
+    rows = Customer.select(*DAY_COLUMNS) if rows is None else rows
     return with_shown_names(user, matching(rows, user, "", filters).order_by(*order).limit(limit))
+
+
+def _first_rows(key: str, label, user: User, limit: int, order, **filters) -> tuple[Count, list]:
+    """The first `limit` rows of a list and its Count: fewer rows than asked for are all of them,
+    so only a full page is counted again."""
+    rows = _listed(user, limit, order, **filters)
+    number = len(rows) if len(rows) < limit else listed_count(user, **filters)
+    return Count(key, label, number, "clients.index", filters), rows
 
 
 def rep_day(rep: User, limit: int = HOME_LIST_LIMIT) -> dict:
@@ -57,7 +84,7 @@ def rep_day(rep: User, limit: int = HOME_LIST_LIMIT) -> dict:
     """
     to_fix = with_shown_names(
         rep,
-        list_rows(Customer.review_status)
+        Customer.select(*DAY_COLUMNS)
         .where(
             Customer.review_status == "rejected",
             (Customer.owner == rep) | (Customer.registered_by == rep),
@@ -76,28 +103,35 @@ def rep_day(rep: User, limit: int = HOME_LIST_LIMIT) -> dict:
         .limit(10)
     )
     with_shown_names(rep, [v.customer for v in return_visits] + [d.customer for d in disputes])
-    counts = [
-        _on_list("my_customers", _l("My customers"), rep, owner="me"),
-        _on_list("due_today", _l("Follow-ups due today"), rep, owner="me", due="today"),
-        _on_list("overdue", _l("Overdue"), rep, owner="me", due="overdue"),
-        _on_list(
-            "protection_ending", _l("Protection ends within 3 days"), rep, owner="me", protection="ending"
-        ),
-    ]
+    due_today, due_today_rows = _first_rows(
+        "due_today", _l("Follow-ups due today"), rep, limit, (Customer.id,), owner="me", due="today"
+    )
+    by_date = (Customer.next_followup_on, Customer.id)
+    overdue, overdue_rows = _first_rows(
+        "overdue", _l("Overdue"), rep, limit, by_date, owner="me", due="overdue"
+    )
+    ending, ending_rows = _first_rows(
+        "protection_ending",
+        _l("Protection ends within 3 days"),
+        rep,
+        limit,
+        (Customer.protected_until, Customer.id),
+        owner="me",
+        protection="ending",
+    )
+    counts = [_on_list("my_customers", _l("My customers"), rep, owner="me"), due_today, overdue, ending]
     return {
         "counts": counts,
         "count_of": {count.key: count for count in counts},
-        "due_today": _listed(rep, limit, (Customer.id,), owner="me", due="today"),
-        "overdue": _listed(rep, limit, (Customer.next_followup_on, Customer.id), owner="me", due="overdue"),
-        "protection_ending": _listed(
-            rep, limit, (Customer.protected_until, Customer.id), owner="me", protection="ending"
-        ),
+        "due_today": due_today_rows,
+        "overdue": overdue_rows,
+        "protection_ending": ending_rows,
         "to_fix": to_fix,
         "rejections": latest_rejections(to_fix),  # the latest reason, by customer id
         "return_visits": return_visits,
         "disputes": disputes,
         # 我最近登记的客户: the rep's own customers, newest first (walk-ins the desk registered for them too).
-        "recent": _listed(rep, 10, (Customer.id.desc(),), owner="me"),
+        "recent": _listed(rep, 10, (Customer.id.desc(),), list_rows(), owner="me"),
     }
 
 

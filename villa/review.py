@@ -20,7 +20,7 @@ from villa.prepared import Prepared, slot
 LEVELS = {1: "pending_first", 2: "pending_second"}
 Owner = User.alias()  # the customer's owner, as the queue's query joins it
 LEVEL_ROLES = {1: "manager", 2: "auditor"}
-QUEUE_LIMIT = 50
+QUEUE_LIMIT = 25
 REASON_MAX = 500
 NEAR_DUPLICATE_DAYS = 30
 # What a complete registration holds: (label, test). Required and recommended fields alike.

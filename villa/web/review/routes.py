@@ -38,6 +38,36 @@ def review_field_label(name: str):
 
 
 @bp.app_template_global()
+def review_row_words() -> dict:
+    """The words every queue row repeats, translated once per request (a page has 50 rows)."""
+    if "review_row_words" not in g:
+        g.review_row_words = {
+            "customer": _("Customer"),
+            "waiting": _("Waiting"),
+            "rep_and_channel": _("Rep and channel"),
+            "checks": _("Checks"),
+            "public_pool": _("Public pool"),
+            "list_comma": _(", "),
+            "list_semicolon": _("; "),
+            "id": _("ID"),
+            "consent": _("Consent"),
+            "near_duplicates": _("Near-duplicates"),
+            "approve": _("Approve"),
+            "reject": _("Reject"),
+            "reason": _("Reason"),
+            "choose_a_reason": _("Choose a reason"),
+            "details": _("Details"),
+            "details_optional": _("Details (optional)"),
+            "reject_with_reason": _("Reject with this reason"),
+        }
+        # What a registration may lack (review.COMPLETENESS), as the row lists them.
+        labels = {name: str(review_field_label(name)) for name, _test in review.COMPLETENESS}
+        comma = g.review_row_words["list_comma"]
+        g.review_row_words["field_list"] = lambda names: comma.join(labels[name] for name in names)
+    return g.review_row_words
+
+
+@bp.app_template_global()
 def review_queue_args() -> dict:
     """The queue's filters from this request's URL, to come back to the same view (read once per
     request: every row's forms link back with them)."""
