@@ -3,8 +3,10 @@
 Each table counts rows by office day (the UTC+8 date of a timestamp) and what a figure is counted
 by, so a 90-day figure sums a few thousand rows instead of reading every customer of the period:
 
-- daily_registrations: customers by registration day × channel × visit type × stage × grade ×
-  lost_from (the dashboard's registrations, customer mix, funnel and lost customers);
+- daily_registrations: customers by registration day × channel × visit type (the dashboard's
+  registrations per day);
+- daily_customer_mix: customers by registration day × channel × stage × grade × lost_from (the
+  customer mix, funnel, channel table and lost customers);
 - daily_owner_registrations: customers by owner × registration day × stage × lost_from, with the
   completeness fields filled, those with a first follow-up and the office days to it (scorecards);
 - daily_reviews: review decisions by the customer's owner now × review day × level × decision;
@@ -66,9 +68,12 @@ CHECKLIST_COLUMNS = (
 TABLES = (
     """CREATE TABLE daily_registrations (
     day DATE NOT NULL, channel_id INTEGER NOT NULL, visit_type VARCHAR(5) NOT NULL,
-    stage VARCHAR(10) NOT NULL, grade VARCHAR(2) NOT NULL, lost_from VARCHAR(10) NOT NULL,
     customers INTEGER NOT NULL,
-    PRIMARY KEY (day, channel_id, visit_type, stage, grade, lost_from)){without_rowid}""",
+    PRIMARY KEY (day, channel_id, visit_type)){without_rowid}""",
+    """CREATE TABLE daily_customer_mix (
+    day DATE NOT NULL, channel_id INTEGER NOT NULL, stage VARCHAR(10) NOT NULL,
+    grade VARCHAR(2) NOT NULL, lost_from VARCHAR(10) NOT NULL, customers INTEGER NOT NULL,
+    PRIMARY KEY (day, channel_id, stage, grade, lost_from)){without_rowid}""",
     """CREATE TABLE daily_owner_registrations (
     owner_id INTEGER NOT NULL, day DATE NOT NULL, stage VARCHAR(10) NOT NULL,
     lost_from VARCHAR(10) NOT NULL, customers INTEGER NOT NULL, fields_filled INTEGER NOT NULL,
@@ -138,6 +143,13 @@ def summaries(d: Dialect) -> dict:
                 "day": d.day("{r}.registered_at"),
                 "channel_id": "{r}.channel_id",
                 "visit_type": "{r}.visit_type",
+            },
+            {"customers": "1"},
+        ),
+        "daily_customer_mix": (
+            {
+                "day": d.day("{r}.registered_at"),
+                "channel_id": "{r}.channel_id",
                 "stage": "{r}.stage",
                 "grade": "{r}.grade",
                 "lost_from": lost_from,
@@ -238,7 +250,8 @@ def changed(columns, sqlite=False) -> str:
 
 # The source columns each summary reads, for the UPDATE OF triggers.
 WATCHED = {
-    "daily_registrations": ("registered_at", "channel_id", "visit_type", "stage", "grade", "lost_from"),
+    "daily_registrations": ("registered_at", "channel_id", "visit_type"),
+    "daily_customer_mix": ("registered_at", "channel_id", "stage", "grade", "lost_from"),
     "daily_owner_registrations": (
         "owner_id",
         "registered_at",
@@ -253,6 +266,7 @@ WATCHED = {
 }
 SOURCE = {
     "daily_registrations": "customer",
+    "daily_customer_mix": "customer",
     "daily_owner_registrations": "customer",
     "daily_reviews": "review",
     "daily_followups_due": "follow_up",

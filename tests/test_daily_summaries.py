@@ -22,6 +22,7 @@ from villa.followups import add_followup, refresh_followup_times
 from villa.models import (
     AuditLog,
     Customer,
+    DailyCustomerMix,
     DailyFollowUpsDue,
     DailyOwnerRegistrations,
     DailyRegistrations,
@@ -43,7 +44,14 @@ from villa.web.analytics.tables import dashboard_tables, reps_table
 # A CSRF token (itsdangerous: value.timestamp.signature) changes from one second to the next.
 CSRF = re.compile(r"[\w-]{20,}\.[\w-]{6}\.[\w-]{20,}")
 
-SUMMARIES = (DailyRegistrations, DailyOwnerRegistrations, DailyReviews, DailyFollowUpsDue, DailyVisits)
+SUMMARIES = (
+    DailyRegistrations,
+    DailyCustomerMix,
+    DailyOwnerRegistrations,
+    DailyReviews,
+    DailyFollowUpsDue,
+    DailyVisits,
+)
 LIVE = {
     "registrations": live.registrations,
     "customer_mix": live.customer_mix,
@@ -312,6 +320,7 @@ def _migration():
 def test_no_summary_row_is_left_at_zero(office):
     edit_like_an_office(office)
     assert not DailyRegistrations.select().where(DailyRegistrations.customers <= 0).exists()
+    assert not DailyCustomerMix.select().where(DailyCustomerMix.customers <= 0).exists()
     assert not DailyOwnerRegistrations.select().where(DailyOwnerRegistrations.customers <= 0).exists()
     assert not DailyReviews.select().where(DailyReviews.reviews <= 0).exists()
     assert not DailyFollowUpsDue.select().where(DailyFollowUpsDue.due <= 0).exists()

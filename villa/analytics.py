@@ -31,7 +31,7 @@ from itertools import product
 from peewee import CTE, SQL, Cast, NodeList, ValuesList, fn
 
 from villa.clock import OFFICE_UTC_OFFSET, office_day_start, office_today
-from villa.db import is_sqlite
+from villa.db import db, is_sqlite
 from villa.deals import confirmed_totals
 from villa.models import (
     DEAL_STAGES,
@@ -41,6 +41,7 @@ from villa.models import (
     AuditLog,
     Channel,
     Customer,
+    DailyCustomerMix,
     DailyOwnerRegistrations,
     DailyRegistrations,
     DailyVisits,
@@ -158,14 +159,21 @@ def _daily(period: Period, at, keys) -> Counter:
     return Counter({(days[n], *key): count for (n, *key), count in range_counts(at, ranges, keys).items()})
 
 
+def _by_day(period: Period, query) -> list[tuple]:
+    """The query's rows as the database driver returns them, the first column (an office day of the
+    period) as a date: peewee would parse each day's text again with strptime, one row at a time."""
+    days = {day.isoformat(): day for day in period.days()}
+    return [(days.get(str(day), day), *rest) for day, *rest in db.execute(query)]
+
+
 def registrations(period: Period) -> dict:
     """Registrations per office day, by channel and by visit or call."""
     summary = DailyRegistrations
-    rows = (
+    rows = _by_day(
+        period,
         summary.select(summary.day, summary.channel_id, summary.visit_type, fn.SUM(summary.customers))
         .where(summary.day.between(period.start, period.end))
-        .group_by(summary.day, summary.channel_id, summary.visit_type)
-        .tuples()
+        .group_by(summary.day, summary.channel_id, summary.visit_type),
     )
     known = set(_channel_ids())
     by_channel, by_type = Counter(), Counter()
@@ -185,7 +193,7 @@ def registrations(period: Period) -> dict:
 def customer_mix(period: Period) -> Counter:
     """{(channel id, stage, grade): customers registered in the period}; the funnel, the channel table
     and the grade mix are all drawn from it."""
-    summary = DailyRegistrations
+    summary = DailyCustomerMix
     rows = (
         summary.select(summary.channel_id, summary.stage, summary.grade, fn.SUM(summary.customers))
         .where(summary.day.between(period.start, period.end))
@@ -218,7 +226,7 @@ def stage_reach(period: Period, mix=None) -> tuple[Counter, Counter]:
 
 def _lost_by_stage_left(period: Period, channel_ids) -> Counter:
     """{(channel id, stage): the period's lost customers by the stage they left}."""
-    summary = DailyRegistrations
+    summary = DailyCustomerMix
     rows = (
         summary.select(summary.channel_id, summary.lost_from, fn.SUM(summary.customers))
         .where(
@@ -367,11 +375,11 @@ def _grade_order(grade) -> int:
 
 def visits(period: Period) -> dict:
     """First registrations and return visits at the desk (walk-ins and calls), per office day."""
-    rows = (
+    rows = _by_day(
+        period,
         DailyVisits.select(DailyVisits.day, DailyVisits.is_first, fn.SUM(DailyVisits.visits))
         .where(DailyVisits.day.between(period.start, period.end))
-        .group_by(DailyVisits.day, DailyVisits.is_first)
-        .tuples()
+        .group_by(DailyVisits.day, DailyVisits.is_first),
     )
     counts = Counter()
     for day, is_first, count in rows:

@@ -701,18 +701,29 @@ class NameGram(BaseModel):
 
 
 class DailyRegistrations(BaseModel):
-    """Customers by registration day, channel, visit type, stage, grade and stage left when lost."""
+    """Customers by registration day, channel and visit type."""
 
     day = DateField()
     channel_id = IntegerField()
     visit_type = CharField(max_length=5)
+    customers = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("day", "channel_id", "visit_type")
+
+
+class DailyCustomerMix(BaseModel):
+    """Customers by registration day, channel, stage, grade and the stage left when lost."""
+
+    day = DateField()
+    channel_id = IntegerField()
     stage = CharField(max_length=10)
     grade = CharField(max_length=2)
     lost_from = CharField(max_length=10)
     customers = IntegerField()
 
     class Meta:
-        primary_key = CompositeKey("day", "channel_id", "visit_type", "stage", "grade", "lost_from")
+        primary_key = CompositeKey("day", "channel_id", "stage", "grade", "lost_from")
 
 
 class DailyOwnerRegistrations(BaseModel):
@@ -883,6 +894,7 @@ ALL_MODELS = (
     Deal,
     NameGram,
     DailyRegistrations,
+    DailyCustomerMix,
     DailyOwnerRegistrations,
     DailyReviews,
     DailyFollowUpsDue,
