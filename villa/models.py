@@ -697,7 +697,8 @@ class NameGram(BaseModel):
 
 # Daily summaries (migration 0021): what the dashboard and the scorecards add up, by office day.
 # Written only by database triggers on customer, review, follow_up, visit and audit_log, never by
-# the app; owner 0 is no owner, lost_from is '' unless the stage is lost (villa.analytics reads them).
+# the app; owner 0 is no owner, lost_from is '' unless the stage is lost (villa.analytics and
+# villa.scorecard read them).
 
 
 class DailyRegistrations(BaseModel):
@@ -781,6 +782,29 @@ class DailyVisits(BaseModel):
 
     class Meta:
         primary_key = CompositeKey("day", "is_first")
+
+
+class DailyPool(BaseModel):
+    """Releases to the public pool and claims from it by day and audit action."""
+
+    day = DateField()
+    action = CharField(max_length=40)
+    entries = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("day", "action")
+
+
+class DailyGradeMoves(BaseModel):
+    """Grade changes by day, grade before and grade after ('' when the audit row has none)."""
+
+    day = DateField()
+    grade_from = TextField()
+    grade_to = TextField()
+    moves = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("day", "grade_from", "grade_to")
 
 
 # 报备 (migration 0020): agencies, their brokers, and the customers brokers report before a visit.
@@ -899,6 +923,8 @@ ALL_MODELS = (
     DailyReviews,
     DailyFollowUpsDue,
     DailyVisits,
+    DailyPool,
+    DailyGradeMoves,
     Agency,
     Broker,
     Report,
