@@ -3,14 +3,19 @@
 Each table counts rows by office day (the UTC+8 date of a timestamp) and what a figure is counted
 by, so a 90-day figure sums a few thousand rows instead of reading every customer of the period:
 
-- daily_registrations: customers by registration day × channel × visit type × stage × grade ×
-  lost_from (the dashboard's registrations, customer mix, funnel and lost customers);
+- daily_registrations: customers by registration day × channel × visit type (the dashboard's
+  registrations per day);
+- daily_customer_mix: customers by registration day × channel × stage × grade × lost_from (the
+  customer mix, funnel, channel table and lost customers);
 - daily_owner_registrations: customers by owner × registration day × stage × lost_from, with the
   completeness fields filled, those with a first follow-up and the office days to it (scorecards);
 - daily_reviews: review decisions by the customer's owner now × review day × level × decision;
 - daily_followups_due: follow-ups with a next date by author × that date × the day written, with
   how many got a next contact and how many on time (timeliness);
-- daily_visits: desk visits by day × first or return.
+- daily_visits: desk visits by day × first or return;
+- daily_pool: releases to the public pool and claims from it, by day × audit action;
+- daily_grade_moves: grade changes by day × grade before × grade after (read from the audit row's
+  JSON; '' for a missing value).
 
 Owners and authors are 0 for none and lost_from is '' unless the stage is lost: every key column
 is NOT NULL, so one INSERT … ON CONFLICT … DO UPDATE adds a change on both databases; a row whose
@@ -21,8 +26,8 @@ customer.lost_from is the stage a lost customer left, as the dashboard has alway
 otherwise (or with no such row). Triggers on audit_log keep it (a stage change, audit rows moved by
 a merge or scrubbed by anonymising), and it is filled here from the audit log.
 
-The triggers (SQLite) and trigger functions (PostgreSQL, plpgsql) fire on every write to customer,
-review, follow_up, visit and audit_log, so registration, edits, import, merge and its undo,
+The triggers (SQLite) and trigger functions (PostgreSQL, plpgsql) fire on the writes to customer,
+review, follow_up, visit and audit_log that move a count, so registration, edits, import, merge and its undo,
 anonymising, the bench's seeder (COPY) and a restore need no Python hook. The counts of the rows
 already stored are written here once. A pg_dump restores the tables' rows before it creates the
 triggers, so a restore does not count anything twice.
@@ -66,9 +71,12 @@ CHECKLIST_COLUMNS = (
 TABLES = (
     """CREATE TABLE daily_registrations (
     day DATE NOT NULL, channel_id INTEGER NOT NULL, visit_type VARCHAR(5) NOT NULL,
-    stage VARCHAR(10) NOT NULL, grade VARCHAR(2) NOT NULL, lost_from VARCHAR(10) NOT NULL,
     customers INTEGER NOT NULL,
-    PRIMARY KEY (day, channel_id, visit_type, stage, grade, lost_from)){without_rowid}""",
+    PRIMARY KEY (day, channel_id, visit_type)){without_rowid}""",
+    """CREATE TABLE daily_customer_mix (
+    day DATE NOT NULL, channel_id INTEGER NOT NULL, stage VARCHAR(10) NOT NULL,
+    grade VARCHAR(2) NOT NULL, lost_from VARCHAR(10) NOT NULL, customers INTEGER NOT NULL,
+    PRIMARY KEY (day, channel_id, stage, grade, lost_from)){without_rowid}""",
     """CREATE TABLE daily_owner_registrations (
     owner_id INTEGER NOT NULL, day DATE NOT NULL, stage VARCHAR(10) NOT NULL,
     lost_from VARCHAR(10) NOT NULL, customers INTEGER NOT NULL, fields_filled INTEGER NOT NULL,
@@ -85,7 +93,14 @@ TABLES = (
     """CREATE TABLE daily_visits (
     day DATE NOT NULL, is_first {boolean} NOT NULL, visits INTEGER NOT NULL,
     PRIMARY KEY (day, is_first)){without_rowid}""",
+    """CREATE TABLE daily_pool (
+    day DATE NOT NULL, action VARCHAR(40) NOT NULL, entries INTEGER NOT NULL,
+    PRIMARY KEY (day, action)){without_rowid}""",
+    """CREATE TABLE daily_grade_moves (
+    day DATE NOT NULL, grade_from TEXT NOT NULL, grade_to TEXT NOT NULL, moves INTEGER NOT NULL,
+    PRIMARY KEY (day, grade_from, grade_to)){without_rowid}""",
 )
+POOL_ACTIONS = ("pool_claimed", "pool_taken", "released_to_pool")  # villa.analytics.public_pool's
 
 
 class Dialect:
@@ -106,6 +121,15 @@ class Dialect:
             number = "CAST(julianday({}, '+{}') + 0.5 AS INTEGER)"
             return f"({number.format(later, OFFSET)} - {number.format(earlier, OFFSET)})"
         return f"({self.day(later)} - {self.day(earlier)})"
+
+    def grade_moved(self, changes: str, position: int) -> str:
+        """The grade before (0) or after (1) of a grade_changed audit row, '' when it has none; a
+        changes text that is not JSON gives '' rather than failing the write."""
+        if self.sqlite:
+            value = f"CASE WHEN json_valid({changes}) THEN json_extract({changes}, '$.grade[{position}]') END"
+        else:
+            value = f"audit_grade_moved({changes}, {position})"
+        return f"COALESCE({value}, '')"
 
     def filled(self, row: str) -> str:
         checks = (f"CASE WHEN {check.format(r=row, true=self.true)} THEN 1 ELSE 0 END" for check in FILLED)
@@ -138,6 +162,13 @@ def summaries(d: Dialect) -> dict:
                 "day": d.day("{r}.registered_at"),
                 "channel_id": "{r}.channel_id",
                 "visit_type": "{r}.visit_type",
+            },
+            {"customers": "1"},
+        ),
+        "daily_customer_mix": (
+            {
+                "day": d.day("{r}.registered_at"),
+                "channel_id": "{r}.channel_id",
                 "stage": "{r}.stage",
                 "grade": "{r}.grade",
                 "lost_from": lost_from,
@@ -178,6 +209,15 @@ def summaries(d: Dialect) -> dict:
             },
         ),
         "daily_visits": ({"day": d.day("{r}.at"), "is_first": "{r}.is_first"}, {"visits": "1"}),
+        "daily_pool": ({"day": d.day("{r}.at"), "action": "{r}.action"}, {"entries": "1"}),
+        "daily_grade_moves": (
+            {
+                "day": d.day("{r}.at"),
+                "grade_from": d.grade_moved("{r}.changes", 0),
+                "grade_to": d.grade_moved("{r}.changes", 1),
+            },
+            {"moves": "1"},
+        ),
     }
 
 
@@ -231,14 +271,23 @@ def move_reviews(d: Dialect, sign: str, owner: str) -> list[str]:
     ]
 
 
-def changed(columns, sqlite=False) -> str:
-    differs = "IS NOT" if sqlite else "IS DISTINCT FROM"
-    return " OR ".join(f"OLD.{c} {differs} NEW.{c}" for c in columns)
+def changed(d: Dialect, table: str) -> str:
+    """When an update moves a source row's counts: one of the summary's expressions differs between
+    OLD and NEW (a key rotation rewriting every phone_index, or a time moved within its office day,
+    changes nothing). A review's owner is a lookup, which a PostgreSQL trigger's WHEN may not hold:
+    there, any change of the columns read."""
+    differs = "IS NOT" if d.sqlite else "IS DISTINCT FROM"
+    if table == "daily_reviews":
+        return " OR ".join(f"OLD.{c} {differs} NEW.{c}" for c in WATCHED[table])
+    keys, counts = summaries(d)[table]
+    expressions = (*keys.values(), *counts.values())
+    return " OR ".join(f"({e.format(r='OLD')}) {differs} ({e.format(r='NEW')})" for e in expressions)
 
 
 # The source columns each summary reads, for the UPDATE OF triggers.
 WATCHED = {
-    "daily_registrations": ("registered_at", "channel_id", "visit_type", "stage", "grade", "lost_from"),
+    "daily_registrations": ("registered_at", "channel_id", "visit_type"),
+    "daily_customer_mix": ("registered_at", "channel_id", "stage", "grade", "lost_from"),
     "daily_owner_registrations": (
         "owner_id",
         "registered_at",
@@ -250,20 +299,43 @@ WATCHED = {
     "daily_reviews": ("customer_id", "at", "level", "decision"),
     "daily_followups_due": ("author_id", "next_at", "created_at", "next_done_at"),
     "daily_visits": ("at", "is_first"),
+    "daily_pool": ("action", "at"),
+    "daily_grade_moves": ("action", "at", "changes"),
 }
 SOURCE = {
     "daily_registrations": "customer",
+    "daily_customer_mix": "customer",
     "daily_owner_registrations": "customer",
     "daily_reviews": "review",
     "daily_followups_due": "follow_up",
     "daily_visits": "visit",
+    "daily_pool": "audit_log",
+    "daily_grade_moves": "audit_log",
 }
-# Only follow-ups with a next date are due; a review's row counts while its customer exists (a
-# customer's deletion takes its reviews away first, before the cascade deletes them).
-ONLY = {
+# The source rows a summary counts (the triggers' WHEN): follow-ups with a next date, the pool's and
+# the grade changes' audit rows.
+FILTER = {
     "daily_followups_due": "{r}.next_at IS NOT NULL",
-    "daily_reviews": "EXISTS (SELECT 1 FROM customer AS c WHERE c.id = {r}.customer_id)",
+    "daily_pool": "{r}.action IN (" + ", ".join(f"'{a}'" for a in POOL_ACTIONS) + ")",
+    "daily_grade_moves": "{r}.action = 'grade_changed'",
 }
+# And in the statements: a review's row counts while its customer exists (a customer's deletion
+# takes its reviews away first, before the cascade deletes them).
+ONLY = {**FILTER, "daily_reviews": "EXISTS (SELECT 1 FROM customer AS c WHERE c.id = {r}.customer_id)"}
+
+
+def whens(d: Dialect, table: str) -> dict:
+    """The WHEN of the insert, delete and update triggers of a summary ('' for none)."""
+    only = FILTER.get(table)
+    update = changed(d, table)
+    if only is None:
+        return {"insert": "", "delete": "", "update": update}
+    either = f"({only.format(r='OLD')} OR {only.format(r='NEW')})"
+    return {
+        "insert": only.format(r="NEW"),
+        "delete": only.format(r="OLD"),
+        "update": f"{either} AND ({update})",
+    }
 
 
 def sqlite_triggers() -> list[str]:
@@ -274,14 +346,14 @@ def sqlite_triggers() -> list[str]:
         minus = add(d, table, "OLD", "-", only.format(r="OLD"))
         plus = add(d, table, "NEW", "+", only.format(r="NEW"))
         columns = ", ".join(WATCHED[table])
-        for event, body, when in (
-            ("INSERT", plus, ""),
-            ("DELETE", minus, ""),
-            (f"UPDATE OF {columns}", minus + plus, f" WHEN {changed(WATCHED[table], sqlite=True)}"),
-        ):
-            name = f"{table}_{event.split()[0].lower()}"
+        conditions = whens(d, table)
+        for event, body in (("INSERT", plus), ("DELETE", minus), (f"UPDATE OF {columns}", minus + plus)):
+            kind = event.split()[0].lower()
+            when = f" WHEN {conditions[kind]}" if conditions[kind] else ""
             statements = "".join(f"    {s};\n" for s in body)
-            triggers.append(f"CREATE TRIGGER {name} AFTER {event} ON {source}{when} BEGIN\n{statements}END")
+            triggers.append(
+                f"CREATE TRIGGER {table}_{kind} AFTER {event} ON {source}{when} BEGIN\n{statements}END"
+            )
     owner_moves = move_reviews(d, "-", "OLD.owner_id") + move_reviews(d, "+", "NEW.owner_id")
     triggers.append(
         "CREATE TRIGGER daily_reviews_owner AFTER UPDATE OF owner_id ON customer "
@@ -312,6 +384,17 @@ def sqlite_triggers() -> list[str]:
     return triggers
 
 
+# PostgreSQL: what Dialect.grade_moved calls, for the fill and the triggers.
+GRADE_MOVED = """CREATE OR REPLACE FUNCTION audit_grade_moved(changes text, place integer) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN changes::jsonb -> 'grade' ->> place;
+EXCEPTION WHEN others THEN
+    RETURN NULL;
+END
+$$"""
+
+
 def postgres_triggers() -> list[str]:
     d = Dialect(sqlite=False)
     statements = []
@@ -329,11 +412,18 @@ BEGIN
     RETURN NULL;
 END
 $$""",
-            f"""CREATE TRIGGER {table} AFTER INSERT OR DELETE ON {source}
-FOR EACH ROW EXECUTE FUNCTION {table}_count()""",
-            f"""CREATE TRIGGER {table}_update AFTER UPDATE OF {", ".join(WATCHED[table])} ON {source}
-FOR EACH ROW WHEN ({changed(WATCHED[table])}) EXECUTE FUNCTION {table}_count()""",
         ]
+        conditions = whens(d, table)
+        for kind, event in (
+            ("insert", "INSERT"),
+            ("delete", "DELETE"),
+            ("update", f"UPDATE OF {', '.join(WATCHED[table])}"),
+        ):
+            when = f"WHEN ({conditions[kind]}) " if conditions[kind] else ""
+            statements.append(
+                f"CREATE TRIGGER {table}_{kind} AFTER {event} ON {source}\n"
+                f"FOR EACH ROW {when}EXECUTE FUNCTION {table}_count()"
+            )
     minus = "".join(f"        {s};\n" for s in move_reviews(d, "-", "OLD.owner_id"))
     plus = "".join(f"        {s};\n" for s in move_reviews(d, "+", "NEW.owner_id"))
     statements += [
@@ -414,9 +504,14 @@ def up(migrator, db):
     )
     for table in TABLES:
         db.execute_sql(table.format(**types))
+    if not sqlite:
+        db.execute_sql(GRADE_MOVED)
     for statement in (fill_lost_from(d), *fills(d), *(sqlite_triggers() if sqlite else postgres_triggers())):
         # psycopg reads % as a parameter's place even when there are none: the LIKE patterns' are doubled.
         db.execute_sql(statement if sqlite else statement.replace("%", "%%"))
+    if not sqlite:  # the planner's statistics of the new tables now, not at autovacuum's next round
+        for table in SOURCE:
+            db.execute_sql(f"ANALYZE {table}")
 
 
 def fill(connection):
@@ -445,9 +540,10 @@ def down(migrator, db):
             db.execute_sql(f"DROP TRIGGER IF EXISTS {trigger}")
     else:
         for table, source in SOURCE.items():
-            db.execute_sql(f"DROP TRIGGER IF EXISTS {table} ON {source}")
-            db.execute_sql(f"DROP TRIGGER IF EXISTS {table}_update ON {source}")
+            for kind in ("insert", "delete", "update"):
+                db.execute_sql(f"DROP TRIGGER IF EXISTS {table}_{kind} ON {source}")
             db.execute_sql(f"DROP FUNCTION IF EXISTS {table}_count()")
+        db.execute_sql("DROP FUNCTION IF EXISTS audit_grade_moved(text, integer)")
         db.execute_sql("DROP TRIGGER IF EXISTS daily_reviews_owner ON customer")
         db.execute_sql("DROP TRIGGER IF EXISTS daily_reviews_customer_delete ON customer")
         db.execute_sql("DROP FUNCTION IF EXISTS daily_reviews_owner()")

@@ -2,25 +2,19 @@
 0021 (commit 4594183's villa/analytics.py and villa/scorecard.py), so tests/test_daily_summaries.py
 can check that every summed figure equals them. Not used by the app.
 
-The figures that still read their rows directly (deals, disputes, the pool, grade moves) are the
-app's own and are not repeated here.
+The figures that still read their rows directly (deals, disputes, the pool's size) are the app's
+own and are not repeated here.
 """
 
 import json
 from collections import Counter
 from datetime import timedelta
+from itertools import product
 
-from peewee import SQL, Case, Cast, NodeList, fn
+from peewee import CTE, SQL, Case, Cast, NodeList, ValuesList, fn
 
-from villa.analytics import (
-    FUNNEL,
-    OFFICE_UTC_OFFSET_HOURS,
-    Period,
-    _daily,
-    deal_figures,
-    office_date,
-    range_counts,
-)
+from villa.analytics import CLAIM_ACTIONS, FUNNEL, Period, _grade_order, deal_figures, rate
+from villa.clock import OFFICE_UTC_OFFSET
 from villa.db import is_sqlite, unindexed
 from villa.deals import confirmed_totals
 from villa.models import (
@@ -38,6 +32,47 @@ from villa.models import (
     office_today,
 )
 from villa.scorecard import DUE_LOOKAHEAD_DAYS, Score, _disputes, filled_fields
+
+OFFICE_UTC_OFFSET_HOURS = OFFICE_UTC_OFFSET // timedelta(hours=1)
+
+
+def office_date(column):
+    """The office date of a stored (UTC, naive) timestamp, computed by the database."""
+    if is_sqlite():
+        return fn.date(column, f"+{OFFICE_UTC_OFFSET_HOURS} hours")
+    return Cast(NodeList((column, SQL(f"+ interval '{OFFICE_UTC_OFFSET_HOURS} hours'"))), "date")
+
+
+def range_counts(at, ranges, keys=()) -> Counter:
+    """{(range number, *key values): rows with `at` in that range}, for every combination of key values.
+
+    `ranges` are (since, until) instants, `keys` (column, values to count) pairs. Each count is one
+    correlated COUNT over `at`'s range with the keys equal, which an index on (key columns..., at)
+    answers with a seek and a walk along the index: no GROUP BY sort, no date arithmetic per row.
+    Combinations without rows are left out.
+    """
+    combinations = list(product(*(values for _column, values in keys)))
+    if not ranges or not combinations:
+        return Counter()
+    bounds = CTE(
+        "bounds", ValuesList([(n, *pair) for n, pair in enumerate(ranges)]), columns=("n", "lo", "hi")
+    )
+    names = [f"k{position}" for position in range(len(keys))]
+    sources = [bounds]
+    if keys:
+        sources.append(CTE("key_values", ValuesList(combinations), columns=names))
+    values = [getattr(sources[-1].c, name) for name in names]
+    equal = [column == value for (column, _values), value in zip(keys, values, strict=True)]
+    count = at.model.select(fn.COUNT(SQL("*"))).where(at >= bounds.c.lo, at < bounds.c.hi, *equal)
+    rows = at.model.select(bounds.c.n, *values, count).from_(*sources).with_cte(*sources).tuples()
+    return Counter({tuple(key): n for *key, n in rows if n})
+
+
+def _daily(period: Period, at, keys) -> Counter:
+    """range_counts per office day of the period, keyed by the date instead of the day's number."""
+    days = period.days()
+    ranges = [(office_day_start(day), office_day_start(day + timedelta(days=1))) for day in days]
+    return Counter({(days[n], *key): count for (n, *key), count in range_counts(at, ranges, keys).items()})
 
 
 def office_days_between(later, earlier):
@@ -151,6 +186,52 @@ def visits(period: Period) -> dict:
         "counts": counts,
         "first": sum(n for (_d, first), n in counts.items() if first),
         "returns": sum(n for (_d, first), n in counts.items() if not first),
+    }
+
+
+def grade_mix(period: Period, mix=None) -> dict:
+    now_counts = Counter()
+    for (_channel_id, _stage, grade), count in (mix if mix is not None else customer_mix(period)).items():
+        now_counts[grade] += count
+    texts = (
+        AuditLog.select(AuditLog.changes, fn.COUNT(AuditLog.id))
+        .where(AuditLog.action == "grade_changed", period.covers(AuditLog.at))
+        .group_by(AuditLog.changes)
+        .tuples()
+    )
+    moves = Counter()
+    for text, count in texts:
+        before, after = json.loads(text).get("grade", [None, None])
+        moves[before, after] += count
+    total = sum(now_counts.values())
+    return {
+        "grades": [
+            {
+                "grade": grade,
+                "count": now_counts[grade],
+                "share": rate(now_counts[grade], total),
+                "moved_in": sum(n for (_b, a), n in moves.items() if a == grade),
+                "moved_out": sum(n for (b, _a), n in moves.items() if b == grade),
+            }
+            for grade in GRADES
+        ],
+        "moves": sorted(moves.items(), key=lambda item: (_grade_order(item[0][0]), _grade_order(item[0][1]))),
+        "total": total,
+    }
+
+
+def public_pool(period: Period) -> dict:
+    actions = (*CLAIM_ACTIONS, "released_to_pool")
+    counts = Counter()
+    for (day, action), count in _daily(period, AuditLog.at, [(AuditLog.action, actions)]).items():
+        counts[day, "claimed" if action in CLAIM_ACTIONS else "released"] += count
+    size = Customer.select().where(Customer.in_public_pool == True).count()  # noqa: E712
+    return {
+        "days": period.days(),
+        "counts": counts,
+        "size": size,
+        "claimed": sum(n for (_d, kind), n in counts.items() if kind == "claimed"),
+        "released": sum(n for (_d, kind), n in counts.items() if kind == "released"),
     }
 
 

@@ -22,8 +22,11 @@ from villa.followups import add_followup, refresh_followup_times
 from villa.models import (
     AuditLog,
     Customer,
+    DailyCustomerMix,
     DailyFollowUpsDue,
+    DailyGradeMoves,
     DailyOwnerRegistrations,
+    DailyPool,
     DailyRegistrations,
     DailyReviews,
     DailyVisits,
@@ -43,12 +46,23 @@ from villa.web.analytics.tables import dashboard_tables, reps_table
 # A CSRF token (itsdangerous: value.timestamp.signature) changes from one second to the next.
 CSRF = re.compile(r"[\w-]{20,}\.[\w-]{6}\.[\w-]{20,}")
 
-SUMMARIES = (DailyRegistrations, DailyOwnerRegistrations, DailyReviews, DailyFollowUpsDue, DailyVisits)
+SUMMARIES = (
+    DailyRegistrations,
+    DailyCustomerMix,
+    DailyOwnerRegistrations,
+    DailyReviews,
+    DailyFollowUpsDue,
+    DailyVisits,
+    DailyPool,
+    DailyGradeMoves,
+)
 LIVE = {
     "registrations": live.registrations,
     "customer_mix": live.customer_mix,
     "stage_reach": live.stage_reach,
     "visits": live.visits,
+    "grade_mix": live.grade_mix,
+    "public_pool": live.public_pool,
 }
 
 
@@ -212,6 +226,13 @@ def edit_like_an_office(users):
         ).execute()
     for visit in Visit.select().order_by(Visit.id).limit(5):
         Visit.update(at=visit.at - timedelta(days=45)).where(Visit.id == visit.id).execute()
+    for action in ("grade_changed", "released_to_pool", "pool_claimed"):
+        for n, entry in enumerate(
+            AuditLog.select().where(AuditLog.action == action).order_by(AuditLog.id).limit(3)
+        ):
+            AuditLog.update(at=entry.at - timedelta(days=20 + 13 * n)).where(
+                AuditLog.id == entry.id
+            ).execute()
     # A merge (the absorbed record's stage, owner and rows move to the survivor), another undone.
     owned = customers(Customer.owner.is_null(False), Customer.stage != "signed")
     # The survivor takes the stage lost and the audit rows that say it left at signing.
@@ -309,10 +330,22 @@ def _migration():
     return migration("0021_daily_summaries")
 
 
+def test_an_audit_row_that_is_not_json_is_still_written(app):
+    """The grade moves' trigger reads the audit row's JSON; a text that is not JSON counts as a move
+    without grades instead of refusing the write."""
+    AuditLog.create(action="grade_changed", changes="not json")
+    AuditLog.create(action="grade_changed", changes='{"grade": ["C", "B"]}')
+    moves = analytics.grade_mix(period_for("month"))["moves"]
+    assert moves == [(("C", "B"), 1), ((None, None), 1)]
+
+
 def test_no_summary_row_is_left_at_zero(office):
     edit_like_an_office(office)
     assert not DailyRegistrations.select().where(DailyRegistrations.customers <= 0).exists()
+    assert not DailyCustomerMix.select().where(DailyCustomerMix.customers <= 0).exists()
     assert not DailyOwnerRegistrations.select().where(DailyOwnerRegistrations.customers <= 0).exists()
     assert not DailyReviews.select().where(DailyReviews.reviews <= 0).exists()
     assert not DailyFollowUpsDue.select().where(DailyFollowUpsDue.due <= 0).exists()
     assert not DailyVisits.select().where(DailyVisits.visits <= 0).exists()
+    assert not DailyPool.select().where(DailyPool.entries <= 0).exists()
+    assert not DailyGradeMoves.select().where(DailyGradeMoves.moves <= 0).exists()

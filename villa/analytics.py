@@ -1,12 +1,11 @@
 """The dashboard's figures (分析): where customers come from and how far they get, for a date range.
 
-Registrations, the customer mix, the funnel, lost customers and desk visits are summed from the
-daily summary tables (migrations/0021_daily_summaries.py): rows per office day and what a figure is
-counted by, kept current by database triggers on every write to customers, visits and audit rows,
-so a 90-day figure sums a few thousand rows whatever the number of customers, and equals what
-counting the customers themselves gives (tests/test_daily_summaries.py checks that against the
-live computation, tests/live_figures.py). The pool's claims and releases are counted on the audit
-log's (action, at) index (range_counts), grade moves from the period's grade_changed audit rows.
+Every figure but the deals and the pool's size is summed from the daily summary tables
+(migrations/0021_daily_summaries.py): rows per office day and what a figure is counted by, kept
+current by database triggers on the writes to customers, visits and audit rows, so a 90-day figure
+sums at most a few thousand rows whatever the number of customers, and equals what counting the
+rows themselves gives (tests/test_daily_summaries.py checks it against that live computation,
+tests/live_figures.py).
 
 Funnel rule: a customer registered in the range counts at every stage up to the furthest one reached.
 For all but lost customers that is their current stage (stages only move forward; a lost customer
@@ -22,26 +21,26 @@ Counts are by the values the models allow (STAGES, GRADES, VISIT_TYPES, the chan
 and imports only ever store those.
 """
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
-from itertools import product
 
-from peewee import CTE, SQL, Cast, NodeList, ValuesList, fn
+from peewee import fn
 
-from villa.clock import OFFICE_UTC_OFFSET, office_day_start, office_today
-from villa.db import is_sqlite
+from villa.clock import office_day_start, office_today
+from villa.db import db
 from villa.deals import confirmed_totals
 from villa.models import (
     DEAL_STAGES,
     GRADES,
     STAGES,
     VISIT_TYPES,
-    AuditLog,
     Channel,
     Customer,
+    DailyCustomerMix,
+    DailyGradeMoves,
     DailyOwnerRegistrations,
+    DailyPool,
     DailyRegistrations,
     DailyVisits,
 )
@@ -49,14 +48,7 @@ from villa.models import (
 FUNNEL = ("registered", "visited", "pledged", "subscribed", "signed")
 MAX_DAYS = 366
 CLAIM_ACTIONS = ("pool_claimed", "pool_taken")  # taken by a rep's claim, or by a walk-in at the desk
-OFFICE_UTC_OFFSET_HOURS = OFFICE_UTC_OFFSET // timedelta(hours=1)
-
-
-def office_date(column):
-    """The office date of a stored (UTC, naive) timestamp, computed by the database."""
-    if is_sqlite():
-        return fn.date(column, f"+{OFFICE_UTC_OFFSET_HOURS} hours")
-    return Cast(NodeList((column, SQL(f"+ interval '{OFFICE_UTC_OFFSET_HOURS} hours'"))), "date")
+POOL_ACTIONS = (*CLAIM_ACTIONS, "released_to_pool")
 
 
 def rate(part, whole) -> float | None:
@@ -122,50 +114,25 @@ def channels(used_ids=()) -> list[Channel]:
     return [c for c in Channel.select().order_by(Channel.sort_order, Channel.id) if c.active or c.id in used]
 
 
-def range_counts(at, ranges, keys=()) -> Counter:
-    """{(range number, *key values): rows with `at` in that range}, for every combination of key values.
-
-    `ranges` are (since, until) instants, `keys` (column, values to count) pairs. Each count is one
-    correlated COUNT over `at`'s range with the keys equal, which an index on (key columns..., at)
-    answers with a seek and a walk along the index: no GROUP BY sort, no date arithmetic per row.
-    Combinations without rows are left out.
-    """
-    combinations = list(product(*(values for _column, values in keys)))
-    if not ranges or not combinations:
-        return Counter()
-    bounds = CTE(
-        "bounds", ValuesList([(n, *pair) for n, pair in enumerate(ranges)]), columns=("n", "lo", "hi")
-    )
-    names = [f"k{position}" for position in range(len(keys))]
-    sources = [bounds]
-    if keys:
-        sources.append(CTE("key_values", ValuesList(combinations), columns=names))
-    values = [getattr(sources[-1].c, name) for name in names]
-    equal = [column == value for (column, _values), value in zip(keys, values, strict=True)]
-    count = at.model.select(fn.COUNT(SQL("*"))).where(at >= bounds.c.lo, at < bounds.c.hi, *equal)
-    rows = at.model.select(bounds.c.n, *values, count).from_(*sources).with_cte(*sources).tuples()
-    return Counter({tuple(key): n for *key, n in rows if n})
-
-
 def _channel_ids() -> list[int]:
     return [channel_id for (channel_id,) in Channel.select(Channel.id).tuples()]
 
 
-def _daily(period: Period, at, keys) -> Counter:
-    """range_counts per office day of the period, keyed by the date instead of the day's number."""
-    days = period.days()
-    ranges = [(office_day_start(day), office_day_start(day + timedelta(days=1))) for day in days]
-    return Counter({(days[n], *key): count for (n, *key), count in range_counts(at, ranges, keys).items()})
+def _by_day(period: Period, query) -> list[tuple]:
+    """The query's rows as the database driver returns them, the first column (an office day of the
+    period) as a date: peewee would parse each day's text again with strptime, one row at a time."""
+    days = {day.isoformat(): day for day in period.days()}
+    return [(days.get(str(day), day), *rest) for day, *rest in db.execute(query)]
 
 
 def registrations(period: Period) -> dict:
     """Registrations per office day, by channel and by visit or call."""
     summary = DailyRegistrations
-    rows = (
+    rows = _by_day(
+        period,
         summary.select(summary.day, summary.channel_id, summary.visit_type, fn.SUM(summary.customers))
         .where(summary.day.between(period.start, period.end))
-        .group_by(summary.day, summary.channel_id, summary.visit_type)
-        .tuples()
+        .group_by(summary.day, summary.channel_id, summary.visit_type),
     )
     known = set(_channel_ids())
     by_channel, by_type = Counter(), Counter()
@@ -185,7 +152,7 @@ def registrations(period: Period) -> dict:
 def customer_mix(period: Period) -> Counter:
     """{(channel id, stage, grade): customers registered in the period}; the funnel, the channel table
     and the grade mix are all drawn from it."""
-    summary = DailyRegistrations
+    summary = DailyCustomerMix
     rows = (
         summary.select(summary.channel_id, summary.stage, summary.grade, fn.SUM(summary.customers))
         .where(summary.day.between(period.start, period.end))
@@ -218,7 +185,7 @@ def stage_reach(period: Period, mix=None) -> tuple[Counter, Counter]:
 
 def _lost_by_stage_left(period: Period, channel_ids) -> Counter:
     """{(channel id, stage): the period's lost customers by the stage they left}."""
-    summary = DailyRegistrations
+    summary = DailyCustomerMix
     rows = (
         summary.select(summary.channel_id, summary.lost_from, fn.SUM(summary.customers))
         .where(
@@ -333,17 +300,15 @@ def grade_mix(period: Period, mix=None) -> dict:
     now_counts = Counter()
     for (_channel_id, _stage, grade), count in (mix if mix is not None else customer_mix(period)).items():
         now_counts[grade] += count
-    # Identical moves have identical JSON, so grouping by the text leaves one row per (from, to).
-    texts = (
-        AuditLog.select(AuditLog.changes, fn.COUNT(AuditLog.id))
-        .where(AuditLog.action == "grade_changed", period.covers(AuditLog.at))
-        .group_by(AuditLog.changes)
+    summary = DailyGradeMoves
+    rows = (
+        summary.select(summary.grade_from, summary.grade_to, fn.SUM(summary.moves))
+        .where(summary.day.between(period.start, period.end))
+        .group_by(summary.grade_from, summary.grade_to)
         .tuples()
     )
-    moves = Counter()
-    for text, count in texts:
-        before, after = json.loads(text).get("grade", [None, None])
-        moves[before, after] += count
+    # '' in the summary is a move without that side in its audit row, which reads as None.
+    moves = Counter({(before or None, after or None): count for before, after, count in rows if count})
     total = sum(now_counts.values())
     return {
         "grades": [
@@ -367,11 +332,11 @@ def _grade_order(grade) -> int:
 
 def visits(period: Period) -> dict:
     """First registrations and return visits at the desk (walk-ins and calls), per office day."""
-    rows = (
+    rows = _by_day(
+        period,
         DailyVisits.select(DailyVisits.day, DailyVisits.is_first, fn.SUM(DailyVisits.visits))
         .where(DailyVisits.day.between(period.start, period.end))
-        .group_by(DailyVisits.day, DailyVisits.is_first)
-        .tuples()
+        .group_by(DailyVisits.day, DailyVisits.is_first),
     )
     counts = Counter()
     for day, is_first, count in rows:
@@ -391,10 +356,16 @@ def public_pool(period: Period) -> dict:
     Claims are read from the audit log, not Customer.claimed_at: a release clears claimed_at, and a
     claim that was later released still happened in the period.
     """
-    actions = (*CLAIM_ACTIONS, "released_to_pool")
+    rows = _by_day(
+        period,
+        DailyPool.select(DailyPool.day, DailyPool.action, fn.SUM(DailyPool.entries))
+        .where(DailyPool.day.between(period.start, period.end), DailyPool.action.in_(POOL_ACTIONS))
+        .group_by(DailyPool.day, DailyPool.action),
+    )
     counts = Counter()
-    for (day, action), count in _daily(period, AuditLog.at, [(AuditLog.action, actions)]).items():
-        counts[day, "claimed" if action in CLAIM_ACTIONS else "released"] += count
+    for day, action, count in rows:
+        if count:
+            counts[day, "claimed" if action in CLAIM_ACTIONS else "released"] += count
     size = Customer.select().where(Customer.in_public_pool == True).count()  # noqa: E712
     return {
         "days": period.days(),

@@ -709,22 +709,34 @@ class NameGram(BaseModel):
 
 # Daily summaries (migration 0021): what the dashboard and the scorecards add up, by office day.
 # Written only by database triggers on customer, review, follow_up, visit and audit_log, never by
-# the app; owner 0 is no owner, lost_from is '' unless the stage is lost (villa.analytics reads them).
+# the app; owner 0 is no owner, lost_from is '' unless the stage is lost (villa.analytics and
+# villa.scorecard read them).
 
 
 class DailyRegistrations(BaseModel):
-    """Customers by registration day, channel, visit type, stage, grade and stage left when lost."""
+    """Customers by registration day, channel and visit type."""
 
     day = DateField()
     channel_id = IntegerField()
     visit_type = CharField(max_length=5)
+    customers = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("day", "channel_id", "visit_type")
+
+
+class DailyCustomerMix(BaseModel):
+    """Customers by registration day, channel, stage, grade and the stage left when lost."""
+
+    day = DateField()
+    channel_id = IntegerField()
     stage = CharField(max_length=10)
     grade = CharField(max_length=2)
     lost_from = CharField(max_length=10)
     customers = IntegerField()
 
     class Meta:
-        primary_key = CompositeKey("day", "channel_id", "visit_type", "stage", "grade", "lost_from")
+        primary_key = CompositeKey("day", "channel_id", "stage", "grade", "lost_from")
 
 
 class DailyOwnerRegistrations(BaseModel):
@@ -782,6 +794,29 @@ class DailyVisits(BaseModel):
 
     class Meta:
         primary_key = CompositeKey("day", "is_first")
+
+
+class DailyPool(BaseModel):
+    """Releases to the public pool and claims from it by day and audit action."""
+
+    day = DateField()
+    action = CharField(max_length=40)
+    entries = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("day", "action")
+
+
+class DailyGradeMoves(BaseModel):
+    """Grade changes by day, grade before and grade after ('' when the audit row has none)."""
+
+    day = DateField()
+    grade_from = TextField()
+    grade_to = TextField()
+    moves = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("day", "grade_from", "grade_to")
 
 
 # 报备 (migration 0020): agencies, their brokers, and the customers brokers report before a visit.
@@ -895,10 +930,13 @@ ALL_MODELS = (
     Deal,
     NameGram,
     DailyRegistrations,
+    DailyCustomerMix,
     DailyOwnerRegistrations,
     DailyReviews,
     DailyFollowUpsDue,
     DailyVisits,
+    DailyPool,
+    DailyGradeMoves,
     Agency,
     Broker,
     Report,
