@@ -27,15 +27,15 @@ otherwise (or with no such row). Triggers on audit_log keep it (a stage change, 
 a merge or scrubbed by anonymising), and it is filled here from the audit log.
 
 The triggers (SQLite) and trigger functions (PostgreSQL, plpgsql) fire on the writes to customer,
-review, follow_up, visit and audit_log that move a count, so registration, edits, import, merge and its undo,
-anonymising, the bench's seeder (COPY) and a restore need no Python hook. The counts of the rows
+review, follow_up, visit and audit_log that move a count, so registration, edits, import, merge and
+its undo, anonymising, the bench's seeder (COPY) and a restore need no Python hook. The counts of the rows
 already stored are written here once. A pg_dump restores the tables' rows before it creates the
 triggers, so a restore does not count anything twice.
 """
 
 from peewee import SqliteDatabase
 
-STAGES_LEFT = ("visited", "pledged", "subscribed", "signed")  # a later one wins, as the funnel's CASE
+STAGES_LEFT = ("visited", "pledged", "subscribed", "signed")  # the first that matches, as the live CASE
 OFFSET = "8 hours"
 
 # The completeness checklist (villa.scorecard.FILLED_SQL), field by field, as of this migration.
