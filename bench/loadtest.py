@@ -279,8 +279,9 @@ def _warm_up(server, plan: dict):
 def _plan_steps(args) -> list[dict]:
     """The steps OfficeDay (bench/locustfile.py) walks: a warm-up, then each number of staff.
 
-    Each step first lets its new staff log in (about 15 s, then 10 s for the first actions to
-    settle), unmeasured; then it measures for --step-seconds."""
+    Each step first lets its new staff log in (spawned over about 15 s; the step waits until every
+    login is answered, then 10 s for the first actions to settle), unmeasured; then it measures for
+    --step-seconds."""
     steps, before = [], 0
     warm = min(args.steps[0], 10)
     for staff, seconds, measured in [(warm, WARM_UP_SECONDS, False)] + [
@@ -303,7 +304,8 @@ def _office_day(steps: list[dict], server, plan: Path, work: Path) -> list[dict]
         "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "10",
     ]  # fmt: skip
     env = dict(os.environ, LOADTEST_PLAN=str(plan), LOADTEST_OUT=str(out))
-    total = sum(step["ramp"] + step["seconds"] for step in steps)
+    # Each step: its logins (an argon2 hash each, ~0.3 s of the server's CPU), 10 s to settle, the measure.
+    total = sum(step["ramp"] + 10 + step["seconds"] for step in steps) + max(s["staff"] for s in steps) // 3
     bench._log(
         f"office day: steps of {', '.join(str(s['staff']) for s in steps[1:])} staff (at most {total} s)"
     )

@@ -30,6 +30,9 @@ THINK = between(3, 17)  # seconds between two actions: 10 on average
 
 # The step being measured (None while staff log in) and what it measured: {staff: {action: [ms]}}.
 NOW = {"step": None}
+LOGGED_IN = {"n": 0}  # staff whose login has been answered (the shape waits for them before measuring)
+SETTLE = 10  # seconds after the last login before a step measures
+LOGIN_PATIENCE = 600  # seconds a step waits for its logins at most
 MEASURED: dict = {}
 FAILED: dict = {}
 ERRORS: dict = {}
@@ -74,20 +77,34 @@ def step_result(staff: int) -> dict:
 
 
 class OfficeDay(LoadTestShape):
-    """PLAN["steps"]: each {"staff", "ramp", "seconds", "measured"}; the staff stay from step to step."""
+    """PLAN["steps"]: each {"staff", "spawn_rate", "ramp", "seconds", "measured"}; the staff stay from
+    step to step. A step measures only once every member of staff has logged in (LOGGED_IN) and
+    `ramp` seconds have passed, then SETTLE more: an office logs in once in the morning, and a login
+    is an argon2 hash (~0.3 s of CPU by design), so a crowd logging in is not what the step measures."""
+
+    index, phase, since = 0, "spawn", 0.0
 
     def tick(self):
-        run_time, start = self.get_run_time(), 0.0
-        for step in PLAN["steps"]:
-            measuring_from = start + step["ramp"]
-            end = measuring_from + step["seconds"]
-            if run_time < end:
-                NOW["step"] = step["staff"] if step["measured"] and run_time >= measuring_from else None
+        run_time = self.get_run_time()
+        while self.index < len(PLAN["steps"]):
+            step = PLAN["steps"][self.index]
+            if self.phase == "spawn":
+                ready = LOGGED_IN["n"] >= step["staff"] and run_time - self.since >= step["ramp"]
+                if not ready and run_time - self.since < step["ramp"] + LOGIN_PATIENCE:
+                    NOW["step"] = None
+                    return step["staff"], step["spawn_rate"]
+                self.phase, self.since = "settle", run_time
+            if self.phase == "settle":
+                if run_time - self.since < SETTLE:
+                    return step["staff"], step["spawn_rate"]
+                self.phase, self.since = "measure", run_time
+            if run_time - self.since < step["seconds"]:
+                NOW["step"] = step["staff"] if step["measured"] else None
                 return step["staff"], step["spawn_rate"]
+            NOW["step"] = None
             if step["measured"] and not PLAN["every_step"] and not step_result(step["staff"])["passed"]:
-                NOW["step"] = None
                 return None  # this step failed: no bigger one
-            start = end
+            self.index, self.phase, self.since = self.index + 1, "spawn", run_time
         NOW["step"] = None
         return None
 
@@ -115,12 +132,15 @@ class Staff(FastHttpUser):
         self.csrf = ""
         page = self.client.get("/login", name="login").text
         form = {"csrf_token": _token(page), "username": self.account["username"], "password": PASSWORD}
-        with self.client.post("/login", data=form, name="login", allow_redirects=False,
-                              catch_response=True) as answer:  # fmt: skip
-            if answer.status_code != 303:
-                answer.failure(f"login answered {answer.status_code}")
-                return
-        self.csrf = _token(self.client.get(self.first_page, name="login").text)
+        try:
+            with self.client.post("/login", data=form, name="login", allow_redirects=False,
+                                  catch_response=True) as answer:  # fmt: skip
+                if answer.status_code != 303:
+                    answer.failure(f"login answered {answer.status_code}")
+                    return
+            self.csrf = _token(self.client.get(self.first_page, name="login").text)
+        finally:
+            LOGGED_IN["n"] += 1
 
     first_page = "/"
 

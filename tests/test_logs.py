@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from villa.logs import PAGE_SIZE
-from villa.models import AccessLog, AuditLog, office_day_start
+from villa.models import AccessLog, AuditLog, User, office_day_start
 
 
 def row_ids(response) -> list[int]:
@@ -115,6 +115,16 @@ def test_filters_carry_over_to_the_next_page(auditor, make_user, make_customer):
     more = re.search(r'data-testid="more"', html) and re.search(r'href="([^"]*before=[^"]*)"', html).group(1)
     assert f"user={manager.id}" in more
     assert len(row_ids(auditor.get(more.replace("&amp;", "&")))) == 10
+
+
+def test_the_person_filter_keeps_the_chosen_person_among_everyone(auditor, make_user):
+    staff = [make_user("rep") for _ in range(30)]
+    chosen = staff[17]
+    html = auditor.get(f"/logs/?user={chosen.id}").get_data(as_text=True)
+    picker = html[html.index('<select id="user"') : html.index("</select>", html.index('<select id="user"'))]
+    assert picker.count("<option") == User.select().count() + 1  # everyone, and "Anyone"
+    assert f'<option value="{chosen.id}" selected>{chosen.display_name} ({chosen.username})</option>' in picker
+    assert picker.count(" selected") == 1
 
 
 @pytest.mark.parametrize(
