@@ -4,8 +4,9 @@
   the id, the queue's tie-break), so the page is a walk along the index, and holding what the queue's
   conditions read, so its count opens no customer row. It replaces the index on review_status alone.
 - A rep's home and the protected-customers cap (each registration checks it): the rep's live
-  customers by follow-up date, by protection end, and in id order (the newest), so each count or list
-  reads the rows it shows or counts, in the order it shows them, not every customer the rep owns.
+  customers by follow-up date, by protection end (then id, the list's tie-break), and in id order
+  (the newest), so each count or list reads the rows it shows or counts, in the order it shows them,
+  not every customer the rep owns.
 - The desk's rotation, which every desk tablet polls: each rep's walk-ins today.
 - The review queue's near-duplicate check: a name's registrations within 30 days, by (name,
   registered_at); it replaces the index on the name alone.
@@ -20,7 +21,7 @@ ADDED = (
     ("customer", ("owner_id", "anonymised_at", "next_followup_on"), "customer_owner_next_followup"),
     (
         "customer",
-        ("owner_id", "protected_until", "anonymised_at", "stage", "in_public_pool"),
+        ("owner_id", "protected_until", "id", "anonymised_at", "stage", "in_public_pool"),
         "customer_owner_protected_until",
     ),
     ("customer", ("owner_id", "anonymised_at"), "customer_owner_live"),

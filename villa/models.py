@@ -211,7 +211,7 @@ class Customer(BaseModel):
             # count reads; a rep's home and the protected-customers cap; near-duplicates by name.
             (("review_status", "registered_at", "id", "anonymised_at", "registered_by", "owner"), False),
             (("owner", "anonymised_at", "next_followup_on"), False),
-            (("owner", "protected_until", "anonymised_at", "stage", "in_public_pool"), False),
+            (("owner", "protected_until", "id", "anonymised_at", "stage", "in_public_pool"), False),
             (("owner", "anonymised_at"), False),
             (("name", "registered_at"), False),
         )

@@ -18,9 +18,8 @@ from villa.models import AuditLog, Channel, Customer, Review, User, now, office_
 from villa.prepared import Prepared, slot
 
 LEVELS = {1: "pending_first", 2: "pending_second"}
-Owner = User.alias()  # the customer's owner, as the queue's query joins it
 LEVEL_ROLES = {1: "manager", 2: "auditor"}
-QUEUE_LIMIT = 25
+QUEUE_LIMIT = 25  # rows a page: each, with its checks and both decision forms, costs about 1 ms
 REASON_MAX = 500
 NEAR_DUPLICATE_DAYS = 30
 # What a complete registration holds: (label, test). Required and recommended fields alike.
@@ -218,27 +217,7 @@ class QueuePage:
         return (self.page - 1) * QUEUE_LIMIT + 1
 
 
-def queue(user: User, filters: QueueFilters | None = None, page: int = 1) -> QueuePage:
-    """The registrations waiting at this user's level, oldest first, a page of QUEUE_LIMIT at a
-    time; a manager sees their team's. The total is of the same query (the home page counts it)."""
-    waiting = queue_query(user, filters)
-    if waiting is None:
-        return QueuePage([], 0, 1, 1)
-    total = waiting.count()
-    pages = max(1, -(-total // QUEUE_LIMIT))
-    page = min(max(1, page), pages)
-    # Only what a row and its checks show; the index on (review_status, registered_at) gives the
-    # oldest first without sorting the whole queue.
-    rows = (
-        waiting.select(*QUEUE_COLUMNS, Owner.id, Owner.display_name, Owner.manager, Channel.id, Channel.name)
-        .join_from(Customer, Channel)
-        .order_by(Customer.registered_at, Customer.id)
-        .offset((page - 1) * QUEUE_LIMIT)
-        .limit(QUEUE_LIMIT)
-    )
-    return QueuePage(list(rows), total, page, pages)
-
-
+Owner = User.alias()  # the customer's owner, as the queue's query joins it
 # What a queue row shows and checks (review/_row.html, glance, can_see_full).
 QUEUE_COLUMNS = (
     Customer.id,
@@ -267,6 +246,27 @@ QUEUE_COLUMNS = (
     Customer.archived_at,
     Customer.anonymised_at,
 )
+
+
+def queue(user: User, filters: QueueFilters | None = None, page: int = 1) -> QueuePage:
+    """The registrations waiting at this user's level, oldest first, a page of QUEUE_LIMIT at a
+    time; a manager sees their team's. The total is of the same query (the home page counts it)."""
+    waiting = queue_query(user, filters)
+    if waiting is None:
+        return QueuePage([], 0, 1, 1)
+    total = waiting.count()
+    pages = max(1, -(-total // QUEUE_LIMIT))
+    page = min(max(1, page), pages)
+    # Only what a row and its checks show; the index on (review_status, registered_at) gives the
+    # oldest first without sorting the whole queue.
+    rows = (
+        waiting.select(*QUEUE_COLUMNS, Owner.id, Owner.display_name, Owner.manager, Channel.id, Channel.name)
+        .join_from(Customer, Channel)
+        .order_by(Customer.registered_at, Customer.id)
+        .offset((page - 1) * QUEUE_LIMIT)
+        .limit(QUEUE_LIMIT)
+    )
+    return QueuePage(list(rows), total, page, pages)
 
 
 def queue_count(user: User) -> int:
