@@ -243,10 +243,11 @@ def _setup_staff(staff: int, plan_path: Path) -> int:
 def _share_customers(db, reps: list[int]):
     """The seed's owned customers go round the reps, each its share, as in an office: one UPDATE
     (customer id mod the number of reps picks the rep), whatever the number of customers."""
-    pairs = ", ".join(f"({k}, {rep})" for k, rep in enumerate(reps))
+    pairs, n = ", ".join(f"({k}, {rep})" for k, rep in enumerate(reps)), len(reps)
     db.execute_sql(
         f"WITH share (k, rep) AS (VALUES {pairs}) UPDATE customer SET owner_id = share.rep FROM share "
-        f"WHERE customer.owner_id IS NOT NULL AND customer.id % {len(reps)} = share.k"
+        # id mod n as integer division (% is a placeholder's sign to psycopg): the same on both databases
+        f"WHERE customer.owner_id IS NOT NULL AND customer.id - customer.id / {n} * {n} = share.k"
     )
 
 
