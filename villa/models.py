@@ -73,6 +73,12 @@ class User(UserMixin, BaseModel):
         """Active sales reps by username (every form that assigns a customer lists them)."""
         return list(_active_reps.rows("rep", True))
 
+    @classmethod
+    def rep_names(cls) -> list["User"]:
+        """The same reps with their id and display name only: what a filter's options show (a
+        group's hundreds of reps as whole rows cost more than the rest of the page)."""
+        return list(_active_rep_names.rows("rep", True))
+
     def __str__(self):
         return self.display_name
 
@@ -299,6 +305,13 @@ class Setting(BaseModel):
 _setting_by_key = Prepared(lambda: Setting.select(Setting.value).where(Setting.key == slot()))
 _active_reps = Prepared(
     lambda: User.select().where(User.role == slot(), User.active == slot()).order_by(User.username)
+)
+_active_rep_names = Prepared(
+    lambda: (
+        User.select(User.id, User.display_name)
+        .where(User.role == slot(), User.active == slot())
+        .order_by(User.username)
+    )
 )
 _active_channels = Prepared(
     lambda: Channel.select().where(Channel.active == slot()).order_by(Channel.sort_order, Channel.id)

@@ -49,7 +49,7 @@ class QueueFilterForm(FlaskForm):
 
     def __init__(self, reviewer: User, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        reps = reassignable_reps(reviewer) if reviewer.role == "manager" else User.reps()
+        reps = reassignable_reps(reviewer) if reviewer.role == "manager" else User.rep_names()
         self.rep.choices = options([("", _l("All reps"))] + [(str(r.id), r.display_name) for r in reps])
         self.channel.choices = options(
             [("", _l("All channels"))] + [(c.code, c.name) for c in Channel.active_list()]
