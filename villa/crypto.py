@@ -266,6 +266,13 @@ def blind_indexes(kind: str, normalised: str | None) -> list[str]:
     return keyring().blind_indexes(kind, normalised) if normalised else []
 
 
+def blind_index_pair(kind: str, normalised: str) -> tuple[str, str]:
+    """blind_indexes as exactly two values (the current one twice outside a rotation): a prepared
+    query's `IN (?, ?)` takes the same number of arguments whatever the key ring's state."""
+    indexes = blind_indexes(kind, normalised)
+    return indexes[0], indexes[-1]
+
+
 def looks_like_index(value: str | None) -> bool:
     """A blind index is 64 hex digits; placeholders such as "anon:12" or "merged:7" are not."""
     return bool(value) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)

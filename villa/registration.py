@@ -8,7 +8,7 @@ from peewee import JOIN, SQL, ForeignKeyField, IntegrityError
 
 from villa import rotation
 from villa.clock import office_day_start
-from villa.crypto import KeyFileError, blind_indexes, keyring
+from villa.crypto import KeyFileError, blind_index_pair, keyring
 from villa.customers import can_see_full, customer_by_id, set_alt_phone, set_id_number, set_phone
 from villa.db import insert_one, write_transaction
 from villa.identity import try_normalise_id_number, try_normalise_phone
@@ -102,22 +102,18 @@ _by_id_number = Prepared(
 )
 
 
-def _two(indexes: list[str]) -> tuple[str, str]:
-    return indexes[0], indexes[-1]
-
-
 def find_known(phone: str | None = None, id_number: str | None = None, id_type: str = "resident"):
     """The customer this phone (main or alternate) or ID number belongs to, or None."""
     normal_phone = try_normalise_phone(phone) if phone else None
     if normal_phone:
-        indexes = _two(blind_indexes("phone", normal_phone))
+        indexes = blind_index_pair("phone", normal_phone)
         candidates = list(_by_phone.rows(*indexes, *indexes))
         if candidates:
             main = [c for c in candidates if c.phone_index in indexes]
             return Match((main or candidates)[0], "phone")
     normal_id = try_normalise_id_number(id_number, id_type) if id_number else None
     if normal_id:
-        found = _by_id_number.first(*_two(blind_indexes("id", normal_id)))
+        found = _by_id_number.first(*blind_index_pair("id", normal_id))
         if found:
             return Match(found, "id_number")
     return None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from peewee import JOIN, SQL
 
-from villa.crypto import blind_indexes
+from villa.crypto import blind_index_pair
 from villa.identity import try_normalise_phone
 from villa.models import Agency, AuditLog, Broker, Channel, Customer, Report, User, now
 from villa.prepared import Prepared, slot
@@ -59,8 +59,7 @@ def find_report(phone: str, name: str = "") -> ReportMatch | None:
     full = try_normalise_phone(phone or "")
     if not full or not (len(full) == 14 and full.startswith("+861")):
         return None
-    indexes = blind_indexes("phone", full)
-    indexes = (indexes[0], indexes[-1])  # the current index, and the previous during a key rotation
+    indexes = blind_index_pair("phone", full)
     surname = surname_of(name)
     if surname:
         rows = list(_by_phone_or_mask.rows(*indexes, f"{full[3:6]}****{full[-4:]}", surname, *FOUND))
