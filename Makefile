@@ -23,8 +23,10 @@ run: $(BIN)/villa
 	$(BIN)/villa demo --if-empty
 	$(BIN)/villa serve
 
+# The suite runs on every CPU (pytest-xdist); TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= auto
 test: $(VENV)/.dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

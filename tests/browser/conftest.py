@@ -24,14 +24,20 @@ CHROMIUM_ARGS = [
 ]
 
 
-# Lines for pytest's terminal summary (the page sweep's count of pages and viewports): the CI log shows them.
-SWEEP_SUMMARY: list[str] = []
-
-
 def pytest_terminal_summary(terminalreporter):
-    if SWEEP_SUMMARY:
+    """The page sweep's count of pages and viewports per role, in the CI log. Each test records its
+    line as a property, which reaches this process from pytest-xdist's workers too."""
+    lines = [
+        value
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        if report.when == "call"
+        for name, value in report.user_properties
+        if name == "sweep"
+    ]
+    if lines:
         terminalreporter.section("page sweep")
-        for line in SWEEP_SUMMARY:
+        for line in sorted(lines):
             terminalreporter.write_line(line)
 
 

@@ -16,8 +16,8 @@ through the DevTools protocol, which the page's CSP does not govern, so no bypas
 context are needed). Per page and viewport the order is: open, console errors are taken (the listeners
 are removed before anything else runs), overflow, targets, axe, then the screenshot -- a screenshot
 leaves style="" on inputs, which must not be blamed on the page. Screenshots go to
-tests/browser/screens/ (<role>/<endpoint>-<width>.png); the count of pages and viewports is in
-pytest's summary.
+tests/browser/screens/ (<role>/<endpoint>-<width>.png); each role's count of pages and viewports is
+in pytest's summary.
 """
 
 import os
@@ -30,8 +30,6 @@ import pytest
 from tests.test_access import POLICY, app_routes
 from villa.demo import DEMO_PASSWORD, load_demo
 from villa.models import ROLES, Channel, Customer, FollowUp, Incident, RotationEntry, User
-
-from .conftest import SWEEP_SUMMARY
 
 SCREENS = Path(__file__).resolve().parent / "screens"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
@@ -49,11 +47,6 @@ DEMO_LOGIN = {
     "broker": "broker1",  # an agency's broker (villa.demo: 链家's 周强)
 }
 MIN_TARGET = 44
-
-# (endpoint, check) pairs that fail today on pages other branches of issue 15 are rebuilding. They are
-# still checked and listed in the summary, but do not fail the test; one that passes again fails it
-# ("remove it"), so the list only shrinks. The lead empties it after merging those branches.
-KNOWN_FAILING: set[tuple[str, str]] = set()
 
 # Which controls count, and the one kind that is exempt. A control is what a finger taps: links,
 # buttons, fields, disclosure summaries, anything with role=button. A checkbox or radio is measured by
@@ -203,54 +196,41 @@ def check_page(page, base, endpoint, url, role, width) -> dict:
 
 # The sweep looks at screens, which do not depend on the database: it runs in the SQLite pass of
 # CI only, so the PostgreSQL pass (same pages, same templates) does not spend three more minutes.
+# One test per role, so that pytest-xdist shares the sweep out among the CPUs.
 @pytest.mark.skipif(
     os.environ.get("VILLA_TEST_DATABASE_URL", "").startswith("postgres"),
     reason="screens do not depend on the database: swept in the SQLite run",
 )
-def test_every_page_at_every_size(app, live_server, browser):
+@pytest.mark.parametrize("role", (ANONYMOUS, *ROLES))
+def test_every_page_at_every_size(app, live_server, browser, role, record_property):
     started = time.monotonic()
+    username = DEMO_LOGIN.get(role) if role != ANONYMOUS else None
     load_demo(40)
+    if role != ANONYMOUS and not User.select().where(User.username == (username or "")).exists():
+        # A new role before the demo has a user for it: said in the summary, not silently passed.
+        record_property("sweep", f"{role}: no demo login, not swept")
+        return
     values = demo_values()
-    problems = defaultdict(list)  # (endpoint, check) -> ["role width url: what"]
-    pages_seen, checks, skipped = set(), 0, []
-    for role in (ANONYMOUS, *ROLES):
-        username = DEMO_LOGIN.get(role) if role != ANONYMOUS else None
-        if role != ANONYMOUS and (
-            username is None or not User.select().where(User.username == username).exists()
-        ):
-            skipped.append(role)  # a new role before the demo has a user for it: see the summary
-            continue
-        context = browser.new_context(viewport=VIEWPORTS[0], **CONTEXT)
-        context.add_init_script(path=str(AXE))
-        page = log_in(context, live_server, username) if username else context.new_page()
-        page.set_default_timeout(10_000)
-        pages = whole_pages(context, live_server, candidate_urls(app, role, values))
-        for viewport in VIEWPORTS:
-            page.set_viewport_size(viewport)
-            for endpoint, url in pages:
-                found = check_page(page, live_server, endpoint, url, role, viewport["width"])
-                for check, details in found.items():
-                    problems[(endpoint, check)].append(
-                        f"{role} {viewport['width']} {url}: {'; '.join(details)}"
-                    )
-                pages_seen.add((role, endpoint))
-                checks += 1
-        context.close()
-    seconds = time.monotonic() - started
-    failing = {key: lines for key, lines in problems.items() if key not in KNOWN_FAILING}
-    known = {key: lines for key, lines in problems.items() if key in KNOWN_FAILING}
-    fixed = sorted(KNOWN_FAILING - set(problems))
-    SWEEP_SUMMARY.append(
-        f"page sweep: {len(pages_seen)} pages x {len(VIEWPORTS)} viewports = {checks} checks "
-        f"({len(failing)} failing, {len(known)} known failing, {seconds:.0f} s; screenshots in {SCREENS})"
+    problems = defaultdict(list)  # (endpoint, check) -> ["width url: what"]
+    context = browser.new_context(viewport=VIEWPORTS[0], **CONTEXT)
+    context.add_init_script(path=str(AXE))
+    page = log_in(context, live_server, username) if username else context.new_page()
+    page.set_default_timeout(10_000)
+    pages = whole_pages(context, live_server, candidate_urls(app, role, values))
+    for viewport in VIEWPORTS:
+        page.set_viewport_size(viewport)
+        for endpoint, url in pages:
+            found = check_page(page, live_server, endpoint, url, role, viewport["width"])
+            for check, details in found.items():
+                problems[(endpoint, check)].append(f"{viewport['width']} {url}: {'; '.join(details)}")
+    context.close()
+    record_property(
+        "sweep",
+        f"{role}: {len(pages)} pages x {len(VIEWPORTS)} viewports = {len(pages) * len(VIEWPORTS)} checks "
+        f"({len(problems)} failing, {time.monotonic() - started:.0f} s)",
     )
-    if skipped:
-        SWEEP_SUMMARY.append(f"page sweep: no demo login for role(s) {', '.join(skipped)}: not swept")
-    for (endpoint, check), lines in sorted(known.items()):
-        SWEEP_SUMMARY.append(f"  known failing {endpoint} {check}: {len(lines)} page(s)")
     report = [
-        f"{endpoint} [{check}]\n    " + "\n    ".join(lines)
-        for (endpoint, check), lines in sorted(failing.items())
+        f"{role} {endpoint} [{check}]\n    " + "\n    ".join(lines)
+        for (endpoint, check), lines in sorted(problems.items())
     ]
-    report += [f"{endpoint} [{check}] passes now: remove it from KNOWN_FAILING" for endpoint, check in fixed]
     assert not report, "\n".join(report)
