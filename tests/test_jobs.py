@@ -10,7 +10,16 @@ from villa.clock import OFFICE_UTC_OFFSET
 from villa.jobs import RESTORE_TEST, daily_run, restore_test_due, run_step
 from villa.models import JobRun, Setting, now, office_today
 
-STEPS = ["pool_release", "retention", "report_expiry", "statistics", "backup", "digests", "notify_send"]
+STEPS = [
+    "pool_release",
+    "retention",
+    "report_expiry",
+    "lookup_counters",
+    "statistics",
+    "backup",
+    "digests",
+    "notify_send",
+]
 
 
 @pytest.fixture

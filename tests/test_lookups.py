@@ -312,3 +312,25 @@ def test_lookups_of_ones_own_customers_do_not_count(team, login, make_customer):
     # A number that finds nobody counts: the next one is past the limit of one.
     assert owner.htmx_get("/customers/", query_string={"q": other_phone(99)}).status_code == 200
     assert owner.htmx_get("/customers/", query_string={"q": other_phone(98)}).status_code == 429
+
+
+def test_the_nightly_upkeep_removes_counters_past_every_window(team, login):
+    """Counting no longer deletes as it goes: `villa daily` removes the lookup counters older than
+    two days, and keeps today's (they still count) and other limits' rows."""
+    from villa.daily import lookup_counters
+
+    users, _ = team
+    limit(per_minute=100, per_day=3)
+    rep = login(users["other_rep"])
+    for n in range(3):
+        rep.htmx_get("/customers/", query_string={"q": other_phone(n)})
+    RateEvent.create(key="lookup:1", at=now() - timedelta(days=3))
+    RateEvent.create(key="lookup:1:phone:0123456789abcdef", at=now() - timedelta(days=3))
+    RateEvent.create(key="report:address", at=now() - timedelta(days=3))
+    assert lookup_counters().counts == {"pruned": 2}
+    assert RateEvent.select().where(RateEvent.key == "report:address").count() == 1
+    assert (
+        RateEvent.select().where(RateEvent.key.startswith("lookup:")).count() == 6
+    )  # 3 numbers, 2 rows each
+    # Today's still count: the day's limit holds after the upkeep.
+    assert rep.htmx_get("/customers/", query_string={"q": other_phone(9)}).status_code == 429

@@ -7,6 +7,7 @@ from villa.backup import CopyFailed, human_size, make_backup, restore_test
 from villa.clock import office_today
 from villa.db import db, is_sqlite
 from villa.jobs import RESTORE_TEST, JobProblem, StepReport, daily_run, restore_test_due, run_step
+from villa.lookups import prune_counters
 from villa.ownership import release_lapsed
 from villa.reports import expire_lapsed
 from villa.retention import archive_signed, run_retention
@@ -29,6 +30,12 @@ def expire_reports() -> StepReport:
     """报备 past their validity become expired (the desk already treats them so)."""
     expired = expire_lapsed()
     return StepReport(f"{expired} pre-registrations expired", {"expired": expired})
+
+
+def lookup_counters() -> StepReport:
+    """The exact-lookup counters past every limit's window (villa.lookups.KEPT) go."""
+    pruned = prune_counters()
+    return StepReport(f"{pruned} old lookup counters removed", {"pruned": pruned})
 
 
 def refresh_statistics() -> StepReport:
@@ -93,6 +100,7 @@ DAILY_STEPS = (
     ("pool_release", release_to_pool),
     ("retention", retention),
     ("report_expiry", expire_reports),
+    ("lookup_counters", lookup_counters),
     ("statistics", refresh_statistics),
     ("backup", backup),
     ("digests", digests),

@@ -42,6 +42,7 @@ JOB_LABELS = {
     "backup": _l("Backup"),
     RESTORE_TEST: _l("Restore test"),
     "report_expiry": _l("Expire old broker reports"),
+    "lookup_counters": _l("Remove old lookup counters"),
     "digests": _l("Morning digests"),
     "notify_send": _l("Send staff notifications"),
 }
@@ -202,6 +203,7 @@ STEP_WORDS = {
     "pool_release": _l("%(released)d customers released to the public pool"),
     "retention": _l("%(anonymised)d customers anonymised, %(archived)d archived"),
     "report_expiry": _l("%(expired)d pre-registrations expired"),
+    "lookup_counters": _l("%(pruned)d old lookup counters removed"),
     "statistics": _l("statistics refreshed"),
     "backup": _l("backup of %(customers)d customers; copies kept: %(copies)d"),
     RESTORE_TEST: _l("%(tables)d tables and %(rows)d rows restored exactly"),

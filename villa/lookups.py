@@ -13,19 +13,19 @@ The counters are RateEvent rows, shared by every worker and host.
 
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cache
 
-from peewee import SQL
+from peewee import SQL, Case, fn
 
 from villa import alerts, settings
 from villa.crypto import blind_index, blind_indexes
-from villa.db import db, write_transaction
+from villa.db import write_transaction
 from villa.i18n import lazy_gettext as _l
 from villa.identity import try_normalise_id_number, try_normalise_phone
 from villa.models import AccessLog, RateEvent, User, now, office_day_start
+from villa.prepared import Prepared, slot
 
 MINUTE = timedelta(minutes=1)
-KEPT = timedelta(days=2)  # counters older than this are of no limit's window any more
+KEPT = timedelta(days=2)  # counters older than this are of no limit's window: `villa daily` prunes them
 
 
 @dataclass(frozen=True)
@@ -83,11 +83,9 @@ class Lookup:
             return
         moment, user = now(), self.user
         counted = [_counter(user), _seen_key(user, self.number)]
-        stale = (RateEvent.at < moment - KEPT) & RateEvent.key.startswith("lookup:")
         entry = {"actor": user.id, "action": "lookup", "fields": self.number.field, "ip": ip, "at": moment}
         with write_transaction():
             RateEvent.insert_many([{"key": key, "at": moment} for key in counted]).execute()
-            RateEvent.delete().where(stale).execute()
             if not_in_full:
                 AccessLog.insert_many([{**entry, "customer": c.id} for c in not_in_full]).execute()
         if not_in_full:
@@ -100,24 +98,47 @@ def begin_lookup(user: User, number: ExactNumber) -> Lookup:
     A number the user already looked up today is always answered: the desk's form asks again when the
     field loses focus, and a repeat tells nothing new.
     """
-    day_start = RateEvent.at.db_value(office_day_start())
-    if db.execute_sql(_seen_statement(type(db.obj)), (_seen_key(user, number), day_start)).fetchone():
+    counter, seen_key = _counter(user), _seen_key(user, number)
+    day_start, minute_ago = office_day_start(), now() - MINUTE
+    stamp = RateEvent.at.db_value
+    seen, today, last_minute = _counts.row(
+        seen_key, stamp(day_start), counter, stamp(day_start), counter, stamp(minute_ago),
+        seen_key, counter, stamp(min(day_start, minute_ago)),
+    )  # fmt: skip
+    if seen:
         return Lookup(user, number, repeat=True)
-    counted = RateEvent.select().where(RateEvent.key == _counter(user))
     per_minute, per_day = settings.read("lookup_limit_per_minute"), settings.read("lookup_limit_per_day")
-    if counted.where(RateEvent.at >= office_day_start()).count() >= per_day:
+    if today >= per_day:
         _refuse(user, "day", per_day)
-    if counted.where(RateEvent.at > now() - MINUTE).count() >= per_minute:
+    if last_minute >= per_minute:
         _refuse(user, "minute", per_minute)
     return Lookup(user, number, repeat=False)
 
 
-@cache
-def _seen_statement(dialect) -> str:
-    """Did the user look this number up today? Built once per kind of database: every complete number
-    typed at the desk asks it, and building it each time cost more than running it."""
-    query = RateEvent.select(SQL("1")).where(RateEvent.key == "", RateEvent.at >= now()).limit(SQL("1"))
-    return query.sql()[0]
+def _build_counts():
+    """Every complete number typed at the desk asks this, so it is one statement over the user's own
+    rows (index on key and time). Its arguments, in order: this number's key and the day's start
+    (looked up today already?); the user's counter and the day's start (numbers today); the counter
+    and a minute ago (numbers in the last minute); both keys and the earlier of the two moments."""
+    key, at = RateEvent.key, RateEvent.at
+
+    def count(condition, name):  # COUNT(CASE WHEN condition THEN 1 END)
+        return fn.COUNT(Case(None, [(condition, SQL("1"))])).alias(name)
+
+    return RateEvent.select(
+        count((key == slot()) & (at >= slot()), "seen"),
+        count((key == slot()) & (at >= slot()), "today"),
+        count((key == slot()) & (at > slot()), "last_minute"),
+    ).where(key.in_([slot(), slot()]), at >= slot())
+
+
+_counts = Prepared(_build_counts)
+
+
+def prune_counters() -> int:
+    """`villa daily`: counters older than any limit's window go (KEPT); returns how many."""
+    stale = (RateEvent.at < now() - KEPT) & RateEvent.key.startswith("lookup:")
+    return RateEvent.delete().where(stale).execute()
 
 
 def _counter(user: User) -> str:

@@ -483,8 +483,11 @@ class ChangeRequest(BaseModel):
 class RateEvent(BaseModel):
     """Hits counted against a limit (per address and purpose), shared by every worker."""
 
-    key = CharField(max_length=100, index=True)
+    key = CharField(max_length=100)
     at = DateTimeField(default=now, index=True)
+
+    class Meta:
+        indexes = ((("key", "at"), False),)  # a key's rows in a window (migration 0023)
 
 
 class PasswordHistory(BaseModel):

@@ -38,14 +38,18 @@ class Prepared:
         """The first row, or None."""
         return next(iter(self.rows(*args)), None)
 
-    def scalar(self, *args):
-        """The first column of the first row (a count, an id), or None when there is no row."""
+    def row(self, *args) -> tuple | None:
+        """The first row as a tuple of its columns (counts of one statement), or None."""
         _, sql = self._model_and_sql()
         cursor = db.execute_sql(sql, args)
         try:
-            row = cursor.fetchone()
+            return cursor.fetchone()
         finally:
             cursor.close()
+
+    def scalar(self, *args):
+        """The first column of the first row (a count, an id), or None when there is no row."""
+        row = self.row(*args)
         return row[0] if row else None
 
     def _model_and_sql(self):
@@ -57,7 +61,11 @@ class Prepared:
             if params:
                 # A constant the query carries would be bound in the wrong place among the slots.
                 raise TypeError(f"a prepared query takes every value through slot(), not {params!r}")
-            names = [getattr(column, "column_name", None) or column.name for column in query.selected_columns]
+            names = [  # an aliased subquery has no name to compare: it is not checked
+                getattr(column, "column_name", None) or getattr(column, "name", None)
+                for column in query.selected_columns
+            ]
+            names = [name for name in names if name]
             if len(names) != len(set(names)):
                 # A raw read keys each value by its column's name: a second `id` would overwrite the first.
                 raise TypeError(
