@@ -16,7 +16,7 @@ from villa.db import db
 from villa.i18n import lazy_gettext as _l
 from villa.models import ROLES, AuditLog, LoginFailure, PasswordHistory, User, now
 from villa.passwords import weakness
-from villa.pledge import pending_pledge_id
+from villa.pledge import accepted_since, pending_for, pending_pledge_id
 from villa.prepared import Prepared, slot
 
 login_manager = LoginManager()
@@ -206,7 +206,10 @@ def end_session(user: User):
     session.clear()
 
 
-_user_by_id = Prepared(lambda: User.select().where(User.id == slot()))
+# The session's user, with the pledge version they must still accept (asked before every request).
+_user_by_id = Prepared(
+    lambda: User.select(User, pending_for(User.id).alias("pending_pledge_id")).where(User.id == slot())
+)
 
 
 @login_manager.user_loader
@@ -214,7 +217,7 @@ def _load_user(token: str):
     user_id, _, version = token.partition(".")
     if not (user_id.isdigit() and version.isdigit()):
         return None
-    user = _user_by_id.first(int(user_id))
+    user = _user_by_id.first(accepted_since(), int(user_id))
     if user is None or not user.active or user.session_version != int(version):
         return None
     return user

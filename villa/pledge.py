@@ -35,11 +35,14 @@ class PledgeProblem(Exception):
         self.message = message
 
 
-def _build_pending():
+def pending_for(user):
+    """The version a user must accept, as a subquery: `user` is their id's slot(), or User.id to ask
+    it for the user a query reads. Its one other argument (a slot, after any of `user`'s): the time
+    after which an acceptance still holds (accepted_since())."""
     latest = PledgeText.alias()
     accepted = PledgeAcceptance.select(SQL("1")).where(
         PledgeAcceptance.pledge == PledgeText.id,
-        PledgeAcceptance.user == slot(),
+        PledgeAcceptance.user == user,
         PledgeAcceptance.accepted_at > slot(),
     )
     return PledgeText.select(PledgeText.id).where(
@@ -47,15 +50,22 @@ def _build_pending():
     )
 
 
-# Asked before every request of a logged-in user: one statement, built once.
-_pending = Prepared(_build_pending)
+def accepted_since() -> str:
+    return PledgeAcceptance.accepted_at.db_value(now() - ACCEPTED_FOR)
+
+
+_pending = Prepared(lambda: pending_for(slot()))
+_NOT_LOADED = object()
 
 
 def pending_pledge_id(user: User) -> int | None:
     """The version this user must accept before going on, or None (accepted within the year, or
-    no pledge published)."""
-    since = PledgeAcceptance.accepted_at.db_value(now() - ACCEPTED_FOR)
-    return _pending.scalar(user.id, since)
+    no pledge published). The session's user comes with it, read in the same statement
+    (villa.auth asks before every request); any other user is asked here."""
+    loaded = getattr(user, "pending_pledge_id", _NOT_LOADED)
+    if loaded is not _NOT_LOADED:
+        return loaded
+    return _pending.scalar(user.id, accepted_since())
 
 
 def current_pledge() -> PledgeText | None:
