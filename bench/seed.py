@@ -334,15 +334,16 @@ def _finish(connection, sqlite: bool):
     connection.commit()
 
 
-def _trigger_fills() -> list:
+def _trigger_fills(only: str = "") -> list:
     """The fill of every table kept by database triggers (a migration's `fill(connection)`): what
-    the triggers would have written for the seeded rows, written in one statement each."""
+    the triggers would have written for the seeded rows, written in one statement each. `only`: the
+    fills of the migrations whose file name starts so."""
     import importlib.util
 
     from villa.db import MIGRATIONS_DIR
 
     fills = []
-    for path in sorted(MIGRATIONS_DIR.glob("[0-9]*.py")):
+    for path in sorted(MIGRATIONS_DIR.glob(f"{only or '[0-9]'}*.py")):
         spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
