@@ -95,15 +95,24 @@ def main(argv=None) -> int:
         print(_table(report))
         return 0
     _check_wrk()
+    samples_file = args.instance / "samples.json" if args.instance else None
+    if samples_file:
+        if not samples_file.exists():
+            sys.exit(f"bench: {samples_file} is missing: seed the instance with `bench/seed.py --out` it")
+        args.customers = json.loads(samples_file.read_text())["customers"]
     work = Path(tempfile.mkdtemp(prefix=f"villa-bench-{args.customers}-"))
     env = _environment(work)
     schema = None
-    if args.database_url:  # PostgreSQL: a schema of its own, dropped at the end (unless --keep)
+    if args.instance:  # a kept, seeded instance as it is: its folder, and its database as given
+        env["VILLA_INSTANCE"] = str(args.instance)
+        if args.database_url:
+            env["VILLA_DATABASE_URL"] = args.database_url
+    elif args.database_url:  # PostgreSQL: a schema of its own, dropped at the end (unless --keep)
         schema = f"villa_bench_{os.getpid()}_{secrets.token_hex(3)}"
         env["VILLA_DATABASE_URL"] = in_schema(args.database_url, schema)
     villa = _villa_command()
     report = {
-        "database": "postgresql" if schema else "sqlite",
+        "database": "postgresql" if schema or args.database_url else "sqlite",
         "customers": args.customers,
         "smoke": args.smoke,
         "started_at": datetime.now().isoformat(timespec="seconds"),
@@ -116,11 +125,16 @@ def main(argv=None) -> int:
     try:
         if schema:
             create_schema(args.database_url, schema)
+        if args.database_url:
             report["machine"]["postgresql"] = _server_version(env["VILLA_DATABASE_URL"])
-        _log(f"instance {work / 'instance'} ({report['database']})")
-        _run(villa + ["init"], env)
-        _run(villa + ["demo", "--customers", "0"], env)  # the demo logins, the rotation, materials
-        report["seed"] = _seed(args, env, work, env.get("VILLA_DATABASE_URL"))
+        _log(f"instance {env['VILLA_INSTANCE']} ({report['database']})")
+        if args.instance:
+            report["seed"] = _kept_seed(args, env)
+            report["notes"].append(f"a kept instance ({args.instance}), seeded earlier; no maintenance timed")
+        else:
+            _run(villa + ["init"], env)
+            _run(villa + ["demo", "--customers", "0"], env)  # the demo logins, the rotation, materials
+            report["seed"] = _seed(args, env, work, env.get("VILLA_DATABASE_URL"))
         _run([sys.executable, "-c", NO_LOOKUP_LIMITS], env)
         samples = report["seed"].pop("samples")
         server = Server(villa, env, work)
@@ -132,7 +146,8 @@ def main(argv=None) -> int:
         server.stop()
         server = None
         _judge(endpoints, baselines, report, args)
-        _maintenance(villa, env, work, args, report)
+        if not args.instance:  # a backup, restore and import of a kept instance would change it
+            _maintenance(villa, env, work, args, report)
     except HarnessError as exc:
         report["failures"].append(str(exc))
         _log(f"FAILED: {exc}")
@@ -171,6 +186,10 @@ def _arguments(argv):
     parser.add_argument("--database-url", default=env("BENCH_DATABASE_URL", ""),
                         help="postgresql://… to seed and serve PostgreSQL, in a schema of its own "
                              "(default: SQLite in the instance folder)")  # fmt: skip
+    parser.add_argument("--instance", type=Path, default=env("BENCH_INSTANCE") or None,
+                        help="measure this kept instance folder as it is, no seeding: one that "
+                             "`bench/seed.py --out FOLDER/samples.json` seeded (with --database-url: "
+                             "its database, as given)")  # fmt: skip
     parser.add_argument("--render", type=Path, metavar="JSON",
                         help="print the table of an earlier run's results file, and stop")  # fmt: skip
     parser.add_argument("--no-pairing", dest="pairing", action="store_false",
@@ -292,9 +311,9 @@ def _server_version(url: str) -> str:
         return conn.execute("SHOW server_version").fetchone()[0]
 
 
-def _database_mb(work: Path, url: str | None) -> float:
+def _database_mb(instance: Path, url: str | None) -> float:
     if not url:
-        return round((work / "instance" / "villa.db").stat().st_size / 2**20, 1)
+        return round((instance / "villa.db").stat().st_size / 2**20, 1)
     import psycopg
 
     with psycopg.connect(url) as conn:
@@ -333,9 +352,17 @@ def _seed(args, env, work: Path, database_url: str | None = None) -> dict:
         "seconds": result["seconds"],
         "wall_seconds": round(wall, 2),
         "workers": result["workers"],
-        "database_mb": _database_mb(work, database_url),
+        "database_mb": _database_mb(work / "instance", database_url),
         "samples": result,
     }
+
+
+def _kept_seed(args, env) -> dict:
+    """What a kept instance's seeding wrote (its samples.json), and the database's size now."""
+    result = json.loads((args.instance / "samples.json").read_text())
+    size = _database_mb(args.instance, env.get("VILLA_DATABASE_URL"))
+    keys = ("customers", "visits", "followups", "audit_rows", "seconds", "workers")
+    return {**{key: result[key] for key in keys}, "database_mb": size, "samples": result}
 
 
 # ---------------------------------------------------------------------------------------------
