@@ -401,3 +401,21 @@ def test_the_reasons_show_with_their_texts_for_the_customer(admin):
     html = admin.get("/admin/settings/reasons").get_data(as_text=True)
     assert "疑似重复登记 | 请与您的置业顾问核对登记信息" in html
     assert 'value="请联系您的置业顾问"' in html
+
+
+def test_a_request_reads_the_settings_it_writes(app):
+    """Within a request every setting is read once, at the first read; what the request writes or
+    removes is read back as written, and the next request sees another's writes."""
+    from villa.models import Setting
+
+    Setting.write("greeting", "早")
+    with app.test_request_context("/"):
+        app.preprocess_request()
+        assert Setting.read("greeting") == "早"
+        Setting.write("greeting", "午")
+        assert Setting.read("greeting") == "午"
+        Setting.remove("greeting")
+        assert Setting.read("greeting", "none") == "none"
+        app.do_teardown_request()
+    Setting.write("greeting", "晚")  # as a command would, outside any request
+    assert Setting.read("greeting") == "晚"

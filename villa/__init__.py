@@ -53,6 +53,10 @@ def create_app(config=None, check_keys=True):
 
     metrics.init_app(app)  # first: a request's time counts from its first hook
     db.init_app(app)
+    from villa.models import Setting
+
+    app.before_request(lambda: Setting.read_once_per_request(True))
+    app.teardown_request(lambda _exc: Setting.read_once_per_request(False))
     crypto.load_keys(app.config["KEYS_FILE"])
     if check_keys:
         from villa.instance import check_startup

@@ -233,7 +233,7 @@ def _finish(state: dict):
     if state["kind"] == "index":
         ring.end_index_rotation()
     write_key_check()
-    Setting.delete().where(Setting.key == PROGRESS_KEY).execute()
+    Setting.remove(PROGRESS_KEY)
     actor = User.get_or_none(User.id == state["started_by"]) if state.get("started_by") else None
     AuditLog.create(
         actor=actor,

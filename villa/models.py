@@ -1,6 +1,7 @@
 """The tables villa keeps. Schema changes go through migrations/, never create_tables()."""
 
 import json
+from contextvars import ContextVar
 
 from flask_login import UserMixin
 from peewee import (
@@ -291,7 +292,13 @@ class Setting(BaseModel):
 
     @classmethod
     def read(cls, key: str, default=None):
-        value = _setting_by_key.scalar(key)
+        kept = _request_settings.get()
+        if kept is None:  # a command, a job: the one row
+            value = _setting_by_key.scalar(key)
+        else:
+            if kept.values is None:
+                kept.values = dict(cls.select(cls.key, cls.value).tuples())
+            value = kept.values.get(key)
         return json.loads(value) if value is not None else default
 
     @classmethod
@@ -299,6 +306,29 @@ class Setting(BaseModel):
         cls.insert(key=key, value=json.dumps(value, ensure_ascii=False)).on_conflict(
             conflict_target=[cls.key], update={cls.value: json.dumps(value, ensure_ascii=False)}
         ).execute()
+        kept = _request_settings.get()
+        if kept is not None:
+            kept.values = None  # read again, with this one
+
+    @classmethod
+    def remove(cls, key: str):
+        cls.delete().where(cls.key == key).execute()
+        kept = _request_settings.get()
+        if kept is not None:
+            kept.values = None
+
+    @staticmethod
+    def read_once_per_request(on: bool):
+        """Within a request (villa.create_app turns it on and off), the first read takes every row
+        (a few dozen small ones): a page reads up to a dozen settings, each had been a query."""
+        _request_settings.set(_RequestSettings() if on else None)
+
+
+class _RequestSettings:
+    values: dict | None = None
+
+
+_request_settings: ContextVar[_RequestSettings | None] = ContextVar("villa_request_settings", default=None)
 
 
 # Read by most pages: settings (eligibility rules, quotas), the reps and channels forms offer.
