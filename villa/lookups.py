@@ -98,15 +98,14 @@ def begin_lookup(user: User, number: ExactNumber) -> Lookup:
     A number the user already looked up today is always answered: the desk's form asks again when the
     field loses focus, and a repeat tells nothing new.
     """
-    counter, seen_key = _counter(user), _seen_key(user, number)
-    day_start, minute_ago = office_day_start(), now() - MINUTE
+    counter, day_start, minute_ago = _counter(user), office_day_start(), now() - MINUTE
     stamp = RateEvent.at.db_value
-    seen, today, last_minute = _counts.row(
-        seen_key, stamp(day_start), counter, stamp(day_start), counter, stamp(minute_ago),
-        seen_key, counter, stamp(min(day_start, minute_ago)),
-    )  # fmt: skip
-    if seen:
+    if _seen.scalar(_seen_key(user, number), stamp(day_start)):
         return Lookup(user, number, repeat=True)
+    # The window that starts first: a minute ago, just after the office's midnight, is yesterday.
+    today, last_minute = _counts.row(
+        stamp(day_start), stamp(minute_ago), counter, stamp(min(day_start, minute_ago))
+    )
     per_minute, per_day = settings.read("lookup_limit_per_minute"), settings.read("lookup_limit_per_day")
     if today >= per_day:
         _refuse(user, "day", per_day)
@@ -115,21 +114,25 @@ def begin_lookup(user: User, number: ExactNumber) -> Lookup:
     return Lookup(user, number, repeat=False)
 
 
+# Did the user look this number up today (its key, the day's start)? Asked for every complete
+# number typed at the desk, answered from the index on (key, at).
+_seen = Prepared(
+    lambda: RateEvent.select(SQL("1")).where(RateEvent.key == slot(), RateEvent.at >= slot()).limit(SQL("1"))
+)
+
+
 def _build_counts():
-    """Every complete number typed at the desk asks this, so it is one statement over the user's own
-    rows (index on key and time). Its arguments, in order: this number's key and the day's start
-    (looked up today already?); the user's counter and the day's start (numbers today); the counter
-    and a minute ago (numbers in the last minute); both keys and the earlier of the two moments."""
-    key, at = RateEvent.key, RateEvent.at
+    """The user's numbers today and in the last minute, in one statement over the user's counter
+    rows (index on key and time). Arguments: the day's start, a minute ago, the counter's key, the
+    earlier of the two moments."""
+    at = RateEvent.at
 
     def count(condition, name):  # COUNT(CASE WHEN condition THEN 1 END)
         return fn.COUNT(Case(None, [(condition, SQL("1"))])).alias(name)
 
-    return RateEvent.select(
-        count((key == slot()) & (at >= slot()), "seen"),
-        count((key == slot()) & (at >= slot()), "today"),
-        count((key == slot()) & (at > slot()), "last_minute"),
-    ).where(key.in_([slot(), slot()]), at >= slot())
+    return RateEvent.select(count(at >= slot(), "today"), count(at > slot(), "last_minute")).where(
+        RateEvent.key == slot(), at >= slot()
+    )
 
 
 _counts = Prepared(_build_counts)
