@@ -14,6 +14,7 @@ registration under load was refused).
 import argparse
 import http.cookiejar
 import json
+import math
 import os
 import platform
 import random
@@ -71,6 +72,9 @@ class Endpoint:
     server_cpu_ms: float | None = None  # gunicorn's CPU time (all processes) per request
     cpu_ratio: float | None = None  # /healthz's server CPU per request ÷ this one's
     alone_ms: float | None = None  # the first request, with no load: one sample of unloaded latency
+    # ALONE_SAMPLES requests one after another, before the load, through the paths in turn:
+    alone_p50_ms: float | None = None
+    alone_p95_ms: float | None = None
     settle_s: float | None = None  # how long the server took to finish queued requests after wrk stopped
     baseline_rps: float | None = None  # the /healthz req/s this endpoint's ratio is taken against
     baseline_before: int | None = None  # index of the /healthz run just before this one
@@ -641,6 +645,7 @@ def _preflight(endpoint: Endpoint, client: Client | None, server: Server, report
         endpoint.problem = "the first answer did not say what it should (known phone: a warning; new: none)"
         _log(f"{endpoint.key}: {endpoint.problem}")
         return False
+    _alone(endpoint, client or Client(server.base))
     if client is not None and headers.get("Set-Cookie") and endpoint.method == "GET":
         # Only the first answer may change the cookie; a second one that does would mean every
         # request of the run re-signs the session (a wrong User-Agent, or the idle stamp).
@@ -648,6 +653,28 @@ def _preflight(endpoint: Endpoint, client: Client | None, server: Server, report
         if again.get("Set-Cookie"):
             report["notes"].append(f"{endpoint.label}: the server sets a new session cookie on every request")
     return True
+
+
+ALONE_SAMPLES = 40
+
+
+def _alone(endpoint: Endpoint, client: Client):
+    """Single-request latency: ALONE_SAMPLES requests one after another on the idle server, through
+    the endpoint's paths in turn (registrations: each a new phone); p50 and p95 of their times."""
+    times, unexpected = [], 0
+    for n in range(ALONE_SAMPLES):
+        started = time.perf_counter()
+        if endpoint.method == "POST":
+            status, _, _ = _register_once(client, f"{REGISTER_PREFIX}9{n:02d}{time.time_ns() % 10**5:05d}")
+        else:
+            status, _, _ = client.request("GET", endpoint.paths[n % len(endpoint.paths)])
+        times.append((time.perf_counter() - started) * 1000)
+        unexpected += status != endpoint.expect
+    if unexpected:
+        raise HarnessError(f"{endpoint.label}: {unexpected} of {ALONE_SAMPLES} single requests went wrong")
+    times.sort()
+    endpoint.alone_p50_ms = round(times[len(times) // 2], 2)
+    endpoint.alone_p95_ms = round(times[min(len(times) - 1, math.ceil(len(times) * 0.95) - 1)], 2)
 
 
 def _register_once(client: Client, phone: str):
@@ -987,6 +1014,10 @@ def _table(report: dict) -> str:
         "others: the share of the CPUs that other processes used during the run;",
         "alone: the first request, unloaded (one sample; a worker compiles a page's templates on first use).",
     ]
+    alone = [e for e in report["endpoints"] if e.get("alone_p50_ms") is not None and e["key"] != "healthz"]
+    if alone:
+        lines.append(f"one request at a time, unloaded ({ALONE_SAMPLES} each), p50 / p95:")
+        lines += [f"  {e['label']}: {_ms(e['alone_p50_ms'])} / {_ms(e['alone_p95_ms'])}" for e in alone]
     lines.append("")
     if seed := report.get("seed"):
         lines.append(
