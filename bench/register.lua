@@ -4,8 +4,8 @@
 --       wrk -t2 -c16 -d10s --latency -s bench/register.lua http://127.0.0.1:5000/reception/register
 --
 -- Each thread numbers its own phones: BENCH_PHONE_PREFIX (default 195), the thread number (1-9)
--- and a 7-digit counter, so no two requests of one run register the same phone (the seeded
--- customers never use that prefix). BENCH_BODY is the url-encoded form without the phone; the
+-- and a 7-digit counter from BENCH_PHONE_START (default 0), so no two requests of one run register
+-- the same phone (the seeded customers never use that prefix). BENCH_BODY is the url-encoded form without the phone; the
 -- CSRF token goes both in the body and in the X-CSRFToken header. Success is a 303 to the new
 -- client page; anything else (409 duplicate, 422 invalid form, 400 CSRF, 302 to the login page)
 -- is counted, and done() prints "bench-unexpected: N" and "bench-statuses: 303=N,..." for bench/run.py.
@@ -13,9 +13,8 @@
 -- setup(), response() and done(): the counting both scripts share, next to this file.
 dofile((debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./") .. "tally.lua")
 
-counter = 0
-
 function init(args)
+  counter = tonumber(os.getenv("BENCH_PHONE_START") or "0")
   prefix = os.getenv("BENCH_PHONE_PREFIX") or "195"
   form_body = os.getenv("BENCH_BODY") or ""
   wrk.method = "POST"
