@@ -139,10 +139,7 @@ def main(argv=None) -> int:
 
 
 def _arguments(argv):
-    def env(name, default=None):
-        # `make loadtest` exports its variables even when unset: an empty one means "not given".
-        return os.environ.get(name) or default
-
+    env = bench.env_setting
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=int(env("LOADTEST_CUSTOMERS", "20000")))
     parser.add_argument("--steps", default=env("LOADTEST_STEPS", "25,50,100,200,300,400"),

@@ -99,11 +99,13 @@ def main(argv=None) -> int:
         print(_table(report))
         return 0
     _check_wrk()
-    samples_file = args.instance / "samples.json" if args.instance else None
-    if samples_file:
+    kept = None  # what a kept instance's seeding wrote
+    if args.instance:
+        samples_file = args.instance / "samples.json"
         if not samples_file.exists():
             sys.exit(f"bench: {samples_file} is missing: seed the instance with `bench/seed.py --out` it")
-        args.customers = json.loads(samples_file.read_text())["customers"]
+        kept = json.loads(samples_file.read_text())
+        args.customers = kept["customers"]
     work = Path(tempfile.mkdtemp(prefix=f"villa-bench-{args.customers}-"))
     env = _environment(work)
     schema = None
@@ -133,7 +135,7 @@ def main(argv=None) -> int:
             report["machine"]["postgresql"] = _server_version(env["VILLA_DATABASE_URL"])
         _log(f"instance {env['VILLA_INSTANCE']} ({report['database']})")
         if args.instance:
-            report["seed"] = _kept_seed(args, env)
+            report["seed"] = _kept_seed(kept, args.instance, env)
             report["notes"].append(f"a kept instance ({args.instance}), seeded earlier; no maintenance timed")
         else:
             _run(villa + ["init"], env)
@@ -174,9 +176,15 @@ def main(argv=None) -> int:
     return 1 if report["failures"] else 0
 
 
+def env_setting(name: str, default=None):
+    """A harness setting from the environment. The Makefile exports some even when nobody set
+    them: an empty one means "not given" (CI's load-test smoke once stopped on LOADTEST_WORKERS=)."""
+    return os.environ.get(name) or default
+
+
 def _arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    env = os.environ.get
+    env = env_setting
     parser.add_argument("--customers", type=int, default=int(env("BENCH_CUSTOMERS", "100000")))
     parser.add_argument("--seconds", type=int, default=int(env("BENCH_SECONDS", "10")),
                         help="per endpoint")  # fmt: skip
@@ -370,10 +378,9 @@ def _seed(args, env, work: Path, database_url: str | None = None) -> dict:
     }
 
 
-def _kept_seed(args, env) -> dict:
+def _kept_seed(result: dict, instance: Path, env) -> dict:
     """What a kept instance's seeding wrote (its samples.json), and the database's size now."""
-    result = json.loads((args.instance / "samples.json").read_text())
-    size = _database_mb(args.instance, env.get("VILLA_DATABASE_URL"))
+    size = _database_mb(instance, env.get("VILLA_DATABASE_URL"))
     keys = ("customers", "visits", "followups", "audit_rows", "seconds", "workers")
     return {**{key: result[key] for key in keys}, "database_mb": size, "samples": result}
 
@@ -634,11 +641,9 @@ def _settle(endpoint: Endpoint, server: Server, limit: float = 900):
 def _preflight(endpoint: Endpoint, client: Client | None, server: Server, report: dict) -> bool:
     """One request through the client first: it proves the endpoint answers as expected, and it
     refreshes the session cookie (the idle-timeout stamp) that wrk will then send unchanged."""
+    logged_in, client = client is not None, client or Client(server.base)
     started = time.perf_counter()
-    if endpoint.method == "POST":
-        status, headers, page = _register_once(client, f"{REGISTER_PREFIX}0{time.time_ns() % 10**7:07d}")
-    else:
-        status, headers, page = (client or Client(server.base)).request("GET", endpoint.paths[0])
+    status, headers, page = _one_request(endpoint, client, 0, f"0{time.time_ns() % 10**7:07d}")
     endpoint.alone_ms = round((time.perf_counter() - started) * 1000, 2)
     if endpoint.key in ANALYTICS and status == 404:
         endpoint.skipped = f"no {endpoint.paths[0]} in this version (404)"
@@ -654,8 +659,8 @@ def _preflight(endpoint: Endpoint, client: Client | None, server: Server, report
         endpoint.problem = "the first answer did not say what it should (known phone: a warning; new: none)"
         _log(f"{endpoint.key}: {endpoint.problem}")
         return False
-    _alone(endpoint, client or Client(server.base))
-    if client is not None and headers.get("Set-Cookie") and endpoint.method == "GET":
+    _alone(endpoint, client)
+    if logged_in and headers.get("Set-Cookie") and endpoint.method == "GET":
         # Only the first answer may change the cookie; a second one that does would mean every
         # request of the run re-signs the session (a wrong User-Agent, or the idle stamp).
         _, again, _ = client.request("GET", endpoint.paths[0])
@@ -673,10 +678,7 @@ def _alone(endpoint: Endpoint, client: Client):
     times, unexpected = [], 0
     for n in range(ALONE_SAMPLES):
         started = time.perf_counter()
-        if endpoint.method == "POST":
-            status, _, _ = _register_once(client, f"{REGISTER_PREFIX}9{n:02d}{time.time_ns() % 10**5:05d}")
-        else:
-            status, _, _ = client.request("GET", endpoint.paths[n % len(endpoint.paths)])
+        status, _, _ = _one_request(endpoint, client, n, f"9{n:02d}{time.time_ns() % 10**5:05d}")
         times.append((time.perf_counter() - started) * 1000)
         unexpected += status != endpoint.expect
     if unexpected:
@@ -684,6 +686,14 @@ def _alone(endpoint: Endpoint, client: Client):
     times.sort()
     endpoint.alone_p50_ms = round(times[len(times) // 2], 2)
     endpoint.alone_p95_ms = round(times[min(len(times) - 1, math.ceil(len(times) * 0.95) - 1)], 2)
+
+
+def _one_request(endpoint: Endpoint, client: Client, n: int, phone_digits: str):
+    """The endpoint's n-th path (in turn), or for the registration a new phone: REGISTER_PREFIX and
+    these 8 digits (wrk's register.lua numbers its own after a thread digit of 1 or 2)."""
+    if endpoint.method == "POST":
+        return _register_once(client, REGISTER_PREFIX + phone_digits)
+    return client.request("GET", endpoint.paths[n % len(endpoint.paths)])
 
 
 def _register_once(client: Client, phone: str):

@@ -25,3 +25,13 @@ def test_set_loadtest_variables_are_used(monkeypatch):
     assert args.workers == 4
     assert args.smoke
     assert args.steps == loadtest.SMOKE["steps"]
+
+
+def test_empty_bench_variables_take_the_defaults(monkeypatch):
+    from bench import run
+
+    for name in ("BENCH_CUSTOMERS", "BENCH_SECONDS", "BENCH_CONNECTIONS", "BENCH_THREADS", "BENCH_INSTANCE"):
+        monkeypatch.setenv(name, "")
+    args = run._arguments([])
+    assert (args.customers, args.seconds, args.connections, args.threads) == (100000, 10, 16, 2)
+    assert args.instance is None
