@@ -306,16 +306,12 @@ class Setting(BaseModel):
         cls.insert(key=key, value=json.dumps(value, ensure_ascii=False)).on_conflict(
             conflict_target=[cls.key], update={cls.value: json.dumps(value, ensure_ascii=False)}
         ).execute()
-        kept = _request_settings.get()
-        if kept is not None:
-            kept.values = None  # read again, with this one
+        _settings_changed()
 
     @classmethod
     def remove(cls, key: str):
         cls.delete().where(cls.key == key).execute()
-        kept = _request_settings.get()
-        if kept is not None:
-            kept.values = None
+        _settings_changed()
 
     @staticmethod
     def read_once_per_request(on: bool):
@@ -329,6 +325,13 @@ class _RequestSettings:
 
 
 _request_settings: ContextVar[_RequestSettings | None] = ContextVar("villa_request_settings", default=None)
+
+
+def _settings_changed():
+    """This request wrote a setting: its next read takes the rows again, with the change."""
+    kept = _request_settings.get()
+    if kept is not None:
+        kept.values = None
 
 
 # Read by most pages: settings (eligibility rules, quotas), the reps and channels forms offer.
