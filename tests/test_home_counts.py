@@ -152,3 +152,37 @@ def test_a_capped_review_queue_says_so_and_pages_on(make_user, make_customer, lo
     assert home_counts(session)["pending_first"][1] == QUEUE_LIMIT + 3
     oldest = Customer.select().order_by(Customer.registered_at).first()
     assert f'data-customer-id="{oldest.id}"' in first
+
+
+def test_a_long_queue_is_counted_up_to_the_cap_and_still_pages_on(
+    make_user, make_customer, login, monkeypatch
+):
+    """A group's queue holds tens of thousands: it is counted up to QUEUE_COUNT_CAP and says "over",
+    the home page's figure too, and the pages still go on, oldest first, to the last registration."""
+    monkeypatch.setattr("villa.review.QUEUE_COUNT_CAP", QUEUE_LIMIT + 5)
+    manager = make_user("manager")
+    rep = make_user("rep", manager=manager)
+    desk = make_user("reception")
+    start = now() - timedelta(days=30)
+    waiting = 2 * QUEUE_LIMIT + 3
+    for n in range(waiting):
+        make_customer(owner=rep, registered_by=desk, registered_at=start + timedelta(minutes=n))
+    session = login(manager)
+    pages = [session.get("/review/").get_data(as_text=True)]
+    while (found := NEXT.search(pages[-1])) and len(pages) < 5:
+        pages.append(session.get(found.group(1).replace("&amp;", "&")).get_data(as_text=True))
+    assert [page.count('data-testid="review-row"') for page in pages] == [QUEUE_LIMIT, QUEUE_LIMIT, 3]
+    for page in pages:
+        assert f"超过{QUEUE_LIMIT + 5}条登记待审核" in page and 'data-more="true"' in page
+    assert f"显示最早的{QUEUE_LIMIT}条，共超过{QUEUE_LIMIT + 5}条" in pages[0]
+    assert f"显示第{QUEUE_LIMIT + 1}–{2 * QUEUE_LIMIT}条，共超过{QUEUE_LIMIT + 5}条" in pages[1]
+    shown = [i for page in pages for i in re.findall(r'data-customer-id="(\d+)"', page)]
+    queue = [str(c.id) for c in Customer.select().order_by(Customer.registered_at, Customer.id)]
+    assert shown == queue  # oldest first, none twice, none left out
+    home = session.get("/").get_data(as_text=True)
+    assert home_counts(session)["pending_first"][1] == QUEUE_LIMIT + 5
+    cap = QUEUE_LIMIT + 5
+    assert f'data-testid="count-pending_first" data-count="{cap}"><strong>{cap}+</strong>' in home
+    # Past the last page: an empty page that says so, not an error.
+    beyond = session.get("/review/?page=9")
+    assert beyond.status_code == 200 and "本页没有登记" in beyond.get_data(as_text=True)

@@ -173,6 +173,18 @@ def test_reception_must_choose_a_rep(login_as):
     assert Customer.select().count() == 0
 
 
+@pytest.mark.parametrize("who", ["retired", "manager"])
+def test_reception_may_not_give_the_customer_to_anyone_but_an_active_rep(who, login_as, make_user):
+    """The form lists the active reps by name; what it posts back is checked against the whole row."""
+    someone = make_user("rep", active=False) if who == "retired" else make_user("manager")
+    desk = login_as("reception")
+    assert f'value="{someone.id}"' not in desk.get("/reception/register").get_data(as_text=True)
+    response = desk.post("/reception/register", form(rep=str(someone.id)))
+    assert response.status_code == 422
+    assert 'data-testid="error-rep"' in response.get_data(as_text=True)
+    assert Customer.select().count() == 0
+
+
 def test_return_visit_goes_to_the_owner_without_a_rotation_turn(login_as, make_user, make_customer):
     owner, on_duty = make_user("rep", username="owner"), make_user("rep", username="duty")
     customer = make_customer(owner=owner, phone="13912345678")

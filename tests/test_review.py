@@ -348,6 +348,42 @@ def test_same_name_and_alternate_phone_is_a_near_duplicate(office, make_customer
     assert review.glance(stranger)["near_duplicates"] == 0
 
 
+def test_near_duplicates_are_counted_as_the_rule_says_for_a_whole_page(office, make_customer):
+    """The page's counts (by the database, all rows at once) equal _near applied to every pair: the
+    30 days inclusive on either side, a shared alternate phone outside them counted once, inside
+    them not twice, another name never."""
+    from villa.customers import set_alt_phone
+
+    base = now() - timedelta(days=100)
+    at = {n: base + timedelta(days=n) for n in (0, 29, 30, 31, 60, 90)}
+    made = []
+
+    def customer(name, day, alt=None, phone=None):
+        c = make_customer(owner=office["rep"], name=name, registered_at=at[day], phone=phone)
+        if alt:
+            set_alt_phone(c, alt)
+            c.save()
+        made.append(c)
+        return c
+
+    customer("吴昊", 0, alt="13900000001")
+    customer("吴昊", 29)
+    customer("吴昊", 30, alt="13900000001")  # within 30 days of the first and shares its alternate
+    customer("吴昊", 31)
+    customer("吴昊", 90, alt="13900000001")  # far in time, same alternate phone
+    customer("吴昊", 60, phone="13900000002")
+    customer("吴昊", 0, alt="13900000002")  # its alternate is the other's own phone
+    customer("吴昊天", 29, alt="13900000001")  # another name: never
+    customer("郑洁", 60)
+    customer("郑洁", 90)
+    counts = review.near_duplicate_counts(made)
+    expected = {c.id: sum(1 for o in made if review._near(c, o)) for c in made}
+    assert counts == expected
+    assert expected[made[0].id] == 4 and expected[made[-1].id] == 1 and expected[made[7].id] == 0
+    # One row alone counts the same as within its page.
+    assert review.near_duplicate_counts([made[4]]) == {made[4].id: expected[made[4].id]}
+
+
 def test_a_decision_comes_back_to_the_same_filtered_queue(office, registration, login):
     boss = login(office["manager"])
     response = boss.post(f"/review/{registration.id}/approve?channel=walk_in&_external=1&next=//evil")

@@ -75,6 +75,14 @@ class User(UserMixin, BaseModel):
         return list(_active_reps.rows("rep", True))
 
     @classmethod
+    def active_rep(cls, rep_id) -> "User | None":
+        """The whole row of the active sales rep with this id, or None: the one a form's list of
+        names (rep_names) picked."""
+        if not isinstance(rep_id, int):
+            return None
+        return cls.get_or_none(cls.id == rep_id, cls.role == "rep", cls.active == True)  # noqa: E712
+
+    @classmethod
     def rep_names(cls) -> list["User"]:
         """The same reps with their id and display name only: what a filter's options show (a
         group's hundreds of reps as whole rows cost more than the rest of the page)."""

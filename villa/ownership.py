@@ -172,9 +172,18 @@ def take_from_pool(customer: Customer, rep: User, visit_type: str) -> Customer:
     return claim(customer, rep, visit_type, walked_in=True)
 
 
-def reassignable_reps(manager: User):
-    """Active reps a manager may hand customers to: their team and reps with no manager."""
-    return [rep for rep in User.reps() if rep.manager_id in (None, manager.id)]
+def reassignable_reps(manager: User) -> list[User]:
+    """Active reps a manager may hand customers to: their team and reps with no manager (id, name,
+    username and manager only: what the forms that list them show and check)."""
+    return list(
+        User.select(User.id, User.username, User.display_name, User.manager)
+        .where(
+            User.role == "rep",
+            User.active == True,  # noqa: E712
+            User.manager.is_null() | (User.manager == manager.id),
+        )
+        .order_by(User.username)
+    )
 
 
 def reassign(customer: Customer, manager: User, new_owner: User | None, reason: str) -> Customer:

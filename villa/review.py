@@ -7,7 +7,7 @@ clicking at once exactly one decides; the other is told it was already reviewed.
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from peewee import JOIN
+from peewee import JOIN, SQL, ValuesList, fn
 
 from villa.customers import manages
 from villa.db import write_transaction
@@ -20,6 +20,9 @@ from villa.prepared import Prepared, slot
 LEVELS = {1: "pending_first", 2: "pending_second"}
 LEVEL_ROLES = {1: "manager", 2: "auditor"}
 QUEUE_LIMIT = 25  # rows a page: each, with its checks and both decision forms, costs about 1 ms
+# The queue counts up to this many and then says "1000+": a group's 40,000 waiting are not counted
+# again on every page and every home page, and nobody needs their exact number to decide the oldest.
+QUEUE_COUNT_CAP = 1000
 REASON_MAX = 500
 NEAR_DUPLICATE_DAYS = 30
 # What a complete registration holds: (label, test). Required and recommended fields alike.
@@ -200,16 +203,23 @@ class QueueFilters:
 
 @dataclass
 class QueuePage:
-    """One page of the queue: at most QUEUE_LIMIT registrations, oldest first, of `total` waiting."""
+    """One page of the queue: at most QUEUE_LIMIT registrations, oldest first, of `total` waiting;
+    `more`: over QUEUE_COUNT_CAP wait, and `total` is the cap."""
 
     customers: list
     total: int
     page: int  # from 1
     pages: int
+    more: bool = False
 
     @property
     def capped(self) -> bool:
-        return self.total > len(self.customers)
+        return self.more or self.total > len(self.customers)
+
+    @property
+    def has_next(self) -> bool:
+        """A page follows: within the counted pages, or past them while this page is full."""
+        return self.page < self.pages or (self.more and len(self.customers) == QUEUE_LIMIT)
 
     @property
     def first(self) -> int:
@@ -254,9 +264,9 @@ def queue(user: User, filters: QueueFilters | None = None, page: int = 1) -> Que
     waiting = queue_query(user, filters)
     if waiting is None:
         return QueuePage([], 0, 1, 1)
-    total = waiting.count()
+    total, more = _capped_count(waiting)
     pages = max(1, -(-total // QUEUE_LIMIT))
-    page = min(max(1, page), pages)
+    page = max(1, page) if more else min(max(1, page), pages)
     # Only what a row and its checks show; the index on (review_status, registered_at) gives the
     # oldest first without sorting the whole queue.
     rows = (
@@ -266,13 +276,20 @@ def queue(user: User, filters: QueueFilters | None = None, page: int = 1) -> Que
         .offset((page - 1) * QUEUE_LIMIT)
         .limit(QUEUE_LIMIT)
     )
-    return QueuePage(list(rows), total, page, pages)
+    return QueuePage(list(rows), total, page, pages, more)
 
 
-def queue_count(user: User) -> int:
-    """How many registrations wait in this user's queue (all pages, no filter)."""
+def _capped_count(waiting) -> tuple[int, bool]:
+    """(how many wait, up to QUEUE_COUNT_CAP; whether more than that do)."""
+    counted = waiting.limit(QUEUE_COUNT_CAP + 1).count()
+    return min(counted, QUEUE_COUNT_CAP), counted > QUEUE_COUNT_CAP
+
+
+def queue_count(user: User) -> tuple[int, bool]:
+    """How many registrations wait in this user's queue (all pages, no filter), up to
+    QUEUE_COUNT_CAP, and whether more than that do."""
     query = queue_query(user)
-    return 0 if query is None else query.count()
+    return (0, False) if query is None else _capped_count(query)
 
 
 def queue_query(user: User, filters: QueueFilters | None = None):
@@ -327,12 +344,11 @@ def batch_approve(customer_ids, reviewer: User) -> tuple[list[Customer], list[in
     return approved, refused
 
 
-def glance(customer: Customer, rules: dict | None = None, candidates: list | None = None) -> dict:
-    """The checks of one queue row; `candidates` (possible near-duplicates of the same name) saves
-    queries per row."""
+def glance(customer: Customer, rules: dict | None = None, near_duplicates: int | None = None) -> dict:
+    """The checks of one queue row; `near_duplicates` counted beforehand saves queries per row."""
     filled = [name for name, test in COMPLETENESS if test(customer)]
-    if candidates is None:
-        candidates = _candidates([customer]).get(customer.name, [])
+    if near_duplicates is None:
+        near_duplicates = near_duplicate_counts([customer])[customer.id]
     return {
         "completeness": round(100 * len(filled) / len(COMPLETENESS)),
         "missing": [name for name, _test in COMPLETENESS if name not in filled],
@@ -345,30 +361,53 @@ def glance(customer: Customer, rules: dict | None = None, candidates: list | Non
             rules if rules is not None else current_rules(),
         ),
         "consent": bool(customer.consent_at and customer.notice_version),
-        "near_duplicates": sum(1 for other in candidates if _near(customer, other)),
+        "near_duplicates": near_duplicates,
         "age": max(now() - customer.registered_at, timedelta(0)),
     }
 
 
 def glances(customers: list[Customer]) -> dict[int, dict]:
-    """Glances for a whole queue page: the rules read once, the candidates in three queries."""
+    """Glances for a whole queue page: the rules read once, the near-duplicates in two queries."""
     rules = current_rules()
-    candidates = _candidates(customers)
-    return {c.id: glance(c, rules, candidates.get(c.name, [])) for c in customers}
+    near = near_duplicate_counts(customers)
+    return {c.id: glance(c, rules, near[c.id]) for c in customers}
 
 
-def _candidates(customers: list[Customer]) -> dict[str, list[Customer]]:
-    """Customers that may be near-duplicates of these, by name: the same name, and registered
-    within 30 days or sharing an alternate phone. Each query goes through one index: (name,
-    registered_at), and the phone blind indexes, whose matches are then kept by name here."""
+def near_duplicate_counts(customers: list[Customer]) -> dict[int, int]:
+    """How many other customers each of these may duplicate (_near), by customer id.
+
+    Those of the same name registered within 30 days are counted by the database, all rows at once
+    through the (name, registered_at) index: a common name has thousands of customers in a group's
+    register, and only the counts come back. Those that share an alternate phone are few, and are
+    read (through the phone indexes) and kept by _near when they are outside the 30 days."""
     if not customers:
         return {}
-    names = {c.name for c in customers}
     span = timedelta(days=NEAR_DUPLICATE_DAYS)
-    earliest = min(c.registered_at for c in customers) - span
-    latest = max(c.registered_at for c in customers) + span
+    window = ValuesList(
+        [(c.id, c.name, c.registered_at - span, c.registered_at + span) for c in customers]
+    ).cte("shown", columns=("customer_id", "name", "earliest", "latest"))
+    other = Customer.alias()
+    in_window = (
+        other.select(window.c.customer_id, fn.COUNT(SQL("*")))
+        .from_(window)
+        .join(
+            other,
+            on=(other.name == window.c.name)
+            & other.registered_at.between(window.c.earliest, window.c.latest),
+        )
+        .group_by(window.c.customer_id)
+        .with_cte(window)
+        .tuples()
+    )
+    counts = {c.id: 0 for c in customers}
+    for customer_id, number in in_window:
+        counts[customer_id] += number - 1  # the customer itself is in its own window
+    names = {c.name for c in customers}
     phones = list({i for c in customers for i in (c.phone_index, c.alt_phone_index) if i})
     alternates = list({c.alt_phone_index for c in customers if c.alt_phone_index})
+    sharing = Customer.alt_phone_index.in_(phones)
+    if alternates:
+        sharing |= Customer.phone_index.in_(alternates)
     fields = (
         Customer.id,
         Customer.name,
@@ -376,23 +415,12 @@ def _candidates(customers: list[Customer]) -> dict[str, list[Customer]]:
         Customer.alt_phone_index,
         Customer.registered_at,
     )
-    queries = [
-        Customer.select(*fields).where(
-            Customer.name.in_(list(names)), Customer.registered_at.between(earliest, latest)
-        ),
-        Customer.select(*fields).where(Customer.alt_phone_index.in_(phones)),
-    ]
-    if alternates:
-        queries.append(Customer.select(*fields).where(Customer.phone_index.in_(alternates)))
-    found = {}
-    for query in queries:
-        for other in query:
-            if other.name in names:
-                found[other.id] = other
-    by_name: dict[str, list[Customer]] = {}
-    for other in found.values():
-        by_name.setdefault(other.name, []).append(other)
-    return by_name
+    by_phone = [o for o in Customer.select(*fields).where(sharing) if o.name in names] if phones else []
+    for customer in customers:
+        for o in by_phone:
+            if abs(o.registered_at - customer.registered_at) > span and _near(customer, o):
+                counts[customer.id] += 1
+    return counts
 
 
 def _near(customer: Customer, other: Customer) -> bool:

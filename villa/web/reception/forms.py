@@ -25,7 +25,7 @@ from villa.fields import (
 )
 from villa.i18n import lazy_gettext as _l
 from villa.labels import VISIT_TYPE_LABELS
-from villa.models import GRADES, Channel
+from villa.models import GRADES, Channel, User
 from villa.rotation import NOTE_MAX, OUT_OF_TURN_LABELS
 
 
@@ -124,7 +124,7 @@ class RegistrationForm(OutOfTurnFields, FlaskForm):
 
     def chosen_rep(self):
         """The active rep picked in the list, or None."""
-        return next((r for r in self.reps if r.id == self.rep.data), None)
+        return User.active_rep(self.rep.data)
 
     def validate_consent(self, field):
         if not field.data:
@@ -209,7 +209,7 @@ class HandOutForm(OutOfTurnFields, FlaskForm):
         self.rep.choices = options((r.id, r.display_name) for r in self.reps)
 
     def chosen_rep(self):
-        return next((r for r in self.reps if r.id == self.rep.data), None)
+        return User.active_rep(self.rep.data)
 
 
 class OutOfTurnForm(OutOfTurnFields, FlaskForm):

@@ -26,7 +26,7 @@ def rotation_context(error=None) -> dict:
         "queue": queue,
         "rows": sorted(queue + just_checked_out, key=lambda entry: entry.position),
         "walk_ins": rotation.walk_ins_today(queue),
-        "off_duty": [rep for rep in User.reps() if rep.id not in on_duty],
+        "off_duty": [rep for rep in User.rep_names() if rep.id not in on_duty],
         "status_labels": rotation.STATUS_LABELS,
         "skip_labels": rotation.SKIP_LABELS,
         "rotation_error": error,

@@ -93,7 +93,8 @@ def register_customer():
 
 
 def _form_choices() -> dict:
-    return {"reps": User.reps(), "materials": active_materials(), "brokers": active_brokers()}
+    # The reps by name only: a group's hundreds of reps as whole rows cost more than the form.
+    return {"reps": User.rep_names(), "materials": active_materials(), "brokers": active_brokers()}
 
 
 def _form_page(form, next_rep: User | None, status=200, form_error=None):
@@ -165,7 +166,7 @@ def _conflict(match: Match, dispute_form=None, status=409, hand_out_form=None, d
     返回修改 posts back to the form."""
     template = "reception/_conflict.html" if is_htmx() else "reception/conflict.html"
     if hand_out_form is None and match.customer.in_public_pool and current_user.role != "rep":
-        hand_out_form = HandOutForm(formdata=None, reps=User.reps(), prefix="hand_out")
+        hand_out_form = HandOutForm(formdata=None, reps=User.rep_names(), prefix="hand_out")
         next_rep = rotation.next_rep()
         hand_out_form.rep.data = next_rep.id if next_rep else None
     return render_template(
@@ -227,7 +228,7 @@ def return_visit(customer_id):
 def hand_out(customer_id):
     """A customer from the public pool walked in: the rep the desk gives them to becomes the owner."""
     customer = _customer(customer_id)
-    form = HandOutForm(reps=User.reps(), prefix="hand_out")
+    form = HandOutForm(reps=User.rep_names(), prefix="hand_out")
     if not customer.in_public_pool:
         flash(_("This customer is no longer in the public pool."), "error")
         return redirect(url_for("reception.desk"), 303)
