@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 
 from villa.alerts import recent_alerts, unusual_activity
 from villa.clock import office_day_start, office_today
-from villa.customers import list_rows, matching, return_visits_waiting, with_people, with_shown_names
+from villa.customers import (
+    list_rows,
+    matching,
+    matching_counts,
+    return_visits_waiting,
+    with_people,
+    with_shown_names,
+)
 from villa.db import unindexed
 from villa.deals import waiting_count
 from villa.i18n import lazy_gettext as _l
@@ -75,12 +82,14 @@ def _listed(user: User, limit: int, order, rows=None, **filters):
     return with_shown_names(user, matching(rows, user, "", filters).order_by(*order).limit(limit))
 
 
-def _first_rows(key: str, label, user: User, limit: int, order, **filters) -> tuple[Count, list]:
-    """The first `limit` rows of a list and its Count: fewer rows than asked for are all of them,
-    so only a full page is counted again."""
-    rows = _listed(user, limit, order, **filters)
-    number = len(rows) if len(rows) < limit else listed_count(user, **filters)
-    return Count(key, label, number, "clients.index", filters), rows
+# The rep's figures: each counts the rep's own customers the customer list shows with these filters.
+REP_COUNTS = (
+    ("my_customers", _l("My customers"), {}),
+    ("due_today", _l("Follow-ups due today"), {"due": "today"}),
+    ("overdue", _l("Overdue"), {"due": "overdue"}),
+    ("protection_ending", _l("Protection ends within 3 days"), {"protection": "ending"}),
+    ("registered_today", _l("Registered today"), {"registered": "today"}),
+)
 
 
 def rep_day(rep: User, limit: int = HOME_LIST_LIMIT) -> dict:
@@ -110,29 +119,22 @@ def rep_day(rep: User, limit: int = HOME_LIST_LIMIT) -> dict:
         .limit(10)
     )
     with_shown_names(rep, [v.customer for v in return_visits] + [d.customer for d in disputes])
-    due_today, due_today_rows = _first_rows(
-        "due_today", _l("Follow-ups due today"), rep, limit, (Customer.id,), owner="me", due="today"
-    )
-    by_date = (Customer.next_followup_on, Customer.id)
-    overdue, overdue_rows = _first_rows(
-        "overdue", _l("Overdue"), rep, limit, by_date, owner="me", due="overdue"
-    )
-    ending, ending_rows = _first_rows(
-        "protection_ending",
-        _l("Protection ends within 3 days"),
-        rep,
-        limit,
-        (Customer.protected_until, Customer.id),
-        owner="me",
-        protection="ending",
-    )
-    counts = [_on_list("my_customers", _l("My customers"), rep, owner="me"), due_today, overdue, ending]
+    # Every count of the rep's own customers in one statement, each with its list's filters.
+    number = matching_counts(rep, {"owner": "me"}, {key: filters for key, _label, filters in REP_COUNTS})
+    counts = [
+        Count(key, label, number[key], "clients.index", {"owner": "me", **filters})
+        for key, label, filters in REP_COUNTS
+    ]
+    count_of = {count.key: count for count in counts}
     return {
-        "counts": counts,
-        "count_of": {count.key: count for count in counts},
-        "due_today": due_today_rows,
-        "overdue": overdue_rows,
-        "protection_ending": ending_rows,
+        "counts": counts[:4],
+        "count_of": count_of,
+        "registered_today": count_of["registered_today"],
+        "due_today": _listed(rep, limit, (Customer.id,), owner="me", due="today"),
+        "overdue": _listed(rep, limit, (Customer.next_followup_on, Customer.id), owner="me", due="overdue"),
+        "protection_ending": _listed(
+            rep, limit, (Customer.protected_until, Customer.id), owner="me", protection="ending"
+        ),
         "to_fix": to_fix,
         "rejections": latest_rejections(to_fix),  # the latest reason, by customer id
         "return_visits": return_visits,
@@ -143,12 +145,10 @@ def rep_day(rep: User, limit: int = HOME_LIST_LIMIT) -> dict:
 
 
 def registered_today(user: User) -> Count:
-    """The customers registered today that this user's list holds: a rep's own, a manager's team's,
-    everyone's for the audit team and the admin; the desk's list is a page of its own (the desk is
-    the receptionist's home and links to it)."""
+    """The customers registered today that this user's list holds: a manager's team's, everyone's
+    for the audit team and the admin (a rep's own are among the rep's counts, REP_COUNTS); the
+    desk's list is a page of its own (the desk is the receptionist's home and links to it)."""
     label = _l("Registered today")
-    if user.role == "rep":
-        return _on_list("registered_today", label, user, owner="me", registered="today")
     if user.role == "reception":
         # Counted without the list's joins: PostgreSQL then reads the date index alone.
         number = Customer.select().where(_since_today()).count()
@@ -166,10 +166,10 @@ def _desk_today():
 
 def home_summary(user: User) -> dict:
     """The few numbers and rows each role looks at first; customers carry `shown_name`."""
-    summary = {"registered_today": registered_today(user), "counts": []}
     if user.role == "rep":
-        summary.update(rep_day(user))
-    elif user.role == "manager":
+        return rep_day(user)
+    summary = {"registered_today": registered_today(user), "counts": []}
+    if user.role == "manager":
         summary["counts"] = [
             _queue("pending_first", _l("Waiting for first review"), user),
             Count(

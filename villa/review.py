@@ -267,14 +267,21 @@ def queue(user: User, filters: QueueFilters | None = None, page: int = 1) -> Que
     total, more = _capped_count(waiting)
     pages = max(1, -(-total // QUEUE_LIMIT))
     page = max(1, page) if more else min(max(1, page), pages)
-    # Only what a row and its checks show; the index on (review_status, registered_at) gives the
-    # oldest first without sorting the whole queue.
-    rows = (
-        waiting.select(*QUEUE_COLUMNS, Owner.id, Owner.display_name, Owner.manager, Channel.id, Channel.name)
-        .join_from(Customer, Channel)
-        .order_by(Customer.registered_at, Customer.id)
+    # The page's ids first: the queue's index (review_status, registered_at, …, owner_id) gives the
+    # oldest first without sorting, and holds what the walk checks, so a manager whose team's are
+    # few among a group's thousands reads the index only; then only those rows, with what a row and
+    # its checks show.
+    oldest = (
+        waiting.order_by(Customer.registered_at, Customer.id)
         .offset((page - 1) * QUEUE_LIMIT)
         .limit(QUEUE_LIMIT)
+    )
+    rows = (
+        Customer.select(*QUEUE_COLUMNS, Owner.id, Owner.display_name, Owner.manager, Channel.id, Channel.name)
+        .join_from(Customer, Owner, JOIN.LEFT_OUTER, on=(Customer.owner == Owner.id))
+        .join_from(Customer, Channel)
+        .where(Customer.id.in_(oldest))
+        .order_by(Customer.registered_at, Customer.id)
     )
     return QueuePage(list(rows), total, page, pages, more)
 
