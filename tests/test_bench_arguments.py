@@ -35,3 +35,60 @@ def test_empty_bench_variables_take_the_defaults(monkeypatch):
     args = run._arguments([])
     assert (args.customers, args.seconds, args.connections, args.threads) == (100000, 10, 16, 2)
     assert args.instance is None
+
+
+# Run in a child process: locust monkey-patches the standard library with gevent on import.
+LOCUST_CHILD = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+import locustfile  # first: locust patches the standard library for gevent, the server below too
+from locust.env import Environment
+import http.server, json, threading
+
+class Answer(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        code = int(self.path.strip("/"))
+        self.send_response(code)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"no")
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+
+seen = []
+locustfile.Manager.host = f"http://127.0.0.1:{server.server_port}"
+env = Environment(user_classes=[locustfile.Manager])
+env.events.request.add_listener(lambda name, exception=None, **kw: seen.append([name, exception is None]))
+user = locustfile.Manager(env)
+user.csrf = ""  # on_start (the login) is not run here
+user.post("/409", "expected", {}, expect=(200, 303, 409))
+user.post("/500", "unexpected", {}, expect=(200, 303, 409))
+print(json.dumps(seen))
+"""
+
+
+def test_the_load_test_counts_an_expected_409_as_answered_and_anything_else_as_failed(tmp_path):
+    """Two managers deciding the same registration get a 409 the office allows for; the load test
+    once counted it as a failed request and ended a step on it."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"password": "x"}))
+    bench = Path(__file__).resolve().parent.parent / "bench"
+    child = subprocess.run(
+        [sys.executable, "-c", LOCUST_CHILD, str(bench)],
+        env={"LOADTEST_PLAN": str(plan), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert json.loads(child.stdout.strip().splitlines()[-1]) == [["expected", True], ["unexpected", False]]
