@@ -17,6 +17,8 @@ import time
 
 from locust import FastHttpUser, LoadTestShape, between, events, task
 
+from bench.percentiles import percentile  # locust runs this file with the project's folder on the path
+
 PLAN = json.loads(open(os.environ["LOADTEST_PLAN"], encoding="utf-8").read())  # noqa: SIM115
 PASSWORD = PLAN["password"]
 # Searches people type: a surname, a surname and a given-name character, or a name nobody has.
@@ -52,12 +54,9 @@ def _record(name, response_time, exception=None, **_kwargs):
             errors.append(f"{name}: {str(exception)[:200]}")
 
 
-def percentile(values: list, share: float):
-    """Nearest rank: the value below which `share` of the values lie."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[max(0, min(len(ordered) - 1, int(len(ordered) * share + 0.999999) - 1))], 1)
+def _ms(times: list, share: float):
+    found = percentile(times, share)
+    return None if found is None else round(found, 1)
 
 
 def step_result(staff: int) -> dict:
@@ -66,9 +65,9 @@ def step_result(staff: int) -> dict:
         actions[name] = {
             "requests": len(times),
             "failures": FAILED.get(staff, {}).get(name, 0),
-            "p50_ms": percentile(times, 0.50),
-            "p95_ms": percentile(times, 0.95),
-            "p99_ms": percentile(times, 0.99),
+            "p50_ms": _ms(times, 0.50),
+            "p95_ms": _ms(times, 0.95),
+            "p99_ms": _ms(times, 0.99),
         }
     slow = [n for n, a in actions.items() if a["p95_ms"] is not None and a["p95_ms"] > PLAN["p95_limit_ms"]]
     failed = [n for n, a in actions.items() if a["failures"]]

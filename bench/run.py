@@ -14,7 +14,6 @@ registration under load was refused).
 import argparse
 import http.cookiejar
 import json
-import math
 import os
 import platform
 import random
@@ -38,6 +37,11 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+if str(ROOT) not in sys.path:  # run as a script: bench/ is on the path, not the project
+    sys.path.insert(0, str(ROOT))
+
+from bench.percentiles import percentile  # noqa: E402
+
 RESULTS = BENCH / "results"
 PASSWORD = "villa-demo-2026"  # the published demo password (villa/demo.py)
 USER_AGENT = "villa-bench/1"  # Flask-Login ties the session to the User-Agent: wrk sends the same
@@ -683,9 +687,8 @@ def _alone(endpoint: Endpoint, client: Client):
         unexpected += status != endpoint.expect
     if unexpected:
         raise HarnessError(f"{endpoint.label}: {unexpected} of {ALONE_SAMPLES} single requests went wrong")
-    times.sort()
-    endpoint.alone_p50_ms = round(times[len(times) // 2], 2)
-    endpoint.alone_p95_ms = round(times[min(len(times) - 1, math.ceil(len(times) * 0.95) - 1)], 2)
+    endpoint.alone_p50_ms = round(percentile(times, 0.50), 2)
+    endpoint.alone_p95_ms = round(percentile(times, 0.95), 2)
 
 
 def _one_request(endpoint: Endpoint, client: Client, n: int, phone_digits: str):

@@ -40,7 +40,7 @@ def test_empty_bench_variables_take_the_defaults(monkeypatch):
 # Run in a child process: locust monkey-patches the standard library with gevent on import.
 LOCUST_CHILD = r"""
 import sys
-sys.path.insert(0, sys.argv[1])
+sys.path[:0] = [sys.argv[1], sys.argv[2]]  # as locust runs it: bench/ and the project's folder
 import locustfile  # first: locust patches the standard library for gevent, the server below too
 from locust.env import Environment
 import http.server, json, threading
@@ -84,7 +84,7 @@ def test_the_load_test_counts_an_expected_409_as_answered_and_anything_else_as_f
     plan.write_text(json.dumps({"password": "x"}))
     bench = Path(__file__).resolve().parent.parent / "bench"
     child = subprocess.run(
-        [sys.executable, "-c", LOCUST_CHILD, str(bench)],
+        [sys.executable, "-c", LOCUST_CHILD, str(bench), str(bench.parent)],
         env={"LOADTEST_PLAN": str(plan), "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
@@ -92,3 +92,11 @@ def test_the_load_test_counts_an_expected_409_as_answered_and_anything_else_as_f
     )
     assert child.returncode == 0, child.stderr[-2000:]
     assert json.loads(child.stdout.strip().splitlines()[-1]) == [["expected", True], ["unexpected", False]]
+
+
+def test_both_harnesses_report_the_nearest_rank_percentile():
+    from bench.percentiles import percentile
+
+    times = [float(n) for n in range(20, 0, -1)]
+    assert (percentile(times, 0.50), percentile(times, 0.95), percentile(times, 0.99)) == (10.0, 19.0, 20.0)
+    assert percentile([7.0], 0.95) == 7.0 and percentile([], 0.5) is None
