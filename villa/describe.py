@@ -55,12 +55,16 @@ class Described:
 
 
 class Names:
-    """What the codes in log rows stand for, read once for a page of rows."""
+    """What the codes in log rows stand for, read once for a page of rows. `people`: every account
+    as (id, display name, username), when the caller has read them already (the logs page's filter)."""
 
-    def __init__(self):
-        users = list(User.select(User.id, User.username, User.display_name))
-        self.by_username = {u.username: u.display_name for u in users}
-        self.by_user_id = {u.id: u.display_name for u in users}
+    def __init__(self, people=None):
+        if people is None:
+            people = User.select(User.id, User.display_name, User.username).tuples()
+        self.by_username, self.by_user_id = {}, {}
+        for user_id, display_name, username in people:
+            self.by_username[username] = display_name
+            self.by_user_id[user_id] = display_name
         channels = list(Channel.select(Channel.id, Channel.code, Channel.name))
         self.channel_by_code = {c.code: c.name for c in channels}
         self.channel_by_id = {c.id: c.name for c in channels}

@@ -20,7 +20,7 @@ from villa.prepared import Prepared, slot
 LEVELS = {1: "pending_first", 2: "pending_second"}
 LEVEL_ROLES = {1: "manager", 2: "auditor"}
 QUEUE_LIMIT = 25  # rows a page: each, with its checks and both decision forms, costs about 1 ms
-# The queue counts up to this many and then says "1000+": a group's 40,000 waiting are not counted
+# The queue counts up to this many and then says "over 1000": a group's 40,000 waiting are not counted
 # again on every page and every home page, and nobody needs their exact number to decide the oldest.
 QUEUE_COUNT_CAP = 1000
 REASON_MAX = 500

@@ -56,7 +56,7 @@ def index():
     form = LogFilterForm(formdata=request.args)
     form.tab.data = tab
     # The three columns the choice shows, as tuples: a group's hundreds of accounts cost no model rows.
-    people = User.select(User.id, User.display_name, User.username).order_by(User.username).tuples()
+    people = list(User.select(User.id, User.display_name, User.username).order_by(User.username).tuples())
     form.user.choices = [(0, _l("Anyone"))] + [(id_, f"{name} ({login})") for id_, name, login in people]
     form.action.choices = [("", _l("Any"))] + [(a, describe.title(a)) for a in logs.actions(tab)]
     if request.args:
@@ -72,6 +72,6 @@ def index():
         next_before=next_before,
         args={k: v for k, v in request.args.items() if k != "before" and v},
         action_label=describe.title,
-        described=describe.describe_page(entries),
+        described=describe.describe_page(entries, describe.Names(people)),
     )
     return response, 200, {"Vary": "HX-Request"}
