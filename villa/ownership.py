@@ -173,10 +173,10 @@ def take_from_pool(customer: Customer, rep: User, visit_type: str) -> Customer:
 
 
 def reassignable_reps(manager: User) -> list[User]:
-    """Active reps a manager may hand customers to: their team and reps with no manager (id, name,
-    username and manager only: what the forms that list them show and check)."""
+    """Active reps a manager may hand customers to: their team and reps with no manager (chosen by
+    the database: a group has hundreds of reps, a team a few)."""
     return list(
-        User.select(User.id, User.username, User.display_name, User.manager)
+        User.select()
         .where(
             User.role == "rep",
             User.active == True,  # noqa: E712
