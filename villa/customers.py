@@ -331,8 +331,11 @@ def matching_counts(user: User, common: dict, each: dict[str, dict]) -> dict[str
     columns = []
     for key, filters in each.items():
         conditions = list(_filter_conditions(user, filters))
-        counted = reduce(operator.and_, conditions) if conditions else None
-        columns.append((fn.COUNT(Case(None, [(counted, 1)])) if counted else fn.COUNT(SQL("*"))).alias(key))
+        if conditions:
+            counted = fn.COUNT(Case(None, [(reduce(operator.and_, conditions), 1)]))
+        else:
+            counted = fn.COUNT(SQL("*"))
+        columns.append(counted.alias(key))
     row = matching(Customer.select(*columns), user, "", common).tuples().get()
     return dict(zip(each, row, strict=True))
 

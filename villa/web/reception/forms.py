@@ -96,7 +96,7 @@ class RegistrationForm(OutOfTurnFields, FlaskForm):
 
     def __init__(self, *args, reps=(), materials=(), brokers=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.channels, self.reps = Channel.active_list(), list(reps)
+        self.channels = Channel.active_list()
         # The agencies and brokers on record, offered as the desk types (villa.reports.active_brokers).
         self.brokers = list(brokers)
         self.agency_names = sorted({b.agency.name for b in self.brokers})
@@ -107,7 +107,7 @@ class RegistrationForm(OutOfTurnFields, FlaskForm):
             SelectChoice(c.code, c.name, render_kw={"data-asks-more": bool(c.asks_referrer or c.asks_broker)})
             for c in self.channels
         ]
-        self.rep.choices = options((r.id, r.display_name) for r in self.reps)
+        self.rep.choices = options((r.id, r.display_name) for r in reps)
         self.materials.choices = options((m.id, m.name) for m in materials)
         self.normal_phone = self.normal_id = None
 
@@ -205,8 +205,7 @@ class HandOutForm(OutOfTurnFields, FlaskForm):
 
     def __init__(self, *args, reps=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.reps = list(reps)
-        self.rep.choices = options((r.id, r.display_name) for r in self.reps)
+        self.rep.choices = options((r.id, r.display_name) for r in reps)
 
     def chosen_rep(self):
         return User.active_rep(self.rep.data)
