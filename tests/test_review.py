@@ -222,6 +222,24 @@ def test_when_the_team_manager_registered_it_another_manager_reviews(office, mak
     assert customer.id in [c.id for c in review.queue(office["other_manager"]).customers]
 
 
+def test_each_managers_queue_is_exactly_what_they_review_each_once(office, make_user, make_customer):
+    # The queue reads three sets (unowned; the team's and managerless reps'; registered by the
+    # owner's own manager) and puts them together: every owner and registrant against the rule.
+    manager, other = office["manager"], office["other_manager"]
+    owners = [None, office["rep"], make_user("rep", manager=other), make_user("rep"), manager, other]
+    registrants = [office["desk"], manager, other, office["rep"]]
+    for owner in owners:
+        for registrant in registrants:
+            make_customer(owner=owner, registered_by=registrant)
+    for reviewer in (manager, other):
+        shown = [c.id for c in review.queue(reviewer).customers]
+        expected = [c.id for c in Customer.select().order_by(Customer.registered_at, Customer.id)
+                    if review.reviews(reviewer, c)]  # fmt: skip
+        assert shown == expected and len(set(shown)) == len(shown)
+        assert review.queue_count(reviewer) == (len(expected), False)
+        assert 0 < len(expected) < len(owners) * len(registrants)
+
+
 def test_two_reviewers_at_once_one_decides(office, registration, login, make_user):
     # A rep with no manager is every manager's: two managers may review the same registration.
     registration.owner.manager = None

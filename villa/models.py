@@ -196,7 +196,8 @@ class Customer(BaseModel):
     # The maximum protection counts from owned_since; previous_owner waits out the pool cooldown (0015).
     owned_since = DateTimeField(null=True)
     previous_owner = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
-    registered_by = ForeignKeyField(User, backref="registrations", on_delete="RESTRICT")
+    # Indexed by (registered_by, review_status, owner) in Meta (migration 0024), which serves its lookups.
+    registered_by = ForeignKeyField(User, backref="registrations", on_delete="RESTRICT", index=False)
     registered_at = DateTimeField(default=now, index=True)
     # Review.
     review_status = CharField(max_length=16, default="pending_first")  # indexed for the queue (Meta)
@@ -229,6 +230,10 @@ class Customer(BaseModel):
             (("owner", "protected_until", "id", "anonymised_at", "stage", "in_public_pool"), False),
             (("owner", "anonymised_at"), False),
             (("name", "registered_at"), False),
+            # A manager's review queue (migration 0024): the team's and the unowned by owner; those
+            # the owner's manager registered by registrant.
+            (("owner", "review_status", "registered_by", "registered_at", "id", "anonymised_at"), False),
+            (("registered_by", "review_status", "owner"), False),
         )
 
     def __str__(self):
