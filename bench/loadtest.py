@@ -42,6 +42,7 @@ REPS_PER_MANAGER = 5
 CUSTOMERS_PER_REP_SAMPLE = 40  # the client pages a simulated rep opens, from the customers it owns
 REP_BOOK = 500  # customers each simulated rep owns at most: a villa rep's book (the office protects 200)
 WARM_UP_SECONDS = 20
+LOGIN_RATE = 5  # staff who log in per second, at most, while a step ramps up
 SMOKE = {"customers": 2000, "steps": [5, 10], "step_seconds": 15}
 
 
@@ -231,6 +232,7 @@ def _setup_staff(staff: int, plan_path: Path) -> int:
         picked = random.Random(2026).sample(range(1, top + 1), min(top, 600))
         known = Customer.select().where(Customer.id.in_(picked), Customer.anonymised_at.is_null()).limit(300)
         phones = [c.phone[-11:] for c in known if c.phone]
+        _settle(db)
     form = bench._registration_form(type("Desk", (), {"csrf": "", "rep_id": ""})(), None)
     for key in ("csrf_token", "rep", "name"):
         form.pop(key, None)
@@ -243,6 +245,28 @@ def _setup_staff(staff: int, plan_path: Path) -> int:
     }
     plan_path.write_text(json.dumps(plan, ensure_ascii=False))
     return 0
+
+
+def _settle(db):
+    """Before anything is measured, what a night's `villa daily` would leave: the planner's
+    statistics taken again (a thousand new accounts since the seed's: SQLite, planning with the
+    seed's dozen users, read the desk's list of today's visits through every customer the desk
+    registered), and what the setup wrote put out of the way. Sharing the customers out rewrites
+    hundreds of thousands of rows; left to the server, the first requests measured would pay for it
+    (a SQLite request that commits copies the whole WAL into the database file; PostgreSQL's
+    checkpoint writes the dirty pages while the steps run)."""
+    from villa.daily import refresh_statistics
+    from villa.db import is_sqlite
+
+    refresh_statistics()
+    if is_sqlite():
+        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    else:
+        try:
+            db.execute_sql("CHECKPOINT")
+        except Exception as exc:  # CHECKPOINT needs a superuser or pg_checkpoint: then the server's own
+            print(f"loadtest: no CHECKPOINT before the steps ({type(exc).__name__})", file=sys.stderr)
+    os.sync()
 
 
 def _share_customers(db, reps: list[int]):
@@ -308,16 +332,18 @@ def _warm_up(server, plan: dict):
 def _plan_steps(args) -> list[dict]:
     """The steps OfficeDay (bench/locustfile.py) walks: a warm-up, then each number of staff.
 
-    Each step first lets its new staff log in (spawned over about 15 s; the step waits until every
-    login is answered, then 10 s for the first actions to settle), unmeasured; then it measures for
-    --step-seconds."""
+    Each step first lets its new staff log in, unmeasured: spawned over about 15 s, and no faster
+    than LOGIN_RATE a second (a login is an argon2 hash, ~0.35 s of CPU here by design: a thousand
+    at once kept the server busy for minutes, and its backlog spilled into the measured minute);
+    the step waits until every login is answered, then 10 s for the first actions to settle. Then it
+    measures for --step-seconds."""
     steps, before = [], 0
     warm = min(args.steps[0], 10)
     for staff, seconds, measured in [(warm, WARM_UP_SECONDS, False)] + [
         (s, args.step_seconds, True) for s in args.steps
     ]:
         new = max(staff - before, 0)
-        rate = max(1.0, new / 15)
+        rate = max(1.0, min(new / 15, LOGIN_RATE))
         steps.append({"staff": staff, "spawn_rate": rate, "ramp": math.ceil(new / rate) + 10,
                       "seconds": seconds, "measured": measured})  # fmt: skip
         before = staff

@@ -100,3 +100,13 @@ def test_both_harnesses_report_the_nearest_rank_percentile():
     times = [float(n) for n in range(20, 0, -1)]
     assert (percentile(times, 0.50), percentile(times, 0.95), percentile(times, 0.99)) == (10.0, 19.0, 20.0)
     assert percentile([7.0], 0.95) == 7.0 and percentile([], 0.5) is None
+
+
+def test_a_big_step_logs_its_staff_in_no_faster_than_the_login_rate():
+    # A thousand argon2 logins in 15 s kept a 2-CPU server busy for minutes: the backlog spilled
+    # into the measured minute and every action looked slow.
+    steps = loadtest._plan_steps(loadtest._arguments(["--steps", "10,1000"]))
+    assert [s["staff"] for s in steps] == [10, 10, 1000]
+    big = steps[-1]
+    assert big["spawn_rate"] == loadtest.LOGIN_RATE and big["ramp"] >= 990 / loadtest.LOGIN_RATE
+    assert steps[1]["spawn_rate"] == 1.0  # a small step is not slowed down
