@@ -32,19 +32,18 @@ def up(migrator, db):
         *(migrator.add_index("customer", columns, False, name=name) for columns, name in ADDED),
         *(migrator.drop_index("customer", name) for _columns, name in REPLACED),
     )
-    _statistics(db)
+    _statistics(db, [name for _columns, name in ADDED])
 
 
-def _statistics(db):
+def _statistics(db, names):
     """SQLite plans with the statistics ANALYZE last took, and a new index has none until `villa
     daily` runs: SQLite then takes the registrant index for a few rows a registrant, and the desk's
-    list of today's visits read every customer the desk ever registered (1.3 s at a million). Each
-    new index is analysed now (a few seconds at a million). PostgreSQL keeps statistics per column:
+    list of today's visits read every customer the desk ever registered (1.3 s at a million). The
+    indexes made are analysed now (a few seconds at a million). PostgreSQL keeps statistics per column:
     a new index needs none."""
     if isinstance(db, SqliteDatabase):
-        for _columns, name in ADDED:
-            if db.execute_sql("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone():
-                db.execute_sql(f"ANALYZE {name}")
+        for name in names:
+            db.execute_sql(f"ANALYZE {name}")
 
 
 def down(migrator, db):
@@ -52,4 +51,4 @@ def down(migrator, db):
         *(migrator.add_index("customer", columns, False, name=name) for columns, name in REPLACED),
         *(migrator.drop_index("customer", name) for _columns, name in ADDED),
     )
-    _statistics(db)
+    _statistics(db, [name for _columns, name in REPLACED])

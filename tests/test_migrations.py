@@ -62,6 +62,6 @@ def test_0024_leaves_sqlite_statistics_for_its_indexes(make_user, make_customer)
     with db.connection_context():
         db.execute_sql("ANALYZE")
         db.execute_sql("DELETE FROM sqlite_stat1 WHERE idx IN (?, ?)", indexes)
-        migration("0024_review_owner_index")._statistics(db.obj)
+        migration("0024_review_owner_index")._statistics(db.obj, indexes)
         analysed = {row[0] for row in db.execute_sql("SELECT idx FROM sqlite_stat1")}
     assert set(indexes) <= analysed

@@ -40,7 +40,7 @@ def refresh_statistics() -> StepReport:
     # The query planner's statistics: at a million customers, reports and pages pick the right index.
     # SQLite's `PRAGMA optimize` looks only at the tables its connection has queried, so statistics
     # taken while a table was nearly empty stayed (the client page's timeline then read the whole
-    # audit log): every table is analysed. In full: ANALYZE of a 2,000-row sample of each index
+    # audit log): every table is analysed, and in full. A 2,000-row sample of each index
     # (analysis_limit) told SQLite that a channel holds 2,001 customers, not 166,000, and the customer
     # list then sorted every customer of every channel (3 s at a million, each time); in full it takes
     # about 20 s at a million, once a night.
