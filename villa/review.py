@@ -338,7 +338,8 @@ def queue_query(user: User, filters: QueueFilters | None = None):
         waiting.where(Customer.owner.is_null())
         + waiting.where(Customer.owner != user.id, Customer.owner.in_(team_or_unmanaged))
         # The rep's own manager registered it: any other manager reviews it, else nobody could.
-        # (A CROSS JOIN is SQLite's way of keeping the customers the outer loop, read by registrant.)
+        # The registrant's IN is implied by the owner's condition: it is there so that the customers
+        # are read by registrant, and the CROSS JOIN keeps them SQLite's outer loop.
         + waiting.join(Owner, JOIN.CROSS).where(
             Customer.registered_by.in_(User.select(User.manager).where(User.manager.is_null(False))),
             Customer.owner != user.id,
