@@ -1,6 +1,6 @@
--- Shared by get.lua and register.lua (loaded with dofile): number the threads, count each answer's
--- status, and have done() print "bench-unexpected: N" and "bench-statuses: 200=N,..." for
--- bench/run.py. The loading script sets `expect`, the status that counts as success, in init().
+-- Shared by get.lua and register.lua (loaded with dofile): number the threads, keep the session
+-- cookie as a browser would, count each answer's status, and have done() print
+-- "bench-unexpected: N" and "bench-statuses: 200=N,..." for bench/run.py. The loading script sets `expect`, the status that counts as success, in init().
 
 local threads = {}
 local next_id = 0
@@ -14,7 +14,30 @@ end
 unexpected = 0
 statuses = {}
 
+-- Like a browser, keep the session cookie the server sends back. The server stamps the session
+-- with the time it was last used (the idle timeout) at most every 30 s; a client that replayed the
+-- login's cookie would have its session stamped and signed again on every request, which no
+-- browser's request costs.
+local function keep_cookie(headers)
+  local sent = headers["Set-Cookie"] or headers["set-cookie"]
+  local held = wrk.headers["Cookie"]
+  if not sent or not held or #held == 0 then return end
+  local name, value = sent:match("^%s*([^=;]+)=([^;]*)")
+  if not name or #value == 0 then return end -- a cookie being deleted is not held
+  local pairs_held, replaced = {}, false
+  for pair in held:gmatch("[^;]+") do
+    pair = pair:match("^%s*(.-)%s*$")
+    if pair:match("^([^=]+)=") == name then
+      pair, replaced = name .. "=" .. value, true
+    end
+    pairs_held[#pairs_held + 1] = pair
+  end
+  if not replaced then pairs_held[#pairs_held + 1] = name .. "=" .. value end
+  wrk.headers["Cookie"] = table.concat(pairs_held, "; ")
+end
+
 function response(status, headers, body)
+  keep_cookie(headers)
   if status ~= expect then unexpected = unexpected + 1 end
   local key = tostring(status)
   statuses[key] = (statuses[key] or 0) + 1

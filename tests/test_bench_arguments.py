@@ -110,3 +110,53 @@ def test_a_big_step_logs_its_staff_in_no_faster_than_the_login_rate():
     big = steps[-1]
     assert big["spawn_rate"] == loadtest.LOGIN_RATE and big["ramp"] >= 990 / loadtest.LOGIN_RATE
     assert steps[1]["spawn_rate"] == 1.0  # a small step is not slowed down
+
+
+def test_wrk_keeps_the_session_cookie_the_server_sends_back_as_a_browser_does(tmp_path):
+    """The server stamps a session with its last use at most every 30 s. wrk replaying the login's
+    cookie had every request of a long run stamped and signed again, which no browser's request
+    costs: the bench measured that, not the duplicate check."""
+    import shutil
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from pathlib import Path
+
+    import pytest
+
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (CI installs it: apt-get install wrk)")
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802 - http.server's name
+            received.append(self.headers.get("Cookie"))
+            self.send_response(200)
+            if len(received) == 1:
+                self.send_header("Set-Cookie", "villa_session=fresh; HttpOnly; Path=/; SameSite=Lax")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    script = Path(__file__).resolve().parent.parent / "bench" / "get.lua"
+    try:
+        done = subprocess.run(
+            ["wrk", "-t1", "-c1", "-d1s", "-s", str(script), f"http://127.0.0.1:{server.server_port}/"],
+            env={"BENCH_COOKIE": "lang=en; villa_session=stale", "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr
+    assert "bench-unexpected: 0" in done.stdout
+    assert received[0] == "lang=en; villa_session=stale"
+    assert len(received) > 2 and set(received[1:]) == {"lang=en; villa_session=fresh"}

@@ -310,7 +310,7 @@ class Setting(BaseModel):
             value = _setting_by_key.scalar(key)
         else:
             if kept.values is None:
-                kept.values = dict(cls.select(cls.key, cls.value).tuples())
+                kept.values = dict(_every_setting.tuples())
             value = kept.values.get(key)
         return json.loads(value) if value is not None else default
 
@@ -349,6 +349,8 @@ def _settings_changed():
 
 # Read by most pages: settings (eligibility rules, quotas), the reps and channels forms offer.
 _setting_by_key = Prepared(lambda: Setting.select(Setting.value).where(Setting.key == slot()))
+# Every setting at a request's first read (a few dozen small rows): Setting.read_once_per_request.
+_every_setting = Prepared(lambda: Setting.select(Setting.key, Setting.value))
 _active_reps = Prepared(
     lambda: User.select().where(User.role == slot(), User.active == slot()).order_by(User.username)
 )

@@ -40,10 +40,17 @@ class Prepared:
 
     def row(self, *args) -> tuple | None:
         """The first row as a tuple of its columns (counts of one statement), or None."""
+        return self._fetch(args, lambda cursor: cursor.fetchone())
+
+    def tuples(self, *args) -> list[tuple]:
+        """Every row as a tuple of its columns: no model instance is built (a few small rows)."""
+        return self._fetch(args, lambda cursor: cursor.fetchall())
+
+    def _fetch(self, args, take):
         _, sql = self._model_and_sql()
         cursor = db.execute_sql(sql, args)
         try:
-            return cursor.fetchone()
+            return take(cursor)
         finally:
             cursor.close()
 
