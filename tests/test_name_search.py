@@ -137,7 +137,7 @@ def way(request, monkeypatch):
     common) newest customers first, each looked up in the index."""
     if request.param == "newest customers first":
         monkeypatch.setattr("villa.name_index.MIN_COUNT_CAP", 1)
-        monkeypatch.setattr("villa.name_index.COMMON_SHARE", 10**9)
+        monkeypatch.setattr("villa.name_index.COUNT_CAP_PER_ROOT", 0)
     return request.param
 
 
