@@ -127,6 +127,29 @@ def test_the_counts_are_the_viewers_own(office, login):
     assert auditor["pending_second"][1] == 2 and auditor["reveals_today"][1] == 2
 
 
+def test_a_groups_day_and_pool_are_counted_up_to_the_cap_and_say_over(office, login, monkeypatch):
+    """At a group's scale a manager's home counted the 550,000 customers of the pool (0.6 s): the
+    day's registrations and the pool stop at HOME_COUNT_CAP and say "over" wherever they show."""
+    monkeypatch.setattr("villa.home.HOME_COUNT_CAP", 5)
+    manager = login(office["manager"]).get("/").get_data(as_text=True)
+    assert "今日已登记超过5位客户" in manager  # 7 of today on the manager's list
+    assert re.search(r'data-testid="count-registered_today" data-count="5" data-more="true"', manager)
+    # The pool's two are under the cap: counted exactly, no "over".
+    assert re.search(r'data-testid="count-public_pool" data-count="2"><strong>2</strong>', manager)
+    monkeypatch.setattr("villa.home.HOME_COUNT_CAP", 1)
+    manager = login(office["manager"]).get("/").get_data(as_text=True)
+    pool = r'data-testid="count-public_pool" data-count="1" data-more="true"><strong>1\+</strong>'
+    assert re.search(pool, manager)
+    desk = login(office["reception"])
+    page = desk.get("/reception/").get_data(as_text=True)
+    assert "今日已登记超过1位客户" in page and 'data-more="true"' in page
+    listed = desk.get("/reception/today").get_data(as_text=True)
+    assert "显示最新的" in listed and "共超过1条" in listed
+    monkeypatch.setattr("villa.home.HOME_COUNT_CAP", 1000)
+    manager = login(office["manager"]).get("/").get_data(as_text=True)
+    assert "今日已登记7位客户" in manager and "data-more" not in manager
+
+
 def test_a_capped_review_queue_says_so_and_pages_on(make_user, make_customer, login):
     manager = make_user("manager")
     rep = make_user("rep", manager=manager)
@@ -182,7 +205,8 @@ def test_a_long_queue_is_counted_up_to_the_cap_and_still_pages_on(
     home = session.get("/").get_data(as_text=True)
     assert home_counts(session)["pending_first"][1] == QUEUE_LIMIT + 5
     cap = QUEUE_LIMIT + 5
-    assert f'data-testid="count-pending_first" data-count="{cap}"><strong>{cap}+</strong>' in home
+    card = f'data-testid="count-pending_first" data-count="{cap}" data-more="true"><strong>{cap}+</strong>'
+    assert card in home
     # Past the last page: an empty page that says so, not an error.
     beyond = session.get("/review/?page=9")
     assert beyond.status_code == 200 and "本页没有登记" in beyond.get_data(as_text=True)

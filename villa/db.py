@@ -91,6 +91,13 @@ def is_sqlite() -> bool:
     return isinstance(db.obj, SqliteDatabase)
 
 
+def capped_count(query, cap: int) -> tuple[int, bool]:
+    """How many rows the query has, up to `cap`, and whether it has more: the count stops reading
+    at cap + 1 rows (a group's pool or day holds hundreds of thousands)."""
+    counted = query.limit(cap + 1).count()
+    return min(counted, cap), counted > cap
+
+
 def unindexed(column):
     """The column, with SQLite told not to use its index (a unary +, the documented way).
 

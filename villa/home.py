@@ -17,7 +17,7 @@ from villa.customers import (
     with_people,
     with_shown_names,
 )
-from villa.db import unindexed
+from villa.db import capped_count, unindexed
 from villa.deals import waiting_count
 from villa.i18n import lazy_gettext as _l
 from villa.jobs import upkeep
@@ -28,6 +28,10 @@ from villa.review import latest_rejections, queue_count
 
 DESK_TODAY_LIMIT = 200
 HOME_LIST_LIMIT = 20  # rows of each list on a rep's home; its count links to the whole list
+# The day's registrations and the pool are counted up to here and then shown as "over": at a group's
+# scale (10M customers) counting the 550,000 in the pool took a manager's home 0.6 s, the 8,000 of
+# the team's day 0.16 s. An office's day stays far below it.
+HOME_COUNT_CAP = 1000
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,12 @@ def _queue(key: str, label, user: User) -> Count:
 
 def _on_list(key: str, label, user: User, **filters) -> Count:
     return Count(key, label, listed_count(user, **filters), "clients.index", filters)
+
+
+def _capped(key: str, label, query, endpoint: str, args: dict | None = None) -> Count:
+    """The rows of `query` counted up to HOME_COUNT_CAP (`more` when there are more)."""
+    number, more = capped_count(query, HOME_COUNT_CAP)
+    return Count(key, label, number, endpoint, args or {}, more=more)
 
 
 # What a line of the rep's day shows (home.html day_list): the name as the rep may see it, the
@@ -152,9 +162,15 @@ def registered_today(user: User) -> Count:
     label = _l("Registered today")
     if user.role == "reception":
         # Counted without the list's joins: PostgreSQL then reads the date index alone.
-        number = Customer.select().where(_since_today()).count()
-        return Count("registered_today", label, number, "reception.registered_today_list")
-    return _on_list("registered_today", label, user, registered="today")
+        today = Customer.select().where(_since_today())
+        return _capped("registered_today", label, today, "reception.registered_today_list")
+    filters = {"registered": "today"}
+    listed = matching(Customer.select(), user, "", filters)
+    return _capped("registered_today", label, listed, "clients.index", filters)
+
+
+def in_the_pool_query():
+    return Customer.select().where(in_the_pool())
 
 
 def _since_today():
@@ -173,12 +189,7 @@ def home_summary(user: User) -> dict:
     if user.role == "manager":
         summary["counts"] = [
             _queue("pending_first", _l("Waiting for first review"), user),
-            Count(
-                "public_pool",
-                _l("In the public pool"),
-                Customer.select().where(in_the_pool()).count(),
-                "pool.index",
-            ),
+            _capped("public_pool", _l("In the public pool"), in_the_pool_query(), "pool.index"),
             Count("open_disputes", _l("Open disputes"), len(disputes_for(user)), "disputes.index"),
             # The length of /deals/, from its query.
             Count("deals_waiting", _l("Deals to confirm"), waiting_count(user), "deals.waiting"),

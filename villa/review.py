@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from peewee import JOIN, SQL, Select, ValuesList, fn
 
 from villa.customers import manages
-from villa.db import write_transaction
+from villa.db import capped_count, write_transaction
 from villa.eligibility import current_rules, evaluate
 from villa.i18n import lazy_gettext as _l
 from villa.messaging import compose, deliver
@@ -287,8 +287,7 @@ def queue(user: User, filters: QueueFilters | None = None, page: int = 1) -> Que
 
 def _capped_count(waiting) -> tuple[int, bool]:
     """(how many wait, up to QUEUE_COUNT_CAP; whether more than that do)."""
-    counted = waiting.limit(QUEUE_COUNT_CAP + 1).count()
-    return min(counted, QUEUE_COUNT_CAP), counted > QUEUE_COUNT_CAP
+    return capped_count(waiting, QUEUE_COUNT_CAP)
 
 
 def queue_count(user: User) -> tuple[int, bool]:
