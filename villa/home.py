@@ -169,7 +169,7 @@ def registered_today(user: User) -> Count:
     return _capped("registered_today", label, listed, "clients.index", filters)
 
 
-def in_the_pool_query():
+def _pool_customers():
     return Customer.select().where(in_the_pool())
 
 
@@ -189,7 +189,7 @@ def home_summary(user: User) -> dict:
     if user.role == "manager":
         summary["counts"] = [
             _queue("pending_first", _l("Waiting for first review"), user),
-            _capped("public_pool", _l("In the public pool"), in_the_pool_query(), "pool.index"),
+            _capped("public_pool", _l("In the public pool"), _pool_customers(), "pool.index"),
             Count("open_disputes", _l("Open disputes"), len(disputes_for(user)), "disputes.index"),
             # The length of /deals/, from its query.
             Count("deals_waiting", _l("Deals to confirm"), waiting_count(user), "deals.waiting"),
