@@ -1,6 +1,7 @@
 -- Shared by get.lua and register.lua (loaded with dofile): number the threads, keep the session
 -- cookie as a browser would, count each answer's status, and have done() print
--- "bench-unexpected: N" and "bench-statuses: 200=N,..." for bench/run.py. The loading script sets `expect`, the status that counts as success, in init().
+-- "bench-unexpected: N" and "bench-statuses: 200=N,..." for bench/run.py. The loading script sets
+-- `expect`, the status that counts as success, in init().
 
 local threads = {}
 local next_id = 0

@@ -20,7 +20,7 @@ from villa.models import Customer, NameGram
 # a fifteenth of reading a customer and probing the index, and a page past C reads about
 # 25 × customers / C of them: the two together cost least at C = √(15 × 25 × customers), about
 # 20 √customers (20,000 at 1M; 63,000 at 10M, where counting to a fiftieth of the customers took
-# a surname search 20 ms of its 21).
+# a surname search 16 ms of its 21).
 COUNT_CAP_PER_ROOT = 20
 MIN_COUNT_CAP = 1000
 
