@@ -43,12 +43,12 @@ class Count:
     number: int
     endpoint: str
     args: dict = field(default_factory=dict)
-    more: bool = False  # more than `number`: a count that stops at a cap (the review queue's)
+    more: bool = False  # more than `number`: a count that stops at a cap (the queue, a day, the pool)
 
 
-def listed_count(user: User, **filters) -> int:
-    """How many customers the customer list shows this user with these filters, over all its pages."""
-    return matching(Customer.select(), user, "", filters).count()
+def _listed_customers(user: User, filters: dict):
+    """The customers the customer list shows this user with these filters (a query to count)."""
+    return matching(Customer.select(), user, "", filters)
 
 
 def _queue(key: str, label, user: User) -> Count:
@@ -58,7 +58,8 @@ def _queue(key: str, label, user: User) -> Count:
 
 
 def _on_list(key: str, label, user: User, **filters) -> Count:
-    return Count(key, label, listed_count(user, **filters), "clients.index", filters)
+    # How many customers the list shows this user with these filters, over all its pages.
+    return Count(key, label, _listed_customers(user, filters).count(), "clients.index", filters)
 
 
 def _capped(key: str, label, query, endpoint: str, args: dict | None = None) -> Count:
@@ -165,8 +166,7 @@ def registered_today(user: User) -> Count:
         today = Customer.select().where(_since_today())
         return _capped("registered_today", label, today, "reception.registered_today_list")
     filters = {"registered": "today"}
-    listed = matching(Customer.select(), user, "", filters)
-    return _capped("registered_today", label, listed, "clients.index", filters)
+    return _capped("registered_today", label, _listed_customers(user, filters), "clients.index", filters)
 
 
 def _pool_customers():
