@@ -14,7 +14,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from tests.conftest import PASSWORD, create_user
+from tests.conftest import PASSWORD, Session, create_user
 from tests.helpers import registration_form
 from villa import settings
 from villa.broker_accounts import add_broker_account
@@ -168,6 +168,30 @@ def test_a_broker_of_an_inactive_agency_or_an_inactive_broker_is_refused(broker)
     assert report(broker).status_code == 403
     assert Report.select().count() == 0
     assert [r.change_map["refused"] for r in refused_rows()] == ["agency_inactive"] * 2 + ["broker_inactive"]
+
+
+def test_a_deactivated_brokers_login_stops_working_until_reactivated(broker, login_as, app):
+    """A broker who has left the agency: deactivating them ends their sessions and refuses their
+    login (after the right password only: a wrong one is told as for anyone); reactivating lets them in."""
+    record = Broker.get(Broker.user == broker.user.id)
+    manager = login_as("manager")
+    response = manager.post(f"/agencies/brokers/{record.id}/deactivate", follow_redirects=True)
+    assert "已停用经纪人：赵经纪，其账号已无法登录。" in body(response)
+    row = body(response).split(f'data-testid="broker-{record.id}"')[1].split("</tr>")[0]
+    assert "已停用" in row and ">是<" not in row
+    # The broker's open session is over: their next page is the login page.
+    response = broker.get("/broker/reports")
+    assert response.status_code == 302 and "/login" in response.location
+    again = Session(app.test_client())
+    again.refresh_token()
+    response = again.post("/login", {"username": broker.user.username, "password": PASSWORD})
+    assert response.status_code == 403 and "经纪人账号已停用" in body(response)
+    assert "经纪人账号已停用" not in body(
+        again.post("/login", {"username": broker.user.username, "password": "wrong-password-1"})
+    )
+    assert manager.post(f"/agencies/brokers/{record.id}/reactivate").status_code == 303
+    response = again.post("/login", {"username": broker.user.username, "password": PASSWORD})
+    assert response.status_code == 303
 
 
 def test_the_rate_limit_per_account(broker):

@@ -15,6 +15,7 @@ from datetime import date
 
 from peewee import IntegrityError, fn
 
+from villa.broker_accounts import end_broker_sessions
 from villa.crypto import blind_index
 from villa.db import db
 from villa.i18n import lazy_gettext as _l
@@ -157,7 +158,13 @@ def change_broker(broker: Broker, values: Mapping, actor: User) -> dict:
 
 
 def set_broker_active(broker: Broker, active: bool, actor: User) -> bool:
-    return _set_active(broker, active, actor, "broker")
+    """Deactivate the broker or reactivate them; a deactivated broker's login stops working
+    (villa.broker_accounts.login_refusal) and their open sessions end."""
+    with db.atomic():
+        changed = _set_active(broker, active, actor, "broker")
+        if changed and not active:
+            end_broker_sessions(broker)
+    return changed
 
 
 def _set_active(record, active: bool, actor: User, kind: str) -> bool:

@@ -12,6 +12,7 @@ from flask import abort, current_app, make_response, redirect, request, session,
 from flask_login import LoginManager, current_user, logout_user
 from peewee import Case, fn
 
+from villa.broker_accounts import login_refusal
 from villa.db import db
 from villa.i18n import lazy_gettext as _l
 from villa.models import ROLES, AuditLog, LoginFailure, PasswordHistory, User, now
@@ -104,6 +105,9 @@ def authenticate(username: str, password: str, ip: str) -> User:
     _refuse_if_limited(recent)
     matched = check_password(user, password) if user is not None else _verify_dummy(password)
     if user is not None and user.active and matched:
+        refusal = login_refusal(user)  # told only to whoever typed the right password
+        if refusal is not None:
+            raise LoginRefused(refusal, 403)
         if hasher.check_needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
         user.failed_logins, user.locked_until, user.last_login_at = 0, None, now()

@@ -1,6 +1,9 @@
 """Agencies (中介) and their brokers as the forms offer them, and a broker's login with its record."""
 
+from villa.i18n import lazy_gettext as _l
 from villa.models import Agency, Broker, User, now
+
+INACTIVE = _l("Your broker account is not active. Ask the sales office.")
 
 
 def active_agencies() -> list[Agency]:
@@ -24,3 +27,19 @@ def add_broker_account(user: User, agency_name: str) -> Broker:
         name=agency_name, created_at=now()
     )
     return Broker.create(agency=agency, name=user.display_name, user=user, created_at=now())
+
+
+def login_refusal(user: User):
+    """Why this account may not log in although its password is right, or None: a broker whose record
+    the office has deactivated (they left the agency). A deactivated agency's brokers still log in:
+    their page says no 报备 are taken (villa.reports.broker_refusal) and keeps their earlier ones."""
+    if user.role != "broker":
+        return None
+    record = Broker.of_user(user)
+    return INACTIVE if record is None or not record.active else None
+
+
+def end_broker_sessions(broker: Broker):
+    """The broker was deactivated: every session of their login ends at once (in the caller's transaction)."""
+    if broker.user_id is not None:
+        User.update(session_version=User.session_version + 1).where(User.id == broker.user_id).execute()

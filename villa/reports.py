@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from peewee import IntegrityError
 
 from villa import settings
+from villa.broker_accounts import INACTIVE
 from villa.clock import OFFICE_UTC_OFFSET, office_day_start
 from villa.crypto import blind_index, blind_indexes
 from villa.db import db, write_transaction
@@ -92,9 +93,7 @@ def shown_status(report: Report, customer_stage: str | None = None, at: datetime
 def broker_refusal(broker: Broker | None, today: date | None = None) -> ReportRefused | None:
     """Why this broker may not report now, or None."""
     if broker is None or not broker.active:
-        return ReportRefused(
-            "broker_inactive", _l("Your broker account is not active. Ask the sales office.")
-        )
+        return ReportRefused("broker_inactive", INACTIVE)
     agency = broker.agency
     today = today or office_date(now())
     outside = (agency.contract_start and today < agency.contract_start) or (

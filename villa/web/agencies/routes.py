@@ -105,6 +105,9 @@ def set_broker_active(broker_id, change):
     if office.set_broker_active(broker, change == "reactivate", _actor()):
         if broker.active:
             flash(_("Broker reactivated: %(name)s", name=broker.name), "success")
+        elif broker.user_id:
+            message = _("Broker deactivated: %(name)s. Their login no longer works.", name=broker.name)
+            flash(message, "success")
         else:
             flash(_("Broker deactivated: %(name)s", name=broker.name), "success")
     return redirect(url_for("agencies.brokers", agency=broker.agency_id), 303)
