@@ -45,7 +45,7 @@ def test_a_daily_run_records_the_run_and_each_step_with_counts(runner, folders, 
     assert all(s.run_id == daily.id and s.outcome == "ok" and s.finished_at for s in steps)
     by_name = {s.name: s for s in steps}
     assert by_name["pool_release"].count_map == {"released": 0}
-    assert by_name["retention"].count_map == {"anonymised": 0, "archived": 0}
+    assert by_name["retention"].count_map == {"anonymised": 0, "archived": 0, "reports_anonymised": 0}
     assert by_name["backup"].count_map["copies"] == 1
     assert by_name[RESTORE_TEST].count_map["tables"] > 10
     assert "released 0 customers to the public pool" in result.output.splitlines()

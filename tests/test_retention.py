@@ -8,28 +8,33 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import raw_column
-from villa.crypto import EncryptedField
+from villa.crypto import EncryptedField, blind_index
 from villa.customers import search_customers, set_alt_phone
+from villa.daily import retention
 from villa.db import db, is_sqlite
 from villa.models import (
+    Agency,
     AuditLog,
+    Broker,
     ChangeRequest,
     CorrectionLink,
     Customer,
     Dispute,
     FollowUp,
     OutboxMessage,
+    Report,
     Setting,
     Visit,
     now,
 )
 from villa.registration import find_known
+from villa.report_desk import find_report
 from villa.retention import (
     INDEX_PREFIX,
     REMOVED,
     anonymise,
+    anonymise_lapsed_reports,
     archive_signed,
-    daily_line,
     retention_report,
     run_retention,
 )
@@ -359,6 +364,81 @@ def test_bulk_run_over_thousands_of_customers(make_user, make_customer, capsys):
     )
 
 
+# ---- 报备: with their customer, or past retention when the person never came ----
+
+
+def make_report(creator, name, phone, expired_days_ago, customer=None, status="expired"):
+    """A broker's 报备 with the full phone, its validity ended `expired_days_ago` days ago."""
+    agency = Agency.get_or_none(Agency.name == "链家") or Agency.create(name="链家")
+    broker = Broker.get_or_none(Broker.agency == agency) or Broker.create(agency=agency, name="赵经纪")
+    ended = now() - timedelta(days=expired_days_ago)
+    return Report.create(
+        broker=broker,
+        agency=agency,
+        customer_name=name,
+        surname=name[0],
+        phone="+86" + phone,
+        phone_index=blind_index("phone", "+86" + phone),
+        phone_mask=f"{phone[:3]}****{phone[-4:]}",
+        expected_visit=(ended - timedelta(days=7)).date(),
+        reported_at=ended - timedelta(days=7),
+        valid_until=ended,
+        status=status,
+        customer=customer,
+        created_by=creator,
+    )
+
+
+def report_columns(report):
+    return (
+        raw_column(Report.phone, report.id),
+        *[
+            stored(column, report.id)
+            for column in (Report.customer_name, Report.surname, Report.phone_index, Report.phone_mask)
+        ],
+    )
+
+
+def test_a_reports_name_and_phone_go_with_its_customers(full_record, make_user):
+    confirmed = make_report(make_user("manager"), "张三丰", OLD_PHONE, years(4), full_record, "confirmed")
+
+    run_retention(apply=True)
+
+    assert report_columns(confirmed) == (None, REMOVED, "", None, "")
+    fresh = Report.get_by_id(confirmed.id)
+    assert fresh.anonymised_at is not None and fresh.status == "confirmed" and fresh.agency.name == "链家"
+    assert find_report(OLD_PHONE, "张三丰") is None
+
+
+def test_reports_of_people_who_never_came_lose_name_and_phone_past_retention(make_user, runner, login_as):
+    creator = make_user("manager")
+    lapsed = make_report(creator, "孙不来", "13600001111", years(3) + 1)
+    recent = make_report(creator, "周还早", "13600002222", years(3) - 1)
+    before = report_columns(recent)
+    assert anonymise_lapsed_reports() == [lapsed.id]  # the dry run changes nothing
+    assert report_columns(lapsed)[1:] == (
+        "孙不来",
+        "孙",
+        blind_index("phone", "+8613600001111"),
+        "136****1111",
+    )
+    assert 'data-testid="lapsed-report-count" data-count="1"' in login_as("admin").get(
+        "/admin/retention"
+    ).get_data(as_text=True)
+    assert "1 pre-registrations to anonymise" in runner.invoke(args=["retention"]).output
+
+    result = runner.invoke(args=["daily"])
+
+    assert "retention: 0 anonymised, 0 archived, 1 pre-registrations anonymised" in result.output.splitlines()
+    assert report_columns(lapsed) == (None, REMOVED, "", None, "")
+    assert Report.get_by_id(lapsed.id).anonymised_at is not None
+    assert report_columns(recent) == before and Report.get_by_id(recent.id).anonymised_at is None
+    assert find_report("13600001111", "孙不来") is None and find_report("13600002222", "周还早") is not None
+    row = AuditLog.get(AuditLog.action == "reports_anonymised")
+    assert row.change_map == {"anonymised": 1, "reason": "retention"} and "孙" not in row.changes
+    assert anonymise_lapsed_reports() == []  # once
+
+
 # ---- Signed customers: never anonymised, archived read-only ----
 
 
@@ -370,14 +450,14 @@ def test_signed_customers_are_archived_after_90_days_not_anonymised(make_user, m
 
     assert archive_signed() == [old_signed.id]
     assert reload(old_signed).archived_at is None  # the report changes nothing
-    assert daily_line() == "retention: 0 anonymised, 1 archived"
+    assert retention().line == "retention: 0 anonymised, 1 archived, 0 pre-registrations anonymised"
 
     archived = reload(old_signed)
     assert archived.archived_at is not None and archived.anonymised_at is None
     assert archived.name == "赵签约"
     assert reload(fresh_signed).archived_at is None and reload(other).archived_at is None
     assert AuditLog.get(AuditLog.action == "archived").customer_id == old_signed.id
-    assert daily_line() == "retention: 0 anonymised, 0 archived"
+    assert retention().line == "retention: 0 anonymised, 0 archived, 0 pre-registrations anonymised"
 
     owner = login(rep)
     response = owner.post(
@@ -472,6 +552,7 @@ def test_admin_page_shows_the_report_and_runs_it_with_the_count_confirmed(make_u
     assert 'data-testid="run-retention"' in html
     assert "钱多多" not in html
     assert 'data-testid="archive-count" data-count="1"' in html
+    assert 'data-testid="lapsed-report-count" data-count="0"' in html
     assert 'href="/admin/retention"' in admin.get("/admin/").get_data(as_text=True)
 
     wrong = admin.post("/admin/retention", {"confirm": "2"})
@@ -499,7 +580,7 @@ def test_daily_prints_the_retention_line(runner, make_user, make_customer):
     stale = idle(make_customer(owner=make_user("rep")), years(4))
     result = runner.invoke(args=["daily"])
     assert result.exit_code == 0, result.output
-    assert "retention: 1 anonymised, 0 archived" in result.output.splitlines()
+    assert "retention: 1 anonymised, 0 archived, 0 pre-registrations anonymised" in result.output.splitlines()
     assert reload(stale).anonymised_at is not None
 
 
@@ -512,10 +593,11 @@ def test_retention_command_is_a_dry_run_unless_applied(runner, make_user, make_c
     dry = runner.invoke(args=["retention"])
     assert dry.exit_code == 0, dry.output
     assert "2 customers to anonymise" in dry.output and "1 signed customers to archive" in dry.output
+    assert "0 pre-registrations to anonymise" in dry.output
     assert "nothing changed" in dry.output
     assert snapshot([*(c.id for c in stale), signed.id]) == before
 
     applied = runner.invoke(args=["retention", "--apply"])
     assert applied.exit_code == 0, applied.output
-    assert applied.output.strip() == "retention: 2 anonymised, 1 archived"
+    assert applied.output.strip() == "retention: 2 anonymised, 1 archived, 0 pre-registrations anonymised"
     assert all(reload(c).anonymised_at for c in stale) and reload(signed).archived_at

@@ -228,19 +228,21 @@ def rotate_keys_command(batch, index_key):
 @commands.command("retention")
 @click.option("--apply", "apply_changes", is_flag=True, help="Make the changes; without it, a dry run.")
 def retention_command(apply_changes):
-    """Anonymise inactive unsigned customers past retention and archive inactive signed ones.
+    """Anonymise inactive unsigned customers past retention and archive inactive signed ones; the
+    报备 of people who never became customers lose name and phone once past retention.
 
-    Without --apply nothing changes: it prints how many customers a real run would change."""
-    from villa.retention import archive_signed, retention_years, run_retention
+    Without --apply nothing changes: it prints how many a real run would change."""
+    from villa.daily import retention
+    from villa.retention import anonymise_lapsed_reports, archive_signed, retention_years, run_retention
 
-    anonymised = run_retention(apply=apply_changes)
-    archived = archive_signed(apply=apply_changes)
     if apply_changes:
-        click.echo(f"retention: {len(anonymised)} anonymised, {len(archived)} archived")
+        click.echo(retention().line)  # the nightly step itself
         return
+    anonymised, archived, reports = run_retention(), archive_signed(), anonymise_lapsed_reports()
     click.echo(
         f"retention dry run ({retention_years()} years): {len(anonymised)} customers to anonymise, "
-        f"{len(archived)} signed customers to archive; nothing changed (use --apply)"
+        f"{len(archived)} signed customers to archive, {len(reports)} pre-registrations to anonymise; "
+        "nothing changed (use --apply)"
     )
 
 

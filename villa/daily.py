@@ -10,7 +10,7 @@ from villa.jobs import RESTORE_TEST, JobProblem, StepReport, daily_run, restore_
 from villa.lookups import prune_counters
 from villa.ownership import release_lapsed
 from villa.reports import expire_lapsed
-from villa.retention import archive_signed, run_retention
+from villa.retention import anonymise_lapsed_reports, archive_signed, run_retention
 
 
 def release_to_pool() -> StepReport:
@@ -19,9 +19,12 @@ def release_to_pool() -> StepReport:
 
 
 def retention() -> StepReport:
+    """Customers past retention anonymised, inactive signed ones archived, and the 报备 of people who
+    never became customers anonymised once past retention (villa.retention)."""
     anonymised, archived = len(run_retention(apply=True)), len(archive_signed(apply=True))
-    line = f"retention: {anonymised} anonymised, {archived} archived"
-    return StepReport(line, {"anonymised": anonymised, "archived": archived})
+    reports = len(anonymise_lapsed_reports(apply=True))
+    line = f"retention: {anonymised} anonymised, {archived} archived, {reports} pre-registrations anonymised"
+    return StepReport(line, {"anonymised": anonymised, "archived": archived, "reports_anonymised": reports})
 
 
 def expire_reports() -> StepReport:

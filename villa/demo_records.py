@@ -80,7 +80,13 @@ def _failed_night():
     run = JobRun.create(name="daily", started_at=started, outcome="failed", error="failed: backup")
     steps = (
         ("pool_release", "ok", "released 2 customers to the public pool", {"released": 2}, ""),
-        ("retention", "ok", "retention: 0 anonymised, 1 archived", {"anonymised": 0, "archived": 1}, ""),
+        (
+            "retention",
+            "ok",
+            "retention: 0 anonymised, 1 archived, 0 pre-registrations anonymised",
+            {"anonymised": 0, "archived": 1, "reports_anonymised": 0},
+            "",
+        ),
         ("statistics", "ok", "statistics refreshed", {}, ""),
         ("backup", "failed", "", {}, "[Errno 28] No space left on device"),
     )

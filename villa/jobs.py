@@ -201,7 +201,10 @@ OUTCOME_LABELS = {"ok": _l("Done"), "failed": _l("Failed"), "running": _l("Did n
 # What a step did, in the reader's language, from its counts (the cron mail has the English line).
 STEP_WORDS = {
     "pool_release": _l("%(released)d customers released to the public pool"),
-    "retention": _l("%(anonymised)d customers anonymised, %(archived)d archived"),
+    "retention": _l(
+        "%(anonymised)d customers anonymised, %(archived)d archived, "
+        "%(reports_anonymised)d pre-registrations anonymised"
+    ),
     "report_expiry": _l("%(expired)d pre-registrations expired"),
     "lookup_counters": _l("%(pruned)d old lookup counters removed"),
     "statistics": _l("statistics refreshed"),

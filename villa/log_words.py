@@ -75,6 +75,7 @@ TITLES = {
     "report_refused": _l("Pre-registration refused"),
     "report_confirmed": _l("Pre-registration confirmed"),
     "reports_expired": _l("Pre-registrations expired"),
+    "reports_anonymised": _l("Pre-registrations anonymised"),
     "broker_page_refused": _l("Broker refused a page"),
     "reveal": _l("Reveal"),
     "lookup": _l("Lookup"),
@@ -168,6 +169,10 @@ SENTENCES = {
     "report_refused": _l("%(who)s was refused a pre-registration: %(refused)s"),
     "report_confirmed": _l("%(who)s confirmed the customer's pre-registration by %(broker)s (%(agency)s)"),
     "reports_expired": _l("%(who)s marked %(expired)s pre-registrations expired"),
+    "reports_anonymised": _l(
+        "%(who)s removed the name and phone from %(anonymised)s pre-registrations of people who never "
+        "became customers (%(reason)s)"
+    ),
     "broker_page_refused": _l("%(who)s (a broker's account) was refused the page %(path)s"),
     # Incidents.
     "incident_opened": _l("%(who)s opened %(target)s (found %(found_at)s)"),

@@ -947,6 +947,8 @@ class Report(BaseModel):
     confirmed_by = ForeignKeyField(User, null=True, backref="+", on_delete="RESTRICT")
     customer = ForeignKeyField(Customer, null=True, backref="reports", on_delete="SET NULL")
     created_by = ForeignKeyField(User, backref="+", on_delete="RESTRICT")
+    # The name and phone removed (villa.retention): with its customer's, or past the retention period.
+    anonymised_at = DateTimeField(null=True)
 
     class Meta:
         indexes = (

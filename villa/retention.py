@@ -2,6 +2,8 @@
 
 Anonymising keeps the record and what the office analyses (channel, needs, grade, stage, dates,
 the follow-ups and visits as events) and removes everything that names or reaches the person.
+A 报备 (a broker's pre-registration) loses the name and phone it holds with its customer's, or,
+when the person never became a customer, once the retention period has passed since it expired.
 """
 
 import json
@@ -21,6 +23,7 @@ from villa.models import (
     FollowUp,
     MergeLog,
     OutboxMessage,
+    Report,
     Review,
     Setting,
     User,
@@ -59,6 +62,15 @@ FREE_TEXT_COLUMNS = (
     Customer.competing_projects,
     Customer.lost_reason,
 )
+# What a 报备 holds of the person, as anonymising leaves it (the row stays for the agency report).
+REPORT_CLEARED = {
+    Report.customer_name: REMOVED,
+    Report.surname: "",
+    Report.phone: None,
+    Report.phone_index: None,
+    Report.phone_mask: "",
+    Report.open_key: None,
+}
 # Keys of audit-log changes that may carry what someone typed about the person.
 FREE_TEXT_KEYS = (
     "name",
@@ -112,6 +124,16 @@ def due_for_archive(moment: datetime | None = None):
     )
 
 
+def lapsed_reports(moment: datetime | None = None):
+    """报备 of people who never became customers, expired over the retention period ago, not yet
+    anonymised. (A 报备 with a customer goes with the customer.)"""
+    return Report.select().where(
+        Report.customer.is_null(),
+        Report.valid_until < retention_cutoff(moment),
+        Report.anonymised_at.is_null(),
+    )
+
+
 def retention_report(moment: datetime | None = None) -> list[tuple[int, date, date, str]]:
     """(customer id, registered on, last activity on, stage) of who the real run would anonymise."""
     query = past_retention(moment).select(
@@ -159,11 +181,24 @@ def archive_signed(actor: User | None = None, apply: bool = False, moment: datet
     return done
 
 
-def daily_line() -> str:
-    """The nightly step: anonymise past retention, archive inactive signed customers."""
-    anonymised = run_retention(apply=True)
-    archived = archive_signed(apply=True)
-    return f"retention: {len(anonymised)} anonymised, {len(archived)} archived"
+def anonymise_lapsed_reports(actor: User | None = None, apply: bool = False, moment: datetime | None = None):
+    """Ids of the lapsed 报备 (lapsed_reports); with `apply`, their name and phone removed and one
+    audit row saying how many. A lapsed 报备 stays lapsed: only an open one is ever confirmed."""
+    moment = moment or now()
+    ids = [row[0] for row in lapsed_reports(moment).select(Report.id).order_by(Report.id).tuples()]
+    if apply and ids:
+        for chunk in _chunks(ids):
+            with write_transaction():
+                _anonymise_reports(Report.id.in_(chunk), moment)
+        AuditLog.create(
+            at=moment,
+            actor=actor.id if actor else None,
+            action="reports_anonymised",
+            target="reports",
+            changes=json.dumps({"anonymised": len(ids), "reason": "retention"}),
+        )
+        forget_old_pages()
+    return ids
 
 
 def anonymise(customer: Customer, actor: User | None, reason: str) -> Customer:
@@ -223,6 +258,7 @@ def _anonymise_rows(ids: list[int], actor: User | None, reason: str, moment: dat
     Review.update(reason=REMOVED).where(
         Review.customer.in_(ids), Review.reason != "", Review.reason.not_in(sorted(kept))
     ).execute()
+    _anonymise_reports(Report.customer.in_(ids), moment)
     ChangeRequest.delete().where(ChangeRequest.customer.in_(ids)).execute()
     CorrectionLink.delete().where(CorrectionLink.customer.in_(ids)).execute()
     # A merge snapshot holds both records' old fields: after erasure there is nothing to undo to.
@@ -284,6 +320,12 @@ def _audit(ids: list[int], actor: User | None, action: str, changes: dict, momen
     # Small inserts: SQLite builds before 3.32 allow only 999 parameters in one statement.
     for start in range(0, len(rows), 100):
         AuditLog.insert_many(rows[start : start + 100]).execute()
+
+
+def _anonymise_reports(which, moment: datetime):
+    Report.update({**REPORT_CLEARED, Report.anonymised_at: moment}).where(
+        which, Report.anonymised_at.is_null()
+    ).execute()
 
 
 def _locked_ids(query, ids: list[int]) -> list[int]:

@@ -8,6 +8,7 @@ from villa.customers import customer_by_id
 from villa.i18n import gettext as _
 from villa.i18n import lazy_gettext as _l
 from villa.retention import (
+    anonymise_lapsed_reports,
     archive_signed,
     erase,
     erasure_refusal,
@@ -40,6 +41,7 @@ def retention():
         years=retention_years(),
         cutoff=retention_cutoff(),
         to_archive=len(archive_signed()),
+        reports_to_anonymise=len(anonymise_lapsed_reports()),
     ), (422 if request.method == "POST" else 200)
 
 
