@@ -35,8 +35,8 @@ def login_refusal(user: User):
     their page says no 报备 are taken (villa.reports.broker_refusal) and keeps their earlier ones."""
     if user.role != "broker":
         return None
-    record = Broker.of_user(user)
-    return INACTIVE if record is None or not record.active else None
+    record = Broker.of_user(user)  # None: a login with no broker record reports nothing anyway
+    return INACTIVE if record is not None and not record.active else None
 
 
 def end_broker_sessions(broker: Broker):
