@@ -337,6 +337,27 @@ def test_registering_confirms_the_report_and_takes_the_broker_channel(broker, lo
     assert rep.display_name not in page
 
 
+def test_the_review_queue_shows_the_confirmed_report_and_a_broker_channel_without_one(
+    broker, login_as, make_user, make_customer
+):
+    report(broker, name="王五", phone=MASK)
+    rep, desk = make_user("rep"), login_as("reception")
+    assert register_at_desk(desk, rep, name="王五", channel="walk_in").status_code == 303
+    reported = Customer.get(Customer.name == "王五")
+    by_hand = make_customer(owner=rep, registered_by=desk.user, channel="broker", name="钱六")
+    walk_in = make_customer(owner=rep, registered_by=desk.user, channel="walk_in", name="孙七")
+
+    page = body(login_as("manager").get("/review/"))
+
+    def row(customer):
+        return page.split(f'data-customer-id="{customer.id}"')[1].split("</tr>")[0]
+
+    assert 'data-testid="review-report"' in row(reported) and "报备 ✓ 链家 · 赵经纪" in row(reported)
+    assert 'data-testid="review-no-report"' not in row(reported)
+    assert "报备 ✗" in row(by_hand) and 'data-testid="review-no-report"' in row(by_hand)
+    assert 'data-testid="review-report"' not in row(walk_in)
+
+
 def test_the_broker_channel_needs_no_agency_typed_when_a_report_binds(broker, login_as, make_user):
     report(broker)
     rep, desk = make_user("rep"), login_as("reception")

@@ -62,6 +62,22 @@ def reports_of(customer: Customer) -> list[ReportShown]:
     ]
 
 
+def confirmed_reports(customer_ids) -> dict[int, str]:
+    """ "Agency · broker" of each customer's confirmed 报备 (the newest), by customer id; a customer
+    without one is not in it. The review queue's check: the agency and broker are the office's
+    partners, not the customer's data, and show for every reviewer."""
+    rows = (
+        Report.select(Report.customer, Agency.name, Broker.name)
+        .join(Agency, on=(Report.agency == Agency.id))
+        .switch(Report)
+        .join(Broker, on=(Report.broker == Broker.id))
+        .where(Report.customer.in_(list(customer_ids)), Report.status == "confirmed")
+        .order_by(Report.confirmed_at)
+        .tuples()
+    )
+    return {customer_id: f"{agency} · {broker}" for customer_id, agency, broker in rows}  # newest last: kept
+
+
 def report_panel(viewer: User, customer: Customer) -> list[ReportShown]:
     """The client page's 报备 panel: for who sees the customer in full (owner, manager, audit team,
     the desk on the day it registered them); empty for everyone else."""

@@ -16,6 +16,7 @@ from villa.i18n import lazy_gettext as _l
 from villa.messaging import compose, deliver
 from villa.models import AuditLog, Channel, Customer, Review, User, now, office_day_start
 from villa.prepared import Prepared, slot
+from villa.report_panel import confirmed_reports
 
 LEVELS = {1: "pending_first", 2: "pending_second"}
 LEVEL_ROLES = {1: "manager", 2: "auditor"}
@@ -276,7 +277,15 @@ def queue(user: User, filters: QueueFilters | None = None, page: int = 1) -> Que
         .alias("oldest")
     )
     rows = (
-        Customer.select(*QUEUE_COLUMNS, Owner.id, Owner.display_name, Owner.manager, Channel.id, Channel.name)
+        Customer.select(
+            *QUEUE_COLUMNS,
+            Owner.id,
+            Owner.display_name,
+            Owner.manager,
+            Channel.id,
+            Channel.name,
+            Channel.kind,
+        )
         .join_from(Customer, Owner, JOIN.LEFT_OUTER, on=(Customer.owner == Owner.id))
         .join_from(Customer, Channel)
         .where(Customer.id.in_(Select([oldest], [oldest.c.id])))
@@ -363,11 +372,19 @@ def batch_approve(customer_ids, reviewer: User) -> tuple[list[Customer], list[in
     return approved, refused
 
 
-def glance(customer: Customer, rules: dict | None = None, near_duplicates: int | None = None) -> dict:
-    """The checks of one queue row; `near_duplicates` counted beforehand saves queries per row."""
+def glance(
+    customer: Customer,
+    rules: dict | None = None,
+    near_duplicates: int | None = None,
+    reports: dict | None = None,
+) -> dict:
+    """The checks of one queue row; `near_duplicates` counted and `reports` (confirmed_reports)
+    read beforehand save queries per row."""
     filled = [name for name, test in COMPLETENESS if test(customer)]
     if near_duplicates is None:
         near_duplicates = near_duplicate_counts([customer])[customer.id]
+    if reports is None:
+        reports = confirmed_reports([customer.id])
     return {
         "completeness": round(100 * len(filled) / len(COMPLETENESS)),
         "missing": [name for name, _test in COMPLETENESS if name not in filled],
@@ -381,6 +398,9 @@ def glance(customer: Customer, rules: dict | None = None, near_duplicates: int |
         ),
         "consent": bool(customer.consent_at and customer.notice_version),
         "near_duplicates": near_duplicates,
+        # The confirmed 报备's agency and broker; a broker's channel without one was typed by hand.
+        "report": reports.get(customer.id),
+        "report_expected": customer.channel.asks_broker,
         "age": max(now() - customer.registered_at, timedelta(0)),
     }
 
@@ -389,7 +409,8 @@ def glances(customers: list[Customer]) -> dict[int, dict]:
     """Glances for a whole queue page: the rules read once, the near-duplicates in two queries."""
     rules = current_rules()
     near = near_duplicate_counts(customers)
-    return {c.id: glance(c, rules, near[c.id]) for c in customers}
+    reports = confirmed_reports(c.id for c in customers)
+    return {c.id: glance(c, rules, near[c.id], reports) for c in customers}
 
 
 def near_duplicate_counts(customers: list[Customer]) -> dict[int, int]:

@@ -52,6 +52,10 @@ def review_row_words() -> dict:
             "id": _("ID"),
             "consent": _("Consent"),
             "near_duplicates": _("Near-duplicates"),
+            "report": _("Pre-registration"),
+            "no_report": _(
+                "A broker's channel, but no pre-registration was confirmed: the agency was typed by hand."
+            ),
             "approve": _("Approve"),
             "reject": _("Reject"),
             "reason": _("Reason"),
