@@ -227,6 +227,53 @@ def test_a_claim_beyond_the_cap_is_refused_on_its_row(rep, make_customer, login)
     assert reload(pooled).in_public_pool
 
 
+def test_a_manager_cannot_reassign_past_the_cap_but_a_deal_moves(make_user, make_customer, login):
+    """The cap holds however a rep receives a protected customer: the desk, the pool, a manager."""
+    Setting.write("protected_customers_cap", 1)
+    manager = make_user("manager", display_name="王经理")
+    full = make_user("rep", manager=manager, display_name="李娜")
+    other = make_user("rep", manager=manager)
+    protected(make_customer, full)
+    customer, deal = make_customer(owner=other), make_customer(owner=other, stage="subscribed")
+    boss = login(manager)
+    refused = boss.post(
+        f"/customers/{customer.id}/reassign", {"owner_id": full.id, "reason": "休假"}, htmx=True
+    )
+    assert refused.status_code == 422
+    assert "李娜 已有 1 位保护中的客户" in refused.get_data(as_text=True)
+    assert reload(customer).owner_id == other.id and not AuditLog.select().where(
+        AuditLog.action == "reassigned"
+    )
+    # A customer in a deal is not held by protection: it counts against no cap.
+    moved = boss.post(f"/customers/{deal.id}/reassign", {"owner_id": full.id, "reason": "休假"})
+    assert moved.status_code == 303 and reload(deal).owner_id == full.id
+
+
+def test_a_move_that_would_take_a_rep_past_the_cap_moves_nothing(make_user, make_customer, login, login_as):
+    Setting.write("protected_customers_cap", 3)
+    manager = make_user("manager")
+    lina = make_user("rep", manager=manager, display_name="李娜")
+    zhang = make_user("rep", manager=manager, display_name="张伟")
+    protected(make_customer, lina)
+    ticked = [make_customer(owner=zhang) for _ in range(3)]
+    boss = login(manager)
+    data = {"ids": [c.id for c in ticked], "destination": "rep", "to_rep": lina.id, "reason": "调岗"}
+    refused = boss.post("/customers/transfer", data)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and 'data-testid="error-to_rep"' in html
+    assert "李娜 将有 4 位保护中的客户" in html
+    assert [reload(c).owner_id for c in ticked] == [zhang.id] * 3
+    data["ids"] = [c.id for c in ticked[:2]]  # up to the cap: moved
+    assert boss.post("/customers/transfer", data).status_code == 303
+    assert protected_count(lina) == 3
+    # A leaving rep's customers: the same rule; the rep stays enabled when nothing moves.
+    admin = login_as("admin")
+    response = admin.post(f"/admin/users/{zhang.id}/handover", {"destination": "rep", "to_rep": lina.id})
+    assert response.status_code == 422 and "李娜 将有 4 位保护中的客户" in response.get_data(as_text=True)
+    assert zhang.__class__.get_by_id(zhang.id).active is True
+    assert admin.post(f"/admin/users/{zhang.id}/handover", {"destination": "pool"}).status_code == 303
+
+
 # ---- The cooldown ----
 
 

@@ -16,6 +16,7 @@ from villa.db import is_sqlite, write_transaction
 from villa.i18n import lazy_gettext as _l
 from villa.models import AuditLog, Channel, Customer, User, now
 from villa.ownership import protection_end
+from villa.protection import OwnershipError, check_cap_after_move, lock_cap, protected_count
 from villa.users import UserProblem, set_active
 
 DESTINATIONS = ("rep", "team", "pool")
@@ -140,12 +141,23 @@ def _targets(destination: str, to_rep: User | None, team: list[User], leaving=No
 
 
 def _move(ids: list[int], actor: User, targets: list, action: str, details: dict) -> Moved:
-    """Give the customers to the targets in turn (evenly), chunk by chunk; inside the transaction."""
+    """Give the customers to the targets in turn (evenly), chunk by chunk; inside the transaction.
+    A move that takes a rep past the cap of protected customers is refused whole (the transaction
+    rolls back)."""
     moved, moment = Moved(), now()
+    reps = [target for target in targets if target is not None]
+    for rep in reps:
+        lock_cap(rep)
+    before = {rep.id: protected_count(rep) for rep in reps}
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         turns = {cid: targets[(start + n) % len(targets)] for n, cid in enumerate(chunk)}
         _move_chunk(turns, actor, action, details, moment, moved)
+    try:
+        for rep in reps:
+            check_cap_after_move(rep, before[rep.id])
+    except OwnershipError as refused:
+        raise HandoverRefused(refused.message, "to_rep" if len(targets) == 1 else "destination") from None
     return moved
 
 

@@ -204,6 +204,8 @@ def reassign(customer: Customer, manager: User, new_owner: User | None, reason: 
     previous = customer.owner.username if customer.owner_id else None
     moment = now()
     with write_transaction():
+        if customer.stage in RELEASABLE_STAGES:  # a deal in progress is held by no protection
+            check_cap(new_owner)
         customer.owner = new_owner
         customer.in_public_pool, customer.pool_since, customer.claimed_at = False, None, None
         customer.owned_since = moment

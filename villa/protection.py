@@ -83,11 +83,16 @@ def protected_count(rep: User, up_to: int | None = None) -> int:
     return (query.limit(up_to) if up_to is not None else query).count()
 
 
+def lock_cap(rep: User):
+    """Inside the write transaction, before counting: one rep's new customers take turns on
+    PostgreSQL, so two desks (or a desk and a manager) cannot both pass the cap check."""
+    if not is_sqlite():
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", (_PG_QUOTA_LOCK, rep.id))
+
+
 def check_cap(rep: User):
     """Refuse one more protected customer for a rep at the cap; call inside the write transaction."""
-    if not is_sqlite():
-        # One rep's new customers take turns, so two desks cannot both pass the cap check.
-        db.execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", (_PG_QUOTA_LOCK, rep.id))
+    lock_cap(rep)
     cap = settings.read("protected_customers_cap")
     if protected_count(rep, up_to=cap) >= cap:
         raise OwnershipError(
@@ -95,6 +100,24 @@ def check_cap(rep: User):
                 "%(name)s already holds %(cap)d protected customers, the most allowed: choose another rep, "
                 "or let a customer go first.",
                 name=rep.display_name,
+                cap=cap,
+            )
+        )
+
+
+def check_cap_after_move(rep: User, before: int):
+    """After customers were moved to the rep, inside the write transaction (lock_cap taken before
+    counting `before`): refuse the move when it took the rep past the cap. A rep already past it (the
+    cap was lowered) may still receive what adds no protected customer."""
+    cap = settings.read("protected_customers_cap")
+    after = protected_count(rep)
+    if after > cap and after > before:
+        raise OwnershipError(
+            _l(
+                "%(name)s would hold %(count)d protected customers, more than the %(cap)d allowed: "
+                "choose fewer customers, another rep or the public pool.",
+                name=rep.display_name,
+                count=after,
                 cap=cap,
             )
         )
