@@ -118,23 +118,6 @@ class Channel(BaseModel):
         return self.name
 
 
-# What the scorecard's completeness reads, in the covering indexes by registrar and by owner.
-COMPLETENESS_COLUMNS = (
-    "name",
-    "phone_index",
-    "channel",
-    "gender",
-    "age_band",
-    "unit_type",
-    "area_band",
-    "budget",
-    "purpose",
-    "hukou_local",
-    "social_insurance_months",
-    "homes_owned",
-)
-
-
 class Customer(BaseModel):
     # Basic information. The name stays searchable by part; contact details are encrypted.
     name = CharField(max_length=40)  # indexed with registered_at (Meta)
@@ -216,15 +199,9 @@ class Customer(BaseModel):
 
     class Meta:
         indexes = (
-            # Analytics (migrations 0007, 0008): what the dashboard and the scorecards count by.
-            (("channel", "visit_type", "registered_at"), False),
-            (("channel", "stage", "grade", "registered_at"), False),
-            (("owner", "registered_at", "stage", "first_followup_at"), False),
-            # The scorecard by owner (migration 0014): registrations and completeness of what a rep owns.
-            (("owner", "registered_at", *COMPLETENESS_COLUMNS), False),
-            (("registered_by", "registered_at", *COMPLETENESS_COLUMNS), False),
             # The pages staff open all day (migration 0022): the review queue in order, with what its
-            # count reads; a rep's home and the protected-customers cap; near-duplicates by name.
+            # count reads; a rep's home and the protected-customers cap; near-duplicates by name. (The
+            # dashboard's and the scorecards' own indexes went in 0026: they sum the summary tables.)
             (("review_status", "registered_at", "id", "anonymised_at", "registered_by", "owner"), False),
             (("owner", "anonymised_at", "next_followup_on"), False),
             (("owner", "protected_until", "id", "anonymised_at", "stage", "in_public_pool"), False),
@@ -470,10 +447,7 @@ class FollowUp(BaseModel):
     next_done_at = DateTimeField(null=True)
 
     class Meta:
-        indexes = (
-            (("customer", "created_at"), False),
-            (("author", "next_at", "created_at", "next_done_at"), False),
-        )
+        indexes = ((("customer", "created_at"), False),)
 
 
 class Review(BaseModel):
@@ -485,9 +459,6 @@ class Review(BaseModel):
     reason = CharField(max_length=500, default="")
     reviewer = ForeignKeyField(User, backref="reviews", on_delete="RESTRICT")
     at = DateTimeField(default=now, index=True)
-
-    class Meta:
-        indexes = ((("customer", "at", "level", "decision"), False),)
 
 
 class OutboxMessage(BaseModel):
