@@ -1,5 +1,5 @@
 """报备 to 确客 in the browser: a broker reports, the desk types the phone and sees the 报备,
-registers the customer, and the broker's list shows 已确客."""
+registers the customer, the broker's list shows 已确客, and the manager's review queue names the 报备."""
 
 from playwright.sync_api import expect
 
@@ -60,6 +60,18 @@ def test_a_broker_reports_the_desk_confirms_and_the_broker_sees_it(page, live_se
     expect(page.locator("#phone")).to_have_value("13800138000")
     expect(page.locator("body")).not_to_contain_text("李娜")
     page.screenshot(path=str(ARTIFACTS / "report-broker-refused.png"), full_page=True)
+    log_out_in_browser(page)
+
+    # The manager reviewing the registration sees whose 报备 it came with, on a phone too.
+    make_user("manager", username="wang", display_name="王经理")
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live_server, "wang", "/")
+    page.goto(f"{live_server}/review/")
+    check = page.locator("[data-testid=review-report]")
+    expect(check).to_have_text("报备 ✓ 链家 · 赵经纪")
+    box = check.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    page.screenshot(path=str(ARTIFACTS / "report-review-queue-390.png"), full_page=True)
 
 
 def test_the_broker_field_offers_the_brokers_of_the_agency_chosen(page, live_server, make_user):
