@@ -64,8 +64,8 @@ def reports_of(customer: Customer) -> list[ReportShown]:
 
 def confirmed_reports(customer_ids) -> dict[int, str]:
     """The agency and broker ("链家 · 赵经纪") of each customer's confirmed 报备 (the newest), by
-    customer id; a customer without one is not in it. The review queue's check: the agency and broker are the office's
-    partners, not the customer's data, and show for every reviewer."""
+    customer id; a customer without one is not in it. The review queue's check: the agency and
+    broker are the office's partners, not the customer's data, and show for every reviewer."""
     rows = (
         Report.select(Report.customer, Agency.name, Broker.name)
         .join(Agency, on=(Report.agency == Agency.id))
