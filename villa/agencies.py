@@ -15,7 +15,6 @@ from datetime import date
 
 from peewee import IntegrityError, fn
 
-from villa.broker_accounts import end_broker_sessions
 from villa.crypto import blind_index
 from villa.db import db
 from villa.i18n import lazy_gettext as _l
@@ -162,8 +161,8 @@ def set_broker_active(broker: Broker, active: bool, actor: User) -> bool:
     (villa.broker_accounts.login_refusal) and their open sessions end."""
     with db.atomic():
         changed = _set_active(broker, active, actor, "broker")
-        if changed and not active:
-            end_broker_sessions(broker)
+        if changed and not active and broker.user_id is not None:
+            User.end_sessions(broker.user_id)
     return changed
 
 

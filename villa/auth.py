@@ -205,7 +205,7 @@ def _alert_locked(user: User, recent: RecentFailures):
 
 def end_session(user: User):
     """Log out: this cookie, and every copy of it, stops working."""
-    User.update(session_version=User.session_version + 1).where(User.id == user.id).execute()
+    User.end_sessions(user.id)
     logout_user()
     session.clear()
 

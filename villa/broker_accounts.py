@@ -37,9 +37,3 @@ def login_refusal(user: User):
         return None
     record = Broker.of_user(user)  # None: a login with no broker record reports nothing anyway
     return INACTIVE if record is not None and not record.active else None
-
-
-def end_broker_sessions(broker: Broker):
-    """The broker was deactivated: every session of their login ends at once (in the caller's transaction)."""
-    if broker.user_id is not None:
-        User.update(session_version=User.session_version + 1).where(User.id == broker.user_id).execute()

@@ -70,6 +70,11 @@ class User(UserMixin, BaseModel):
         return cls.get_or_none(cls.username == username.strip().lower())
 
     @classmethod
+    def end_sessions(cls, user_id: int):
+        """Every session cookie of this user stops working (villa.auth checks the version each request)."""
+        cls.update(session_version=cls.session_version + 1).where(cls.id == user_id).execute()
+
+    @classmethod
     def reps(cls) -> list["User"]:
         """Active sales reps by username (every form that assigns a customer lists them)."""
         return list(_active_reps.rows("rep", True))
