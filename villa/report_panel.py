@@ -62,9 +62,9 @@ def reports_of(customer: Customer) -> list[ReportShown]:
     ]
 
 
-def confirmed_reports(customer_ids) -> dict[int, str]:
-    """The agency and broker ("链家 · 赵经纪") of each customer's confirmed 报备 (the newest), by
-    customer id; a customer without one is not in it. The review queue's check: the agency and
+def confirmed_reports(customer_ids) -> dict[int, tuple[str, str]]:
+    """(agency, broker) of each customer's confirmed 报备 (the newest), by customer id; a customer
+    without one is not in it. The review queue's check: the agency and
     broker are the office's partners, not the customer's data, and show for every reviewer."""
     rows = (
         Report.select(Report.customer, Agency.name, Broker.name)
@@ -75,7 +75,7 @@ def confirmed_reports(customer_ids) -> dict[int, str]:
         .order_by(Report.confirmed_at)
         .tuples()
     )
-    return {customer_id: f"{agency} · {broker}" for customer_id, agency, broker in rows}  # newest last: kept
+    return {customer_id: (agency, broker) for customer_id, agency, broker in rows}  # newest last: kept
 
 
 def report_panel(viewer: User, customer: Customer) -> list[ReportShown]:
