@@ -11,7 +11,7 @@ from villa.db import db
 VILLA = [sys.executable, "-c", "from villa.cli import main; main()"]
 
 
-def villa(tmp_path, *args, stdin="", env=None):
+def villa(tmp_path, *args, stdin="", env=None, timeout=120):
     """Run the `villa` command on the instance in tmp_path/instance, as an operator would."""
     environment = {
         **os.environ,
@@ -22,7 +22,7 @@ def villa(tmp_path, *args, stdin="", env=None):
     environment.pop("VILLA_DATABASE_URL", None)
     environment.update(env or {})
     return subprocess.run(
-        VILLA + list(args), input=stdin, capture_output=True, text=True, env=environment, timeout=120
+        VILLA + list(args), input=stdin, capture_output=True, text=True, env=environment, timeout=timeout
     )
 
 

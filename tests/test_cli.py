@@ -1,5 +1,8 @@
 """The `villa` command as an operator uses it: real processes, one-line errors, no tracebacks."""
 
+import sqlite3
+import subprocess
+
 import pytest
 
 from tests.helpers import assert_one_line_error, villa
@@ -101,3 +104,32 @@ def test_demo_loads_once_and_prints_logins(instance):
     assert again.returncode == 0
     refused = villa(instance, "demo")
     assert "already" in assert_one_line_error(refused)
+
+
+def _forget_last_migration(instance) -> str:
+    """As after an upgrade whose new migration `villa init` has not applied yet."""
+    database = sqlite3.connect(instance / "instance" / "villa.db")
+    with database:
+        (name,) = database.execute("SELECT name FROM schema_migration ORDER BY name DESC LIMIT 1").fetchone()
+        database.execute("DELETE FROM schema_migration WHERE name = ?", (name,))
+    database.close()
+    return name
+
+
+def test_serve_refuses_a_database_with_migrations_to_apply(instance):
+    # Served anyway, every page reading the new column answered 500 until somebody ran `villa init`.
+    name = _forget_last_migration(instance)
+    try:
+        result = villa(instance, "serve", env={"PORT": "1"}, timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("villa serve started on a database with a migration to apply")
+    line = assert_one_line_error(result)
+    assert name in line and "villa init" in line
+
+
+def test_serve_refuses_a_folder_that_was_never_initialised(tmp_path):
+    try:
+        result = villa(tmp_path, "serve", env={"PORT": "1"}, timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("villa serve started without a database")
+    assert "villa init" in assert_one_line_error(result)

@@ -329,6 +329,7 @@ def serve_command(workers):
     port = os.environ.get("PORT", "5000")
     if not port.isdigit():
         raise CommandError(f"PORT must be a number, not {port!r}")
+    _refuse_an_old_schema()
     # /metrics sums what every worker counted: each writes its counts into this folder.
     folder = prepare_folder(Path(current_app.config["INSTANCE_PATH"]) / "metrics")
     os.environ[MULTIPROCESS_ENV] = str(folder)
@@ -350,6 +351,22 @@ def serve_command(workers):
     click.echo(f"serving on http://{host}:{port} with {workers} workers")
     sys.stdout.flush()
     os.execv(sys.executable, args)
+
+
+def _refuse_an_old_schema():
+    """Served before `villa init` applied a new version's migrations, every page reading a new column
+    would answer 500: say so and serve nothing."""
+    from villa.db import pending_migrations
+
+    pending = pending_migrations()
+    if "0001_initial" in pending:
+        raise CommandError("this instance has no database yet: run `villa init`, then `villa serve`")
+    if pending:
+        count = f"{len(pending)} migrations" if len(pending) > 1 else "a migration"
+        raise CommandError(
+            f"the database is older than this version of villa ({count} to apply: {', '.join(pending)}): "
+            "run `villa init`, then `villa serve`"
+        )
 
 
 # `villa import` and `villa export`: the legacy 客户登记表 in, the customer list out.

@@ -114,6 +114,12 @@ def migrate() -> list[str]:
         return Runner(db.obj, str(MIGRATIONS_DIR)).up()
 
 
+def pending_migrations() -> list[str]:
+    """The migrations in migrations/ that this database has not had yet (`villa init` applies them)."""
+    with db.connection_context():
+        return [m.name for m in Runner(db.obj, str(MIGRATIONS_DIR)).status() if m.applied is None and m.path]
+
+
 def init_app(app):
     """Take a pooled connection for each request and give it back when the request ends."""
     bind(app.config["DATABASE_URL"])
