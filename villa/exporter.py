@@ -7,6 +7,7 @@ Every export writes one access-log row. A complete phone or ID number in the sea
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from openpyxl import Workbook
 from peewee import JOIN
@@ -100,7 +101,7 @@ def export_customers(
         sheet.append(safe_row(sheet, values))
     with force_locale("zh_Hans"):
         stages = {code: str(label) for code, label in STAGE_LABELS.items()}
-    count, any_full, truncated, found, not_theirs = 0, False, False, [], []
+    count, any_full, truncated, found = 0, False, False, []
     with_deals = {}  # customer id -> the name as the customers sheet shows it
     masking = settings.masking()
     for customer in _customers(exporter, q, filters or {}, None if limit is None else limit + 1).iterator():
@@ -112,8 +113,6 @@ def export_customers(
         any_full = any_full or full
         if lookup:
             found.append(customer)
-            if not can_see_full(exporter, customer):
-                not_theirs.append(customer)
         row = _row(customer, full, stages, masking)
         seen_in_full = can_see_full(exporter, customer)
         answers = [getattr(customer, name) for name in QUESTIONS] if seen_in_full else []
@@ -128,7 +127,7 @@ def export_customers(
     )
     note_access(exporter, "export")
     if lookup:
-        lookup.record(found, not_theirs, ip)
+        lookup.record(found, partial(can_see_full, exporter), ip)
     return Export(rows=count, full=any_full, truncated=truncated)
 
 

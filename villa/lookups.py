@@ -75,11 +75,15 @@ class Lookup:
     number: ExactNumber
     repeat: bool  # the user looked this number up already today: it tells nothing new
 
-    def record(self, found: list, not_in_full: list, ip: str = ""):
+    def record(self, found: list, sees_in_full, ip: str = ""):
         """Count the lookup, unless all it found are customers the user sees in full (those tell the
-        user nothing new), and log each customer found that the user may not see in full. A number
-        looked up again the same day is neither counted nor logged again."""
-        if self.repeat or not (not_in_full or not found):
+        user nothing new), and log each customer found that the user may not see in full
+        (`sees_in_full(customer)` says which). A number looked up again the same day is neither
+        counted nor logged again."""
+        if self.repeat:
+            return
+        not_in_full = [customer for customer in found if not sees_in_full(customer)]
+        if found and not not_in_full:
             return
         moment, user = now(), self.user
         counted = [_counter(user), _seen_key(user, self.number)]

@@ -3,6 +3,7 @@
 import json
 import struct
 from dataclasses import dataclass, field
+from functools import partial
 
 from peewee import JOIN, SQL, ForeignKeyField, IntegrityError
 
@@ -130,10 +131,8 @@ def check_known(user: User, phone: str = "", id_number: str = "", id_type: str =
     lookups = [begin_lookup(user, number) for number in numbers]
     match = find_known(phone, id_number, id_type) if numbers else None
     for lookup in lookups:
-        if lookup.repeat:  # the same number again today: neither counted nor logged (most checks)
-            continue
         found = [match.customer] if match and match.matched == lookup.number.field else []
-        lookup.record(found, [c for c in found if not can_see_full(user, c)], ip)
+        lookup.record(found, partial(can_see_full, user), ip)
     return match
 
 
