@@ -48,7 +48,6 @@ USER_AGENT = "villa-bench/1"  # Flask-Login ties the session to the User-Agent: 
 MISS_PREFIX = "191"  # duplicate-check misses; seed.py never uses 191, 195 or 196
 REGISTER_PREFIX = "195"  # fresh phones for the registration POST (bench/register.lua)
 IMPORT_PREFIX = "196"  # rows of the generated Excel import
-SCALING_LIMIT = 0.20  # SPEC: 100k -> 1M costs no ratio more than 20%
 # Reported without a ratio target (issue 7: each renders well under a second at 1M customers);
 # skipped with a note on a version that lacks them.
 ANALYTICS = ("dashboard", "dashboard_90d", "ranking", "card")
@@ -542,7 +541,9 @@ def _csrf_token(page: str) -> str:
 # What is measured
 
 
-TARGETS = {"check": 0.6, "client": 0.4, "list": 0.3, "register": 0.25}
+# The one ratio SPEC.md keeps (issue 16): the other hot paths are reported (throughput, CPU per
+# request, single-request latency) and held to latency targets by `make loadtest`, not to ratios.
+TARGETS = {"check": 0.6}
 
 
 def _endpoints(samples: dict) -> list[Endpoint]:
@@ -561,12 +562,12 @@ def _endpoints(samples: dict) -> list[Endpoint]:
         Endpoint("check_miss", "duplicate check, new phone", "reception",
                  [f"/reception/check?phone={p}" for p in misses], TARGETS["check"]),
         Endpoint("client", "client page /customers/<id>", "rep",
-                 [f"/customers/{i}" for i in ids], TARGETS["client"]),
-        Endpoint("list", "customer list /customers/", "rep", ["/customers/"], TARGETS["list"]),
+                 [f"/customers/{i}" for i in ids]),
+        Endpoint("list", "customer list /customers/", "rep", ["/customers/"]),
         Endpoint("search", "list, search by surname", "rep",
-                 [f"/customers/?q={quote(s)}" for s in SURNAMES], TARGETS["list"]),
+                 [f"/customers/?q={quote(s)}" for s in SURNAMES]),
         Endpoint("register", "registration POST", "reception", ["/reception/register"],
-                 TARGETS["register"], expect=303, method="POST"),
+                 expect=303, method="POST"),
         Endpoint("dashboard", "manager dashboard /analytics/", "manager", ["/analytics/"]),
         Endpoint("dashboard_90d", "dashboard, last 90 days", "manager", ["/analytics/?preset=90d"]),
         Endpoint("ranking", "rep ranking, last 90 days", "manager", ["/analytics/reps?preset=90d"]),
@@ -961,7 +962,7 @@ def _summary(baselines: list[Endpoint]) -> dict:
 
 
 def _scaling(report: dict, args) -> dict | None:
-    """Compare ratios with an earlier run (SPEC: 100k -> 1M costs no ratio more than 20%)."""
+    """Compare ratios with an earlier run: what more customers cost each endpoint (reported)."""
     earlier_path = args.compare
     if earlier_path is None and not args.smoke and args.customers > 100_000:
         runs = sorted(RESULTS.glob("*-100000.json"))
@@ -982,10 +983,8 @@ def _scaling(report: dict, args) -> dict | None:
         old_cpu, new_cpu = (before.get(e["key"]) or {}).get("cpu_ratio"), e.get("cpu_ratio")
         cpu_loss = round((old_cpu - new_cpu) / old_cpu, 3) if old_cpu and new_cpu else None
         rows.append({"key": e["key"], "label": e["label"], "before": old, "after": new,
-                     # Only the SPEC's ratios are held to the limit; pages without a target
-                     # (analytics: they add up the period, which holds 10× the rows) are shown.
-                     "loss": round(loss, 3), "passed": loss <= SCALING_LIMIT if e.get("target") else None,
-                     "cpu_before": old_cpu, "cpu_after": new_cpu, "cpu_loss": cpu_loss})  # fmt: skip
+                     "loss": round(loss, 3), "cpu_before": old_cpu, "cpu_after": new_cpu,
+                     "cpu_loss": cpu_loss})  # fmt: skip
     against = Path(earlier_path).resolve()
     shown = against.relative_to(ROOT) if against.is_relative_to(ROOT) else against
     return {"against": str(shown), "customers_before": earlier.get("customers"), "rows": rows}
@@ -1065,10 +1064,8 @@ def _table(report: dict) -> str:
         lines.append("")
         lines.append(f"ratios against {scaling['customers_before']:,} customers ({scaling['against']}):")
         lines += _columns(
-            ("endpoint", "× healthz before", "now", "loss", "limit", "", "CPU × before", "now", "loss"),
+            ("endpoint", "× healthz before", "now", "loss", "CPU × before", "now", "loss"),
             [(r["label"], _ratio(r["before"]), _ratio(r["after"]), f"{r['loss']:+.0%}",
-              f"≤ {SCALING_LIMIT:.0%}" if r["passed"] is not None else "—",
-              {True: "pass", False: "FAIL", None: ""}[r["passed"]],
               _ratio(r.get("cpu_before")), _ratio(r.get("cpu_after")),
               "—" if r.get("cpu_loss") is None else f"{r['cpu_loss']:+.0%}") for r in scaling["rows"]],
         )  # fmt: skip
@@ -1076,9 +1073,6 @@ def _table(report: dict) -> str:
     for e in report.get("endpoints", []):
         if e["passed"] is False:
             lines.append(f"FAIL {e['label']}: {_ratio(e['ratio'])}× /healthz, target ≥ {e['target']:.2f}×")
-    for r in (report.get("scaling") or {}).get("rows", []):
-        if r["passed"] is False:
-            lines.append(f"FAIL {r['label']}: ratio lost {r['loss']:.0%} against the earlier run (limit 20%)")
     for note in report["notes"]:
         lines.append(f"note: {note}")
     for line in report.get("server_log_errors") or []:
