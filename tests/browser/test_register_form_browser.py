@@ -200,6 +200,9 @@ def test_back_from_the_conflict_page_brings_the_typed_form_back(page, live_serve
     page.check("#consent")
     page.click("[data-testid=register-submit]")
     expect(page.locator("[data-testid=dup-conflict]")).to_be_visible()
+    # The conflict is visible before its deferred script has marked the draft as refused; a person
+    # reads the page first. Back before that (a loaded CI machine) found no draft to restore.
+    page.wait_for_load_state("load")
     page.go_back()
     expect(page.locator("#phone")).to_have_value("139 1234 5678")
     expect(page.locator("#name")).to_have_value("王建国")
