@@ -36,6 +36,7 @@ from villa.models import (
     now,
     office_today,
 )
+from villa.prepared import Prepared, slot
 from villa.profile import next_stages
 
 CONFIRMED_BY_MANAGER = ("subscribed", "signed")
@@ -250,11 +251,15 @@ def _described(deal: Deal) -> dict:
     }
 
 
+# On every client page: built once (peewee took 0.2 ms to write its 17 columns).
+_deals_of = Prepared(lambda: Deal.select().where(Deal.customer == slot()).order_by(Deal.id.desc()))
+
+
 def deals_of(customer: Customer) -> list[Deal]:
     """The customer's deals, newest first, with who recorded, confirmed and cancelled them.
 
     Most customers have none: that is one small query. The people are read once, by id and name."""
-    rows = list(Deal.select().where(Deal.customer == customer.id).order_by(Deal.id.desc()))
+    rows = list(_deals_of.rows(customer.id))
     if not rows:
         return rows
     ids = {i for d in rows for i in (d.recorded_by_id, d.confirmed_by_id, d.cancelled_by_id) if i}

@@ -11,6 +11,7 @@ from peewee import JOIN
 
 from villa.customers import can_see_full
 from villa.models import Agency, Broker, Customer, Report, User
+from villa.prepared import Prepared, slot
 from villa.reports import STATUS_LABELS, shown_status
 
 
@@ -29,10 +30,9 @@ class ReportShown:
         return str(STATUS_LABELS.get(self.status, self.status))
 
 
-def reports_of(customer: Customer) -> list[ReportShown]:
-    """The 报备 confirmed onto this customer, newest first, with their agency, broker and desk."""
+def _build_reports_of():
     desk = User.alias()
-    rows = (
+    return (
         Report.select(
             Report,
             Agency.name.alias("agency_name"),
@@ -44,10 +44,18 @@ def reports_of(customer: Customer) -> list[ReportShown]:
         .join(Broker, on=(Report.broker == Broker.id))
         .switch(Report)
         .join(desk, JOIN.LEFT_OUTER, on=(Report.confirmed_by == desk.id))
-        .where(Report.customer == customer.id)
+        .where(Report.customer == slot())
         .order_by(Report.reported_at.desc())
-        .objects()
     )
+
+
+# On every client page, and most customers have none: built once (peewee took 0.3 ms to write it).
+_reports_of = Prepared(_build_reports_of)
+
+
+def reports_of(customer: Customer) -> list[ReportShown]:
+    """The 报备 confirmed onto this customer, newest first, with their agency, broker and desk."""
+    rows = _reports_of.rows(customer.id)
     return [
         ReportShown(
             agency=row.agency_name,
