@@ -1,5 +1,7 @@
 """Disputes reach the managers, get decided, and both reps see the outcome; return visits reach the owner."""
 
+import logging
+
 import pytest
 
 from villa.models import AuditLog, Customer, Dispute
@@ -89,3 +91,35 @@ def test_client_page_shows_eligibility(make_user, login, make_customer):
     html = login(owner).get(f"/customers/{customer.id}").get_data(as_text=True)
     assert "eligibility-not_eligible" in html
     assert "36" in html and "60" in html
+
+
+def _statements(caplog, session, path) -> int:
+    """How many SQL statements a page runs (peewee logs each at DEBUG)."""
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="peewee"):
+        assert session.get(path).status_code == 200
+    return sum(1 for record in caplog.records if record.name == "peewee")
+
+
+def test_a_reps_home_reads_disputes_and_return_visits_in_a_fixed_number_of_statements(
+    make_user, login, make_customer, caplog
+):
+    # Each dispute had read its claimant and its customer's owner one query at a time.
+    manager, desk = make_user("manager"), make_user("reception")
+    owner = make_user("rep", manager=manager, display_name="李娜")
+    session = login(owner)
+
+    def one_more(n):
+        customer = make_customer(owner=owner, name=f"赵{n}")
+        claimant = make_user("rep", manager=manager, display_name=f"张{n}")
+        open_dispute(customer, claimant, "上周车展先接待")
+        log_return_visit(customer, desk, "visit", f"第{n}次回访")
+
+    one_more(1)
+    few = _statements(caplog, session, "/")
+    for n in range(2, 6):
+        one_more(n)
+    home = session.get("/").get_data(as_text=True)
+    for n in range(1, 6):
+        assert f"赵{n}" in home and f"张{n}" in home and f"第{n}次回访" in home
+    assert _statements(caplog, session, "/") == few

@@ -28,6 +28,7 @@ from villa.source_correction import may_correct_source
 from villa.timeline import Entry, events_since, field_label, timeline
 
 HIDDEN = "••••"
+EMPTY = "—"  # a field without a value, as its row shows it
 # Who sees which reveals of the customer's numbers were made, and who opens the correction queue.
 WHO_SAW_ROLES = ("manager", "auditor")
 CORRECTION_REVIEW_ROLES = ("manager", "auditor")
@@ -106,6 +107,16 @@ class Section:
         if self.contact is None:
             return self.rows
         return [row for row in self.rows if row.name not in SHOWN_BY_CONTACT]
+
+    @property
+    def filled_rows(self) -> list[FieldRow]:
+        """The fields with a value: a line each."""
+        return [row for row in self.shown_rows if row.text != EMPTY]
+
+    @property
+    def empty_labels(self) -> list:
+        """The fields without one, named together on one line (未填写：…)."""
+        return [row.label for row in self.shown_rows if row.text == EMPTY]
 
 
 @dataclass(frozen=True)
@@ -407,10 +418,10 @@ def shown_value(customer: Customer, field_name: str, may_reveal: bool) -> Shown:
     if field_name == "id_number":
         id_type, number = value
         if not number:
-            return Shown("—")
+            return Shown(EMPTY)
         return Shown(f"{ID_TYPE_LABELS.get(id_type, id_type)} {mask_id_number(number)}", True)
     if value is None or value == "":
-        return Shown("—")
+        return Shown(EMPTY)
     if field_name in ("phone", "alt_phone"):
         return Shown(mask_phone(value), True)
     if field_name == "name":

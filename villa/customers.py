@@ -112,6 +112,19 @@ def can_reveal(user: User, customer: Customer) -> bool:
     return user.role != "rep" or customer.owner_id == user.id
 
 
+# What shown_name reads: the name, and what decides whether it shows in full (can_see_full). A
+# customer row selected with these, and no more, carries its name as any viewer may see it.
+SHOWN_NAME_COLUMNS = (
+    Customer.id,
+    Customer.name,
+    Customer.owner,
+    Customer.registered_at,
+    Customer.in_public_pool,
+    Customer.anonymised_at,
+    Customer.registered_by,
+)
+
+
 def shown_name(user: User, customer: Customer) -> str:
     """The customer's name as this user sees it: in full, or masked (张**)."""
     return customer.name if can_see_full(user, customer) else mask_name(customer.name)
@@ -226,8 +239,10 @@ def acknowledge_return_visits(customer: Customer, rep: User):
 
 
 def return_visits_waiting(rep: User):
+    """The return visits handed to this rep that the rep has not opened yet, newest first: each
+    visit with its customer as shown_name reads it."""
     return (
-        Visit.select(Visit, Customer)
+        Visit.select(Visit.id, Visit.kind, Visit.at, Visit.note, *SHOWN_NAME_COLUMNS)
         .join(Customer)
         .where(Visit.rep == rep, Visit.acknowledged_at.is_null(), Visit.is_first == False)  # noqa: E712
         .order_by(Visit.at.desc())
@@ -252,20 +267,7 @@ FILTERS = (
     "registered",
     "protection",
 )
-LIST_COLUMNS = (
-    Customer.id,
-    Customer.name,
-    Customer.phone,
-    Customer.channel,
-    Customer.grade,
-    Customer.stage,
-    Customer.owner,
-    Customer.registered_at,
-    # What decides whether the name shows in full (can_see_full).
-    Customer.in_public_pool,
-    Customer.anonymised_at,
-    Customer.registered_by,
-)
+LIST_COLUMNS = (*SHOWN_NAME_COLUMNS, Customer.phone, Customer.channel, Customer.grade, Customer.stage)
 PROTECTION_ENDING_DAYS = 3
 # "王 8000", "8000", "尾号8000": a name (or none) and the phone's last four digits.
 TAIL = re.compile(r"^(?P<name>.*?)\s*(?:尾号)?\s*(?P<tail>\d{4})$")

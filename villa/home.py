@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from villa.alerts import recent_alerts, unusual_activity
 from villa.clock import office_day_start, office_today
 from villa.customers import (
+    SHOWN_NAME_COLUMNS,
     list_rows,
     matching,
     matching_counts,
@@ -22,8 +23,8 @@ from villa.deals import waiting_count
 from villa.i18n import lazy_gettext as _l
 from villa.jobs import upkeep
 from villa.logs import LogFilter, log_count
-from villa.models import Customer, Dispute, User
-from villa.ownership import disputes_for, in_the_pool
+from villa.models import Customer, User
+from villa.ownership import disputes_for, disputes_of, in_the_pool
 from villa.review import latest_rejections, queue_count
 
 DESK_TODAY_LIMIT = 200
@@ -71,19 +72,12 @@ def _capped(key: str, label, query, endpoint: str, args: dict | None = None) -> 
 # What a line of the rep's day shows (home.html day_list): the name as the rep may see it, the
 # grade, and the stage or the date the list is about. No phone, channel or owner: no join.
 DAY_COLUMNS = (
-    Customer.id,
-    Customer.name,
+    *SHOWN_NAME_COLUMNS,
     Customer.grade,
     Customer.stage,
     Customer.next_followup_on,
     Customer.protected_until,
     Customer.review_status,
-    # What decides whether the name shows in full (can_see_full).
-    Customer.owner,
-    Customer.in_public_pool,
-    Customer.anonymised_at,
-    Customer.registered_at,
-    Customer.registered_by,
 )
 
 
@@ -123,13 +117,7 @@ def rep_day(rep: User, limit: int = HOME_LIST_LIMIT) -> dict:
         .limit(limit),
     )
     return_visits = list(return_visits_waiting(rep).limit(20))
-    disputes = list(
-        Dispute.select(Dispute, Customer)
-        .join(Customer)
-        .where((Dispute.claimant == rep) | (Dispute.owner == rep))
-        .order_by(Dispute.opened_at.desc())
-        .limit(10)
-    )
+    disputes = list(disputes_of(rep).limit(10))
     with_shown_names(rep, [v.customer for v in return_visits] + [d.customer for d in disputes])
     # Every count of the rep's own customers in one statement, each with its list's filters.
     number = matching_counts(rep, {"owner": "me"}, {key: filters for key, _label, filters in REP_COUNTS})

@@ -3,9 +3,10 @@
 import json
 from datetime import timedelta
 
-from peewee import fn
+from peewee import JOIN, fn
 
 from villa import settings
+from villa.customers import SHOWN_NAME_COLUMNS
 from villa.db import is_sqlite, write_transaction
 from villa.i18n import lazy_gettext as _l
 from villa.labels import localdate
@@ -261,6 +262,31 @@ def may_decide(manager: User, customer: Customer) -> bool:
 def superseded(dispute: Dispute) -> bool:
     """An open dispute whose customer has changed owner since it was opened: it can no longer move it."""
     return dispute.status == "open" and dispute.customer.owner_id != dispute.owner_id
+
+
+def disputes_of(rep: User):
+    """The rep's disputes, as claimant or owner, newest first, for the rep's day: each with its
+    claimant's name, its customer as shown_name reads it, and the customer's owner's name."""
+    claimant, owner = User.alias(), User.alias()
+    return (
+        Dispute.select(
+            Dispute.id,
+            Dispute.status,
+            Dispute.decision_note,
+            Dispute.opened_at,
+            claimant.id,
+            claimant.display_name,
+            *SHOWN_NAME_COLUMNS,
+            owner.id,
+            owner.display_name,
+        )
+        .join(claimant, on=(Dispute.claimant == claimant.id), attr="claimant")
+        .switch(Dispute)
+        .join(Customer)
+        .join(owner, JOIN.LEFT_OUTER, on=(Customer.owner == owner.id), attr="owner")
+        .where((Dispute.claimant == rep) | (Dispute.owner == rep))
+        .order_by(Dispute.opened_at.desc())
+    )
 
 
 def disputes_for(manager: User, status: str = "open"):
