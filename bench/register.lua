@@ -23,6 +23,12 @@ function init(args)
   wrk.headers["X-CSRFToken"] = os.getenv("BENCH_CSRF") or ""
   wrk.headers["User-Agent"] = os.getenv("BENCH_UA") or "villa-bench"
   expect = tonumber(os.getenv("BENCH_EXPECT") or "303")
+  -- Each answer's cookie carries the flash the new client page shows ("registered …"). A browser
+  -- follows the redirect and that page takes the flash out of the session; wrk does not follow
+  -- it, so kept cookies would pile up every flash of the run (2,000 in 10 s: a session of 600 kB
+  -- unpacked, read and written again by every later request). Every POST goes with the session
+  -- the run started with, as a browser's does after its redirect.
+  keep_session = false
 end
 
 function request()

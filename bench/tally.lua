@@ -1,7 +1,8 @@
 -- Shared by get.lua and register.lua (loaded with dofile): number the threads, keep the session
 -- cookie as a browser would, count each answer's status, and have done() print
 -- "bench-unexpected: N" and "bench-statuses: 200=N,..." for bench/run.py. The loading script sets
--- `expect`, the status that counts as success, in init().
+-- `expect`, the status that counts as success, in init(), and `keep_session = false` when the
+-- cookies the server sends back are not to be kept.
 
 local threads = {}
 local next_id = 0
@@ -38,7 +39,7 @@ local function keep_cookie(headers)
 end
 
 function response(status, headers, body)
-  keep_cookie(headers)
+  if keep_session ~= false then keep_cookie(headers) end
   if status ~= expect then unexpected = unexpected + 1 end
   local key = tostring(status)
   statuses[key] = (statuses[key] or 0) + 1
