@@ -10,7 +10,14 @@ from peewee import JOIN, SQL, ForeignKeyField, IntegrityError
 from villa import rotation
 from villa.clock import office_day_start
 from villa.crypto import KeyFileError, blind_index_pair, keyring
-from villa.customers import can_see_full, customer_by_id, set_alt_phone, set_id_number, set_phone
+from villa.customers import (
+    SHOWN_NAME_COLUMNS,
+    can_see_full,
+    customer_by_id,
+    set_alt_phone,
+    set_id_number,
+    set_phone,
+)
 from villa.db import insert_one, write_transaction
 from villa.identity import try_normalise_id_number, try_normalise_phone
 from villa.labels import localdate
@@ -71,19 +78,12 @@ def _with_owner():
     # What the warning shows and what decides between main and alternate phone; a conflict on
     # registering loads the whole record (customer_by_id).
     return Customer.select(
-        Customer.id,
-        Customer.name,
+        *SHOWN_NAME_COLUMNS,
         Customer.phone_index,
-        Customer.owner,
         Customer.protected_until,
-        Customer.registered_at,
-        # And what decides how long the protection runs (villa.ownership.is_protected).
+        # And what decides how long the protection runs (villa.protection.is_protected).
         Customer.stage,
         Customer.owned_since,
-        # What decides whether the caller sees the name in full (villa.customers.can_see_full).
-        Customer.registered_by,
-        Customer.in_public_pool,
-        Customer.anonymised_at,
         User.display_name.alias("owner_name"),
     ).join(User, JOIN.LEFT_OUTER, on=(Customer.owner == User.id))
 
