@@ -104,7 +104,7 @@ def _statements(caplog, session, path) -> int:
 def test_a_reps_home_reads_disputes_and_return_visits_in_a_fixed_number_of_statements(
     make_user, login, make_customer, caplog
 ):
-    # Each dispute had read its claimant and its customer's owner one query at a time.
+    # Each dispute had loaded its claimant (and, once decided, its customer's owner) in a query of its own.
     manager, desk = make_user("manager"), make_user("reception")
     owner = make_user("rep", manager=manager, display_name="李娜")
     session = login(owner)
