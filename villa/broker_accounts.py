@@ -10,14 +10,25 @@ def active_agencies() -> list[Agency]:
     return list(Agency.select().where(Agency.active == True).order_by(Agency.name))  # noqa: E712
 
 
-def active_brokers() -> list[Broker]:
-    """Active brokers of active agencies, by agency and name (agency loaded with each)."""
-    return list(
-        Broker.select(Broker, Agency)
+def _active(*columns):
+    """These columns of the active brokers of active agencies, by agency and name."""
+    return (
+        Broker.select(*columns)
         .join(Agency)
         .where(Broker.active == True, Agency.active == True)  # noqa: E712
         .order_by(Agency.name, Broker.name)
     )
+
+
+def active_brokers() -> list[Broker]:
+    """Active brokers of active agencies, by agency and name (agency loaded with each)."""
+    return list(_active(Broker, Agency))
+
+
+def broker_names() -> list[tuple[str, str]]:
+    """(broker, agency) names of the active brokers of active agencies, by agency and name: what
+    the desk's registration form offers as it types (no broker's phone, so nothing decrypted)."""
+    return list(_active(Broker.name, Agency.name).tuples())
 
 
 def add_broker_account(user: User, agency_name: str) -> Broker:

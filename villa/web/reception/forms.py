@@ -97,9 +97,10 @@ class RegistrationForm(OutOfTurnFields, FlaskForm):
     def __init__(self, *args, reps=(), materials=(), brokers=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.channels = Channel.active_list()
-        # The agencies and brokers on record, offered as the desk types (villa.reports.active_brokers).
+        # The agencies and brokers on record, offered as the desk types: (broker, agency) names
+        # (villa.broker_accounts.broker_names).
         self.brokers = list(brokers)
-        self.agency_names = sorted({b.agency.name for b in self.brokers})
+        self.agency_names = sorted({agency for _broker, agency in self.brokers})
         self.report = None  # the valid 报备 registering confirms: it brings agency and broker
         # A channel that asks who referred or brought the customer says so, so that the page can
         # open 更多信息 where those fields are.

@@ -5,7 +5,7 @@ from werkzeug.datastructures import MultiDict
 
 from villa import rotation
 from villa.auth import is_htmx, role_required
-from villa.broker_accounts import active_brokers
+from villa.broker_accounts import broker_names
 from villa.customers import customer_by_id, shown_name, with_shown_names
 from villa.home import desk_registered_today, registered_today
 from villa.i18n import gettext as _
@@ -94,7 +94,7 @@ def register_customer():
 
 def _form_choices() -> dict:
     # The reps by name only: a group's hundreds of reps as whole rows cost more than the form.
-    return {"reps": User.rep_names(), "materials": active_materials(), "brokers": active_brokers()}
+    return {"reps": User.rep_names(), "materials": active_materials(), "brokers": broker_names()}
 
 
 def _form_page(form, next_rep: User | None, status=200, form_error=None):
