@@ -14,7 +14,7 @@ from peewee import JOIN
 
 from villa import settings
 from villa.alerts import note_access
-from villa.customers import can_reveal, can_see_full, matching
+from villa.customers import SHOWN_NAME_COLUMNS, can_reveal, can_see_full, matching
 from villa.i18n import force_locale
 from villa.identity import format_phone, mask_name, mask_phone
 from villa.labels import DEAL_STATUS_LABELS, PAYMENT_LABELS, STAGE_LABELS, office_time
@@ -135,21 +135,15 @@ def _customers(exporter: User, q: str, filters: dict, limit: int | None):
     # The same search and filters as the customer list (villa.customers.search_customers), unpaged.
     query = (
         Customer.select(
-            Customer.id,
-            Customer.name,
+            *SHOWN_NAME_COLUMNS,
             Customer.phone,
             Customer.gender,
             Customer.grade,
             Customer.stage,
-            Customer.owner,
-            Customer.registered_at,
             Customer.budget,
             Customer.unit_type,
             Customer.next_followup_on,
             *(getattr(Customer, name) for name in QUESTIONS),
-            Customer.anonymised_at,
-            Customer.in_public_pool,
-            Customer.registered_by,
             Channel.name,
             User.id,
             User.display_name,

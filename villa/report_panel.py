@@ -72,8 +72,8 @@ def reports_of(customer: Customer) -> list[ReportShown]:
 
 def confirmed_reports(customer_ids) -> dict[int, tuple[str, str]]:
     """(agency, broker) of each customer's confirmed 报备 (the newest), by customer id; a customer
-    without one is not in it. The review queue's check: the agency and
-    broker are the office's partners, not the customer's data, and show for every reviewer."""
+    without one is not in it. The review queue's check: the agency and broker are the office's
+    partners, not the customer's data, and show for every reviewer."""
     rows = (
         Report.select(Report.customer, Agency.name, Broker.name)
         .join(Agency, on=(Report.agency == Agency.id))

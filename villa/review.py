@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 from peewee import JOIN, SQL, Select, ValuesList, fn
 
-from villa.customers import manages
+from villa.customers import SHOWN_NAME_COLUMNS, manages
 from villa.db import capped_count, write_transaction
 from villa.eligibility import current_rules, evaluate
 from villa.i18n import lazy_gettext as _l
@@ -231,8 +231,7 @@ class QueuePage:
 Owner = User.alias()  # the customer's owner, as the queue's query joins it
 # What a queue row shows and checks (review/_row.html, glance, can_see_full).
 QUEUE_COLUMNS = (
-    Customer.id,
-    Customer.name,
+    *SHOWN_NAME_COLUMNS,
     Customer.phone,
     Customer.phone_index,
     Customer.alt_phone_index,
@@ -249,13 +248,8 @@ QUEUE_COLUMNS = (
     Customer.homes_owned,
     Customer.consent_at,
     Customer.notice_version,
-    Customer.registered_at,
-    Customer.registered_by,
-    Customer.owner,
-    Customer.in_public_pool,
     Customer.review_status,
     Customer.archived_at,
-    Customer.anonymised_at,
 )
 
 
